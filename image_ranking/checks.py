@@ -1,0 +1,180 @@
+"""System checks for the IMAGE_RANKING_* settings (``manage.py check``)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+
+from image_ranking.conf import DEFAULTS, PREFIX, conf, unknown_env_names
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "list": (list, tuple),
+    "path": (str, type(None)),
+}
+
+# name -> smallest allowed value
+_MINIMUMS: dict[str, float] = {
+    "REQUEST_TIMEOUT": 0.1,
+    "MAX_DOWNLOAD_BYTES": 1024,
+    "MAX_RETRIES": 0,
+    "RATE_LIMIT_PER_HOUR": 0.001,
+    "RATE_LIMIT_BURST": 1,
+    "CANDIDATE_LIMIT": 1,
+    "THUMBNAIL_WIDTH": 20,
+    "MIN_IMAGE_WIDTH": 0,
+    "MAX_ASPECT_RATIO": 1,
+    "CANDIDATE_CACHE_DAYS": 0,
+    "TARGET_WIDTH": 1,
+    "TARGET_HEIGHT": 1,
+    "SCORE_BATCH_SIZE": 1,
+    "TORCH_THREADS": 0,
+    "BATCH_SIZE": 1,
+}
+
+
+def _setting_type_errors() -> tuple[list[checks.CheckMessage], set[str]]:
+    errors: list[checks.CheckMessage] = []
+    bad: set[str] = set()
+    for name, (kind, _default) in DEFAULTS.items():
+        value = getattr(conf, name)
+        allowed = _TYPES[kind]
+        ok = isinstance(value, allowed) and not (
+            kind in {"int", "float"} and isinstance(value, bool)
+        )
+        if kind == "path" and not ok:
+            ok = hasattr(value, "__fspath__")
+        if kind == "list" and ok:
+            ok = all(isinstance(item, str) for item in value)
+        if not ok:
+            bad.add(name)
+            errors.append(
+                checks.Error(
+                    f"{PREFIX}{name} must be {_describe(kind)}, got {value!r}.",
+                    hint=f"Fix {PREFIX}{name} in your settings or environment.",
+                    id="image_ranking.E001",
+                )
+            )
+            continue
+        minimum = _MINIMUMS.get(name)
+        if minimum is not None and value < minimum:
+            bad.add(name)
+            errors.append(
+                checks.Error(
+                    f"{PREFIX}{name} must be at least {minimum}, got {value!r}.",
+                    id="image_ranking.E002",
+                )
+            )
+    return errors, bad
+
+
+def _describe(kind: str) -> str:
+    return {
+        "str": "a string",
+        "int": "an integer",
+        "float": "a number",
+        "bool": "True or False",
+        "list": "a list of strings (comma-separated in the environment)",
+        "path": "a filesystem path or None",
+    }[kind]
+
+
+@checks.register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    errors, bad = _setting_type_errors()
+
+    from image_ranking import get_poi_model, get_validation_model
+
+    for name, resolve in (("POI_MODEL", get_poi_model), ("VALIDATION_MODEL", get_validation_model)):
+        if name in bad:
+            continue
+        try:
+            resolve()
+        except ImproperlyConfigured as exc:
+            errors.append(
+                checks.Error(
+                    str(exc),
+                    hint="Name an installed model as 'app_label.ModelName'.",
+                    id="image_ranking.E003",
+                )
+            )
+
+    for name in ("COMMONS_API_URL", "WIKIDATA_API_URL"):
+        if name in bad:
+            continue
+        url = urlsplit(getattr(conf, name))
+        if url.scheme not in {"http", "https"} or not url.netloc:
+            errors.append(
+                checks.Error(
+                    f"{PREFIX}{name} must be an http(s) URL, got {getattr(conf, name)!r}.",
+                    id="image_ranking.E004",
+                )
+            )
+
+    if "DOWNLOAD_HOSTS" not in bad and not conf.DOWNLOAD_HOSTS:
+        errors.append(
+            checks.Error(
+                f"{PREFIX}DOWNLOAD_HOSTS is empty, so no image could ever be downloaded.",
+                hint="List the hosts images come from, e.g. ['upload.wikimedia.org'].",
+                id="image_ranking.E005",
+            )
+        )
+
+    if "SCORER" not in bad:
+        from image_ranking.services.scoring import available_scorers
+
+        names = available_scorers()
+        if conf.SCORER not in names:
+            errors.append(
+                checks.Error(
+                    f"{PREFIX}SCORER is {conf.SCORER!r}, which is not a known scorer.",
+                    hint=f"Use one of: {', '.join(sorted(names))}.",
+                    id="image_ranking.E006",
+                )
+            )
+        elif conf.SCORER == "learned" and not conf.LEARNED_HEAD:
+            errors.append(
+                checks.Error(
+                    f"{PREFIX}SCORER is 'learned' but {PREFIX}LEARNED_HEAD is not set.",
+                    hint="Train a head with 'manage.py train_ranker' and set "
+                    f"{PREFIX}LEARNED_HEAD to the file it wrote.",
+                    id="image_ranking.E007",
+                )
+            )
+
+    if "USER_AGENT" not in bad and conf.user_agent_is_default:
+        errors.append(
+            checks.Warning(
+                f"{PREFIX}USER_AGENT is left at its default.",
+                hint="Wikimedia throttles and then blocks (403) clients without a descriptive "
+                "User-Agent: set it to your tool's name and a contact, e.g. "
+                "'CityGuideImages/1.0 (https://guide.example; ops@guide.example)'.",
+                id="image_ranking.W001",
+            )
+        )
+
+    for name in unknown_env_names():
+        errors.append(
+            checks.Warning(
+                f"Environment variable {name} matches no image_ranking setting and is ignored.",
+                hint=f"Known settings: {', '.join(PREFIX + n for n in sorted(DEFAULTS))}.",
+                id="image_ranking.W002",
+            )
+        )
+    # A setting defined in settings.py with our prefix but unknown is likely a typo too.
+    for name in dir(settings):
+        if name.startswith(PREFIX) and name[len(PREFIX) :] not in DEFAULTS:
+            errors.append(
+                checks.Warning(
+                    f"Setting {name} matches no image_ranking setting and is ignored.",
+                    id="image_ranking.W003",
+                )
+            )
+    return errors

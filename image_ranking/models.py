@@ -1,0 +1,187 @@
+"""Data kept by image_ranking.
+
+The POI model belongs to the host and is named by ``IMAGE_RANKING_POI_MODEL``; the
+foreign keys below point at it through that setting (as Django does for the user
+model), so this module never imports the host app.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from image_ranking import get_poi_model_string
+
+POI_MODEL = get_poi_model_string()
+
+
+class RateLimitBucket(models.Model):
+    """State of one token bucket shared by every process using the database.
+
+    Times are seconds since the epoch as floats so that tests can inject a clock.
+    """
+
+    name = models.CharField(max_length=100, primary_key=True)
+    tokens = models.FloatField()
+    updated_at = models.FloatField(help_text="When tokens were last refilled (epoch seconds).")
+    blocked_until = models.FloatField(
+        default=0.0, help_text="No request before this time (a server's Retry-After)."
+    )
+
+    class Meta:
+        verbose_name = "rate-limit bucket"
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.tokens:.2f} tokens"
+
+
+class ImageCandidate(models.Model):
+    """One candidate image found for a POI, with its metadata, licence and score.
+
+    Kept so that re-runs and the review page reuse scores instead of downloading
+    thumbnails again.
+    """
+
+    class Source(models.TextChoices):
+        COMMONS = "commons", "Commons search"
+        WIKIDATA = "wikidata", "Wikidata image (P18)"
+
+    poi = models.ForeignKey(POI_MODEL, on_delete=models.CASCADE, related_name="image_candidates")
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.COMMONS)
+    title = models.CharField(max_length=500, help_text="Commons file title, e.g. 'File:X.jpg'.")
+    sha1 = models.CharField(max_length=40, blank=True)
+    image_url = models.URLField(max_length=1000, help_text="URL of the original file.")
+    thumbnail_url = models.URLField(max_length=1000, blank=True)
+    thumbnail_width = models.PositiveIntegerField(null=True, blank=True)
+    thumbnail_height = models.PositiveIntegerField(null=True, blank=True)
+    page_url = models.URLField(max_length=1000, blank=True, help_text="File description page.")
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    mime = models.CharField(max_length=100, blank=True)
+    author = models.TextField(blank=True, help_text="Plain text.")
+    license_name = models.CharField(max_length=200, blank=True)
+    license_url = models.URLField(max_length=500, blank=True)
+    attribution_required = models.BooleanField(default=True)
+    search_rank = models.PositiveIntegerField(null=True, blank=True)
+    filtered_reason = models.CharField(
+        max_length=200, blank=True, help_text="Why it was dropped before scoring; empty if kept."
+    )
+    score = models.FloatField(null=True, blank=True)
+    scorer_name = models.CharField(max_length=100, blank=True)
+    scorer_version = models.CharField(max_length=100, blank=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["poi", "title"], name="image_candidate_unique_title"),
+        ]
+        indexes = [models.Index(fields=["sha1"])]
+        ordering = ["poi", "search_rank", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def score_is_current(self, scorer_name: str, scorer_version: str) -> bool:
+        """True if the stored score came from this exact scorer (never mix models)."""
+        return (
+            self.score is not None
+            and self.scorer_name == scorer_name
+            and self.scorer_version == scorer_version
+        )
+
+
+class SelectedImage(models.Model):
+    """Provenance of the image stored on a POI: where it came from and its licence."""
+
+    class ChosenBy(models.TextChoices):
+        RANKER = "ranker", "Ranked automatically"
+        CURATOR = "curator", "Chosen by a curator"
+        FALLBACK = "fallback", "Category fallback"
+
+    poi = models.OneToOneField(POI_MODEL, on_delete=models.CASCADE, related_name="selected_image")
+    candidate = models.ForeignKey(
+        ImageCandidate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    chosen_by = models.CharField(max_length=20, choices=ChosenBy.choices)
+    file_name = models.CharField(max_length=500, help_text="Stored file, relative to storage.")
+    title = models.CharField(max_length=500, blank=True)
+    sha1 = models.CharField(max_length=40, blank=True)
+    source_url = models.URLField(max_length=1000, blank=True)
+    page_url = models.URLField(max_length=1000, blank=True)
+    author = models.TextField(blank=True)
+    license_name = models.CharField(max_length=200, blank=True)
+    license_url = models.URLField(max_length=500, blank=True)
+    attribution_required = models.BooleanField(default=True)
+    score = models.FloatField(null=True, blank=True)
+    scorer_name = models.CharField(max_length=100, blank=True)
+    scorer_version = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.title or self.file_name} for POI {self.poi_id}"
+
+    @property
+    def attribution(self) -> str:
+        """Plain-text credit line, e.g. 'Jane Doe, CC BY-SA 4.0, via Wikimedia Commons'."""
+        if self.chosen_by == self.ChosenBy.FALLBACK:
+            return ""
+        parts = [p for p in (self.author, self.license_name) if p]
+        parts.append("via Wikimedia Commons")
+        return ", ".join(parts)
+
+
+class RankingState(models.Model):
+    """What the last ranking run did for a POI; lets an interrupted run carry on."""
+
+    class Outcome(models.TextChoices):
+        UPDATED = "updated", "Image updated"
+        UNCHANGED = "unchanged", "Best image already stored"
+        NO_IMAGE = "no_image", "No suitable image"
+        FALLBACK = "fallback", "Fallback image used"
+        FAILED = "failed", "Failed"
+
+    poi = models.OneToOneField(POI_MODEL, on_delete=models.CASCADE, related_name="ranking_state")
+    candidates_fetched_at = models.DateTimeField(null=True, blank=True)
+    ranked_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    message = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"POI {self.poi_id}: {self.outcome or 'never ranked'}"
+
+
+class ImageTrainingData(models.Model):
+    """A curator's good/bad label on an image, used to train the learned ranker."""
+
+    class Label(models.TextChoices):
+        GOOD = "good", "Good"
+        BAD = "bad", "Bad"
+
+    poi = models.ForeignKey(POI_MODEL, on_delete=models.CASCADE, related_name="image_labels")
+    image_url = models.URLField(max_length=1000)
+    thumbnail_url = models.URLField(max_length=1000, null=True, blank=True)  # noqa: DJ001 (as specified)
+    image_label = models.CharField(max_length=10, choices=Label.choices)
+    aesthetic_score = models.FloatField(null=True, blank=True)
+    labelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "image training data"
+        verbose_name_plural = "image training data"
+        indexes = [
+            models.Index(fields=["poi"], name="image_train_poi_idx"),
+            models.Index(fields=["image_label"], name="image_train_label_idx"),
+        ]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.image_label}: {self.image_url}"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The main job: set up, migrate, load the sample city, rank images of POIs that have none.
+# Extra arguments go to rank_poi_images, e.g.: bash scripts/main.sh --limit 5 --dry-run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh "prefect,postgres"
+echo "==> Migrating the database (${DATABASE_URL:-SQLite db.sqlite3})"
+.venv/bin/python manage.py migrate --no-input
+echo "==> Loading the sample city"
+.venv/bin/python manage.py load_city cities/data/paris.json
+echo "==> Ranking images for POIs in lists that have no image yet"
+exec .venv/bin/python manage.py rank_poi_images --missing-only "$@"

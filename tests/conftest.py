@@ -1,0 +1,32 @@
+"""Shared fixtures. Nothing in the suite may reach the network: hubs are offline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Set before anything imports huggingface_hub / open_clip, so no test hangs on a download.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DIR = Path(os.environ.get("IMAGE_RANKING_SHARED_DIR", REPO_ROOT.parent / "shared"))
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared, or skip the test with the reason when it is absent."""
+    path = SHARED_DIR.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs {path} (real data from ../shared beside the checkout), absent here")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Each test stores files in its own folder, never in the project's media/."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.IMAGE_RANKING_CACHE_DIR = str(tmp_path / "cache")
+    settings.IMAGE_RANKING_USER_AGENT = "image_ranking-tests/0.1 (test suite; nobody@example.org)"
+    return settings.MEDIA_ROOT
