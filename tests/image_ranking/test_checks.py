@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+
+from image_ranking import get_poi_model
+from image_ranking.checks import check_settings
+
+
+def ids(settings_obj=None):
+    return sorted(message.id for message in check_settings())
+
+
+def test_project_settings_pass():
+    assert ids() == []
+
+
+def test_default_user_agent_warns(settings):
+    del settings.IMAGE_RANKING_USER_AGENT
+    assert ids() == ["image_ranking.W001"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("IMAGE_RANKING_RATE_LIMIT_PER_HOUR", "fast"),
+        ("IMAGE_RANKING_CANDIDATE_LIMIT", 2.5),
+        ("IMAGE_RANKING_DOWNLOAD_HOSTS", "upload.wikimedia.org"),
+        ("IMAGE_RANKING_FALLBACK_ENABLED", "no"),
+        ("IMAGE_RANKING_BATCH_SIZE", True),
+    ],
+)
+def test_wrong_type_is_e001_naming_the_setting(settings, name, value):
+    setattr(settings, name, value)
+    messages = check_settings()
+    assert [m.id for m in messages] == ["image_ranking.E001"]
+    assert name in messages[0].msg
+
+
+def test_out_of_range_is_e002(settings):
+    settings.IMAGE_RANKING_RATE_LIMIT_PER_HOUR = 0
+    assert ids() == ["image_ranking.E002"]
+
+
+def test_unknown_poi_model_is_e003(settings):
+    settings.IMAGE_RANKING_POI_MODEL = "cities.Nope"
+    assert ids() == ["image_ranking.E003"]
+    with pytest.raises(ImproperlyConfigured, match="cities.Nope"):
+        get_poi_model()
+    settings.IMAGE_RANKING_POI_MODEL = "not-a-model-path"
+    with pytest.raises(ImproperlyConfigured, match="app_label.ModelName"):
+        get_poi_model()
+
+
+def test_bad_api_url_is_e004(settings):
+    settings.IMAGE_RANKING_COMMONS_API_URL = "commons.wikimedia.org/w/api.php"
+    assert ids() == ["image_ranking.E004"]
+
+
+def test_empty_download_hosts_is_e005(settings):
+    settings.IMAGE_RANKING_DOWNLOAD_HOSTS = []
+    assert ids() == ["image_ranking.E005"]
+
+
+def test_unknown_scorer_is_e006_listing_known_ones(settings):
+    settings.IMAGE_RANKING_SCORER = "clip-large"
+    messages = check_settings()
+    assert [m.id for m in messages] == ["image_ranking.E006"]
+    assert "laion-vit-b-32" in messages[0].hint
+
+
+def test_learned_scorer_needs_a_head(settings):
+    settings.IMAGE_RANKING_SCORER = "learned"
+    settings.IMAGE_RANKING_LEARNED_HEAD = None
+    assert ids() == ["image_ranking.E007"]
+
+
+def test_unknown_environment_variable_warns(monkeypatch):
+    monkeypatch.setenv("IMAGE_RANKING_RATE_LIMT", "10")
+    messages = check_settings()
+    assert [m.id for m in messages] == ["image_ranking.W002"]
+    assert "IMAGE_RANKING_RATE_LIMT" in messages[0].msg
+
+
+def test_manage_py_check_fails_on_errors(settings):
+    settings.IMAGE_RANKING_SCORER = "clip-large"
+    with pytest.raises(SystemCheckError, match="image_ranking.E006"):
+        call_command("check")
