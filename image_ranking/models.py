@@ -185,3 +185,37 @@ class ImageTrainingData(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image_label}: {self.image_url}"
+
+
+class RankingRun(models.Model):
+    """One run of ``rank_poi_images``: lets a re-run carry on after an interruption.
+
+    ``selection`` holds the options that decide which POIs a run covers (mode, city,
+    threshold...). A later run with the same selection resumes an interrupted one: it
+    skips POIs whose ``RankingState.ranked_at`` is after the interrupted run started.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCESS = "success", "Finished"
+        INTERRUPTED = "interrupted", "Interrupted"
+        FAILED = "failed", "Failed"
+        RESUMED = "resumed", "Interrupted, then resumed by a later run"
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    selection = models.JSONField(default=dict)
+    resumed_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    total_count = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["status", "started_at"], name="ranking_run_status_idx")]
+
+    def __str__(self) -> str:
+        return f"Ranking run {self.pk} ({self.status}) started {self.started_at:%Y-%m-%d %H:%M}"
