@@ -39,6 +39,13 @@ DEFAULTS: dict[str, tuple[str, Any]] = {
     "RATE_LIMIT_BURST": ("int", 5),
     "CANDIDATE_LIMIT": ("int", 10),
     "THUMBNAIL_WIDTH": ("int", 330),
+    # Width of the thumbnails a ranking run scores. At a standard Commons width >=
+    # TARGET_WIDTH the winner is stored from the very bytes that were scored: no
+    # separate winner download, and the full original is never fetched.
+    "RANKING_THUMBNAIL_WIDTH": ("int", 960),
+    # Score only the first K kept candidates in search order (Wikidata image first);
+    # 0 scores them all. Fewer thumbnail downloads per POI at 500 requests/hour.
+    "SCORE_TOP_K": ("int", 0),
     "MIN_IMAGE_WIDTH": ("int", 640),
     "MAX_ASPECT_RATIO": ("float", 3.0),
     "CANDIDATE_CACHE_DAYS": ("int", 30),
