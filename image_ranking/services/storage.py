@@ -1,0 +1,279 @@
+"""Store a chosen image on a POI: decode, fit 800x600 (only shrinking), encode, save.
+
+No data loss: the new file is written first under a new name (``upload_to`` adds a
+random suffix), the POI row and its ``SelectedImage`` are updated in one transaction,
+and the old file is deleted only after that transaction commits. Any failure removes
+the new file and leaves the POI with its old image.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Model
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from image_ranking.conf import conf
+from image_ranking.exceptions import ImageStorageError
+from image_ranking.models import SelectedImage
+
+if TYPE_CHECKING:
+    from image_ranking.models import ImageCandidate
+
+logger = logging.getLogger(__name__)
+
+# The host POI's image field (the contract with the host app, like its name and city).
+IMAGE_FIELD = "image_file"
+
+# Formats accepted as input. Commons thumbnails of TIFF/SVG/PDF come as JPEG/PNG, and
+# MPO is what Pillow calls JPEGs with extra frames (many camera photos).
+ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "GIF", "WEBP"}
+
+# Larger than any Commons thumbnail we fetch by far; above it we refuse rather than
+# let a decompression bomb eat the memory of a shared worker.
+MAX_PIXELS = 60_000_000
+
+JPEG_QUALITY = 85
+
+# SelectedImage fields that describe where an image came from.
+PROVENANCE_FIELDS = (
+    "title",
+    "sha1",
+    "source_url",
+    "page_url",
+    "author",
+    "license_name",
+    "license_url",
+    "attribution_required",
+)
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """An image ready to store: encoded bytes and what they are."""
+
+    data: bytes
+    extension: str  # ".jpg" or ".png"
+    width: int
+    height: int
+
+
+def prepare_image(
+    image_bytes: bytes, *, max_width: int | None = None, max_height: int | None = None
+) -> PreparedImage:
+    """Decode, orient, fit within the target box (never enlarging) and re-encode.
+
+    jpg/jpeg/png/gif (first frame)/webp in; JPEG out, or PNG when the image has real
+    transparency. Raises ``ImageStorageError`` saying what is wrong with the bytes.
+    """
+    max_width = max_width or conf.TARGET_WIDTH
+    max_height = max_height or conf.TARGET_HEIGHT
+    if not image_bytes:
+        raise ImageStorageError("The image is empty (0 bytes).")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(image_bytes))
+            if image.format not in ACCEPTED_FORMATS:
+                raise ImageStorageError(
+                    f"Unsupported image format {image.format or 'unknown'}; "
+                    "expected JPEG, PNG, GIF or WebP."
+                )
+            if image.width * image.height > MAX_PIXELS:
+                raise ImageStorageError(
+                    f"The image is too large to process ({image.width}x{image.height} pixels)."
+                )
+            image.seek(0)  # first frame of an animated GIF/WebP
+            # Loading the pixels before transposing catches truncated files here.
+            image.load()
+            image = ImageOps.exif_transpose(image)
+    except ImageStorageError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageStorageError("The data is not a readable image (or is far too large).")
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise ImageStorageError(f"The image could not be decoded: {exc}.")
+
+    image = _normalise_mode(image)
+    has_alpha = image.mode in ("RGBA", "LA") and image.getchannel("A").getextrema()[0] < 255
+    if not has_alpha and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    # thumbnail() keeps the aspect ratio and only ever shrinks, like ImageMagick `WxH>`.
+    image.thumbnail((max_width, max_height), Image.Resampling.LANCZOS)
+
+    out = io.BytesIO()
+    if has_alpha:
+        image.save(out, format="PNG", optimize=True)
+        extension = ".png"
+    else:
+        image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
+        extension = ".jpg"
+    return PreparedImage(out.getvalue(), extension, image.width, image.height)
+
+
+def _normalise_mode(image: Image.Image) -> Image.Image:
+    """Bring any decoded mode to RGB, L, RGBA or LA without wrecking its colours."""
+    if image.mode in ("RGB", "L", "RGBA", "LA"):
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16-bit greyscale: scale to 8 bits (a plain convert() clips to white).
+        return image.point(lambda v: v / 256).convert("L")
+    if image.mode == "P":
+        return image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode == "PA":
+        return image.convert("RGBA")
+    # CMYK, YCbCr, LAB, 1, F...: Pillow's converters handle them.
+    return image.convert("RGB")
+
+
+def store_poi_image(
+    poi: Model,
+    image_bytes: bytes,
+    *,
+    chosen_by: str,
+    candidate: ImageCandidate | None = None,
+    score: float | None = None,
+    scorer_name: str = "",
+    scorer_version: str = "",
+    source: dict[str, Any] | None = None,
+) -> SelectedImage:
+    """Store ``image_bytes`` as the POI's image and record where it came from.
+
+    ``candidate`` supplies the provenance (title, sha1, URLs, author, licence);
+    ``source`` adds or overrides provenance fields (e.g. for a fallback image).
+    On success the POI's old file is deleted once the transaction commits; on any
+    failure the new file is removed, the POI keeps its old image and
+    ``ImageStorageError`` is raised.
+    """
+    if chosen_by not in SelectedImage.ChosenBy.values:
+        raise ValueError(f"chosen_by must be one of {SelectedImage.ChosenBy.values}")
+    if poi.pk is None:
+        raise ImageStorageError("The POI must be saved before an image can be stored on it.")
+
+    prepared = prepare_image(image_bytes)
+    provenance = _provenance(candidate, source)
+    field_file = getattr(poi, IMAGE_FIELD)
+    previous_name = field_file.name or ""
+    new_name = ""
+    try:
+        # FieldFile.save runs upload_to (poi_image_path) and the storage's own name
+        # collision handling; save=False: the row is updated below, under a lock.
+        field_file.save(_upload_name(poi, prepared.extension), ContentFile(prepared.data), False)
+        new_name = field_file.name
+        with transaction.atomic():
+            selected = _commit(
+                poi,
+                new_name,
+                chosen_by=chosen_by,
+                candidate=candidate,
+                score=score,
+                scorer_name=scorer_name,
+                scorer_version=scorer_version,
+                provenance=provenance,
+            )
+    except BaseException as exc:
+        # BaseException too: a Ctrl-C between the file write and the commit must not
+        # leave an orphan file behind.
+        # FieldFile.save put the new name on the instance: put the old one back.
+        setattr(poi, IMAGE_FIELD, previous_name)
+        if new_name:
+            _delete_quietly(field_file.storage, new_name)
+        if isinstance(exc, Exception) and not isinstance(exc, ImageStorageError):
+            raise ImageStorageError(
+                f"Could not store the image for {poi}: {exc}. The previous image was kept."
+            ) from exc
+        raise
+    logger.info("Stored %s for %s (%dx%d)", new_name, poi, prepared.width, prepared.height)
+    return selected
+
+
+def _commit(
+    poi: Model,
+    new_name: str,
+    *,
+    chosen_by: str,
+    candidate: ImageCandidate | None,
+    score: float | None,
+    scorer_name: str,
+    scorer_version: str,
+    provenance: dict[str, Any],
+) -> SelectedImage:
+    poi_model = type(poi)
+    # Lock the row and read the stored name from the database, not from a possibly
+    # stale instance: a concurrent store must not make us delete the wrong file.
+    locked = poi_model._default_manager.select_for_update().only("pk", IMAGE_FIELD).get(pk=poi.pk)
+    old_name = getattr(locked, IMAGE_FIELD).name or ""
+    poi_model._default_manager.filter(pk=poi.pk).update(**{IMAGE_FIELD: new_name})
+
+    defaults = {
+        "candidate": candidate if candidate is not None and candidate.pk else None,
+        "chosen_by": chosen_by,
+        "file_name": new_name,
+        "score": score,
+        "scorer_name": scorer_name,
+        "scorer_version": scorer_version,
+        **provenance,
+    }
+    selected, _created = SelectedImage.objects.update_or_create(poi=poi, defaults=defaults)
+
+    if chosen_by != SelectedImage.ChosenBy.FALLBACK:
+        # A real image now exists: the "no suitable image" report is settled.
+        from image_ranking.services.validations import resolve_no_image
+
+        resolve_no_image(poi)
+
+    if old_name and old_name != new_name:
+        storage = getattr(poi, IMAGE_FIELD).storage
+        transaction.on_commit(lambda: _delete_old_file(poi_model, storage, old_name))
+    return selected
+
+
+def _delete_old_file(poi_model: type[Model], storage: Any, name: str) -> None:
+    # Never delete a file another POI still points at (e.g. a hand-made copy).
+    if poi_model._default_manager.filter(**{IMAGE_FIELD: name}).exists():
+        return
+    _delete_quietly(storage, name)
+
+
+def _delete_quietly(storage: Any, name: str) -> None:
+    try:
+        storage.delete(name)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        # The new image is stored either way; an orphan file is only wasted space.
+        logger.exception("Could not delete the image file %s", name)
+
+
+def _upload_name(poi: Model, extension: str) -> str:
+    # upload_to decides the folder and name; this only carries the extension.
+    return f"image{extension}"
+
+
+def _provenance(candidate: ImageCandidate | None, source: dict[str, Any] | None) -> dict[str, Any]:
+    values: dict[str, Any] = {name: "" for name in PROVENANCE_FIELDS}
+    values["attribution_required"] = True
+    if candidate is not None:
+        values.update(
+            title=candidate.title,
+            sha1=candidate.sha1,
+            source_url=candidate.image_url,
+            page_url=candidate.page_url,
+            author=candidate.author,
+            license_name=candidate.license_name,
+            license_url=candidate.license_url,
+            attribution_required=candidate.attribution_required,
+        )
+    for key, value in (source or {}).items():
+        if key not in PROVENANCE_FIELDS:
+            raise ValueError(
+                f"Unknown provenance field {key!r}; expected one of {PROVENANCE_FIELDS}"
+            )
+        values[key] = value
+    return values
