@@ -1,0 +1,175 @@
+"""Test doubles for the ranking tests: a deterministic scorer and an in-process Commons.
+
+``BrightnessScorer`` scores real image bytes by mean brightness (0-10), so a test picks
+the winner by picking colours. ``FakeCommons`` follows the ``CommonsClient`` contract
+(fetch_candidates, fetch_candidates_for_pois, download_image, request_count) and counts
+requests the way the real client does; the end-to-end tests use the real client against
+the loopback replica instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from PIL import Image, ImageStat
+
+from image_ranking.exceptions import CommonsError, ModelWeightsMissingError
+from image_ranking.services.scoring.base import Scorer
+from image_ranking.services.wikimedia import Candidate
+
+
+def jpeg(size=(1920, 1440), color=(128, 128, 128)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def grey(level: int, size=(960, 720)) -> bytes:
+    """A grey image the BrightnessScorer gives ``level / 25.5``."""
+    return jpeg(size, (level, level, level))
+
+
+class BrightnessScorer(Scorer):
+    """Mean brightness on 0-10: deterministic, fast, and it decodes real bytes."""
+
+    name = "test-brightness"
+
+    def __init__(self, version: str = "1", missing_weights: bool = False) -> None:
+        super().__init__()
+        self._version = version
+        self.missing_weights = missing_weights
+        self.calls: list[int] = []
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    def _load(self) -> None:
+        if self.missing_weights:
+            raise ModelWeightsMissingError(
+                "Model weights sac+logos+ava1-l14-linearMSE.pth are missing: run "
+                "`manage.py download_models` or set IMAGE_RANKING_WEIGHTS_DIR."
+            )
+
+    def _score_batch(self, images: list[Image.Image]) -> list[float]:
+        return [ImageStat.Stat(im.convert("L")).mean[0] / 25.5 for im in images]
+
+    def score_images(self, images: Sequence[bytes]) -> list[float | None]:
+        self.ensure_loaded()
+        self.calls.append(len(images))
+        decoded: list[Image.Image | None] = []
+        for data in images:
+            try:
+                im = Image.open(io.BytesIO(data))
+                im.load()
+                decoded.append(im)
+            except Exception:
+                decoded.append(None)
+        good = [im for im in decoded if im is not None]
+        scores = iter(self._score_batch(good))
+        return [None if im is None else next(scores) for im in decoded]
+
+    @property
+    def scored(self) -> int:
+        return sum(self.calls)
+
+
+@dataclass
+class FakeFile:
+    candidate: Candidate
+    data: bytes
+
+
+class FakeCommons:
+    """Commons + Wikidata in memory, counting requests like the real client."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, FakeFile] = {}
+        self.searches: dict[str, list[str]] = {}
+        self.wikidata: dict[str, str] = {}
+        self.failing: set[str] = set()  # POI names whose search fails
+        self.request_count = 0
+        self.downloads: list[str] = []
+        self.batch_calls = 0
+        self.on_search = None  # hook(poi) called on each search
+
+    def add_file(
+        self, title: str, data: bytes | None = None, *, filtered: str = "", sha1: str = "", **kw
+    ) -> Candidate:
+        slug = title.removeprefix("File:").replace(" ", "_")
+        data = data if data is not None else grey(128)
+        im = Image.open(io.BytesIO(data))
+        cand = Candidate(
+            title=title,
+            image_url=f"http://127.0.0.1:1/orig/{slug}",
+            thumbnail_url=f"http://127.0.0.1:1/thumb/960px-{slug}",
+            thumbnail_width=im.width,
+            thumbnail_height=im.height,
+            width=im.width * 2,
+            height=im.height * 2,
+            mime="image/jpeg",
+            sha1=sha1 or hashlib.sha1(title.encode() + data).hexdigest(),
+            page_url=f"https://commons.wikimedia.org/wiki/{slug}",
+            author="Jane Doe",
+            license_name="CC BY-SA 4.0",
+            license_url="https://creativecommons.org/licenses/by-sa/4.0/",
+            attribution_required=True,
+            filtered_reason=filtered,
+            **kw,
+        )
+        self.files[title] = FakeFile(cand, data)
+        return cand
+
+    def set_search(self, query: str, titles: list[str]) -> None:
+        self.searches[query] = titles
+
+    def _search(self, poi, limit: int, include_filtered: bool) -> list[Candidate]:
+        self.request_count += 1
+        if self.on_search is not None:
+            self.on_search(poi)
+        if poi.name in self.failing:
+            raise CommonsError(f"Commons search for {poi.name!r} failed: HTTP 500")
+        found = []
+        for rank, title in enumerate(self.searches.get(poi.name, [])[:limit]):
+            found.append(replace(self.files[title].candidate, search_rank=rank))
+        return found
+
+    def _wikidata_candidate(self, poi) -> list[Candidate]:
+        title = self.wikidata.get(getattr(poi, "wikidata_id", "") or "")
+        if not title:
+            return []
+        return [replace(self.files[title].candidate, source="wikidata", search_rank=0)]
+
+    def fetch_candidates(self, poi, limit=10, *, include_filtered=False) -> list[Candidate]:
+        wd = []
+        if getattr(poi, "wikidata_id", ""):
+            self.request_count += 1
+            wd = self._wikidata_candidate(poi)
+        found = wd + self._search(poi, limit, include_filtered)
+        return [c for c in found if include_filtered or not c.filtered_reason]
+
+    def fetch_candidates_for_pois(self, pois, limit=10) -> dict:
+        self.batch_calls += 1
+        pois = list(pois)
+        if any(getattr(p, "wikidata_id", "") for p in pois):
+            self.request_count += 1  # one wbgetentities for the whole batch
+        result = {}
+        for poi in pois:
+            try:
+                result[poi.pk] = self._wikidata_candidate(poi) + self._search(poi, limit, True)
+            except CommonsError:
+                continue  # that POI fetches on its own later (and fails there)
+        return result
+
+    def download_image(self, url: str, *, max_bytes=None) -> bytes:
+        self.request_count += 1
+        self.downloads.append(url)
+        for f in self.files.values():
+            if f.candidate.thumbnail_url == url or f.candidate.image_url == url:
+                if "/orig/" in url:
+                    raise AssertionError("the original must never be downloaded")
+                return f.data
+        raise CommonsError(f"HTTP 404 for {url}")

@@ -1,0 +1,354 @@
+"""The ranking service with an in-process Commons double and a brightness scorer.
+
+The end-to-end runs against the loopback Commons replica are in test_rank_command.py.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
+from PIL import Image
+
+from cities.models import City, PoiList, PointOfInterest, Validation
+from image_ranking.exceptions import ModelWeightsMissingError
+from image_ranking.models import ImageCandidate, RankingState, SelectedImage
+from image_ranking.services.ranking import (
+    Ranker,
+    choose_candidate,
+    get_candidates,
+    rank_poi_images,
+    rank_pois,
+)
+from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey, jpeg
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _commit_immediately(django_capture_on_commit_callbacks):
+    # Old files are deleted on commit; run those callbacks as the real code would.
+    with django_capture_on_commit_callbacks(execute=True):
+        yield
+
+
+@pytest.fixture
+def city():
+    return City.objects.create(name="Paris", slug="paris")
+
+
+def make_poi(city, name, category="see", wikidata_id="", listed=True):
+    poi = PointOfInterest.objects.create(
+        city=city, name=name, category=category, wikidata_id=wikidata_id
+    )
+    if listed:
+        plist, _ = PoiList.objects.get_or_create(city=city, name="Best of")
+        plist.pois.add(poi)
+    return poi
+
+
+@pytest.fixture
+def poi(city):
+    return make_poi(city, "Eiffel Tower")
+
+
+@pytest.fixture
+def commons():
+    return FakeCommons()
+
+
+@pytest.fixture
+def scorer():
+    return BrightnessScorer()
+
+
+@pytest.fixture
+def eiffel(commons):
+    """Four candidates: two usable (bright wins), a map and a PDF filtered on metadata."""
+    commons.add_file("File:Eiffel bright.jpg", grey(230))
+    commons.add_file("File:Eiffel dark.jpg", grey(90))
+    commons.add_file("File:Eiffel map.png", grey(250), filtered="map, plan or diagram (title)")
+    commons.add_file("File:Eiffel plan.pdf", grey(250), filtered="not a raster image (PDF)")
+    commons.set_search(
+        "Eiffel Tower",
+        [
+            "File:Eiffel dark.jpg",
+            "File:Eiffel map.png",
+            "File:Eiffel bright.jpg",
+            "File:Eiffel plan.pdf",
+        ],
+    )
+    return commons
+
+
+def stored_size(poi):
+    poi.refresh_from_db()
+    with poi.image_file.open("rb") as handle:
+        return Image.open(io.BytesIO(handle.read())).size
+
+
+def test_best_candidate_is_stored_from_the_scored_thumbnail(poi, eiffel, scorer):
+    result = rank_poi_images(poi, client=eiffel, scorer=scorer, threshold=5)
+    assert result.outcome == "updated"
+    assert result.chosen.title == "File:Eiffel bright.jpg"
+    assert result.best_score == pytest.approx(230 / 25.5, abs=0.1)
+    # 1 search + 2 thumbnails; the filtered ones and the original are never fetched.
+    assert eiffel.request_count == 3 and result.requests == 3
+    assert all("/thumb/" in url for url in eiffel.downloads)
+    assert stored_size(poi) == (800, 600)
+    selected = SelectedImage.objects.get(poi=poi)
+    assert selected.chosen_by == "ranker" and selected.title == "File:Eiffel bright.jpg"
+    assert selected.author == "Jane Doe" and selected.license_name == "CC BY-SA 4.0"
+    assert selected.scorer_name == "test-brightness" and selected.scorer_version == "1"
+    state = RankingState.objects.get(poi=poi)
+    assert state.outcome == "updated" and state.ranked_at and state.candidates_fetched_at
+
+
+def test_candidates_are_persisted_with_filter_reasons(poi, eiffel, scorer):
+    kept = get_candidates(poi, client=eiffel, scorer=scorer)
+    assert [c.title for c in kept] == ["File:Eiffel bright.jpg", "File:Eiffel dark.jpg"]
+    assert kept[0].score > kept[1].score
+    reasons = dict(ImageCandidate.objects.filter(poi=poi).values_list("title", "filtered_reason"))
+    assert reasons["File:Eiffel map.png"].startswith("map")
+    assert reasons["File:Eiffel plan.pdf"].startswith("not a raster")
+    assert reasons["File:Eiffel bright.jpg"] == ""
+
+
+def test_fresh_cache_costs_no_request_and_stale_cache_reuses_scores(poi, eiffel, scorer, settings):
+    get_candidates(poi, client=eiffel, scorer=scorer)
+    assert eiffel.request_count == 3
+    get_candidates(poi, client=eiffel, scorer=scorer)
+    assert eiffel.request_count == 3  # fresh: no search, scores current: no download
+    # Stale cache: one search again; same files (sha1) keep their scores.
+    RankingState.objects.filter(poi=poi).update(
+        candidates_fetched_at=timezone.now() - timedelta(days=31)
+    )
+    get_candidates(poi, client=eiffel, scorer=scorer)
+    assert eiffel.request_count == 4
+    get_candidates(poi, client=eiffel, scorer=scorer, refresh=True)
+    assert eiffel.request_count == 5
+    assert scorer.scored == 2
+
+
+def test_new_scorer_version_or_reuploaded_file_is_scored_again(poi, eiffel, scorer):
+    get_candidates(poi, client=eiffel, scorer=scorer)
+    get_candidates(poi, client=eiffel, scorer=BrightnessScorer(version="2"))
+    assert eiffel.request_count == 5  # both thumbnails again for the new version
+    eiffel.add_file("File:Eiffel dark.jpg", grey(240))  # re-uploaded: new sha1
+    kept = get_candidates(poi, client=eiffel, scorer=BrightnessScorer(version="2"), refresh=True)
+    assert kept[0].title == "File:Eiffel dark.jpg"
+    assert eiffel.request_count == 7  # search + only the changed file
+
+
+def test_unchanged_winner_is_not_downloaded_again(poi, eiffel, scorer):
+    rank_poi_images(poi, client=eiffel, scorer=scorer)
+    name = PointOfInterest.objects.get(pk=poi.pk).image_file.name
+    before = eiffel.request_count
+    result = rank_poi_images(poi, client=eiffel, scorer=scorer)
+    assert result.outcome == "unchanged" and result.requests == 0
+    assert eiffel.request_count == before
+    assert PointOfInterest.objects.get(pk=poi.pk).image_file.name == name
+
+
+def test_image_shared_between_pois_is_scored_and_fetched_once(city, commons, scorer):
+    commons.add_file("File:Paris skyline.jpg", grey(240))
+    commons.add_file("File:Louvre court.jpg", grey(60))
+    commons.set_search("Eiffel Tower", ["File:Paris skyline.jpg"])
+    commons.set_search("Louvre", ["File:Louvre court.jpg", "File:Paris skyline.jpg"])
+    eiffel, louvre = make_poi(city, "Eiffel Tower"), make_poi(city, "Louvre")
+    results = list(rank_pois([eiffel, louvre], client=commons, scorer=scorer))
+    assert [r.outcome for r in results] == ["updated", "updated"]
+    assert [r.chosen.title for r in results] == ["File:Paris skyline.jpg"] * 2
+    assert (
+        commons.downloads.count(commons.files["File:Paris skyline.jpg"].candidate.thumbnail_url)
+        == 1
+    )
+    assert commons.request_count == 2 + 2  # 2 searches + 2 distinct thumbnails
+    assert scorer.scored == 2
+    # A later, separate run reuses the score and copies the stored file: no download.
+    other = make_poi(city, "Tour Montparnasse")
+    commons.set_search("Tour Montparnasse", ["File:Paris skyline.jpg"])
+    result = rank_poi_images(other, client=commons, scorer=scorer)
+    assert result.outcome == "updated" and result.requests == 1  # the search only
+    assert stored_size(other) == (800, 600)
+
+
+def test_no_candidates_opens_one_validation(poi, commons, scorer):
+    for _ in range(2):
+        result = rank_poi_images(poi, client=commons, scorer=scorer)
+        assert result.outcome == "no_image"
+    report = Validation.objects.get()
+    assert (report.context, report.aggregate, report.resolved) == (
+        "image_ranking",
+        "no_images",
+        False,
+    )
+    assert report.poi == poi and report.city == poi.city
+    assert "Eiffel Tower (Paris)" in report.description
+    assert "no candidate images" in report.description
+
+
+def test_all_filtered_counts_reasons(poi, commons, scorer):
+    commons.add_file("File:A.svg", filtered="not a raster image (SVG)")
+    commons.add_file("File:B.pdf", filtered="not a raster image (PDF)")
+    commons.add_file("File:C.jpg", filtered="too small (320 px wide)")
+    commons.set_search("Eiffel Tower", ["File:A.svg", "File:B.pdf", "File:C.jpg"])
+    result = rank_poi_images(poi, client=commons, scorer=scorer)
+    assert result.outcome == "no_image" and commons.downloads == []
+    report = Validation.objects.get()
+    assert "all 3 candidate images were filtered out" in report.description
+    assert "2 not a raster image, 1 too small" in report.description
+
+
+def test_all_below_threshold_names_best_score_then_resolves(poi, commons, scorer):
+    commons.add_file("File:Dim.jpg", grey(51))  # scores 2.0
+    commons.set_search("Eiffel Tower", ["File:Dim.jpg"])
+    rank_poi_images(poi, client=commons, scorer=scorer, threshold=5)
+    rank_poi_images(poi, client=commons, scorer=scorer, threshold=5)
+    report = Validation.objects.get()
+    assert "below the threshold 5.0" in report.description
+    assert "File:Dim.jpg, scores 2.00" in report.description
+    # A lower threshold finds an image: the report is resolved, not deleted.
+    result = rank_poi_images(poi, client=commons, scorer=scorer, threshold=1.5)
+    assert result.outcome == "updated"
+    assert Validation.objects.get().resolved is True
+
+
+def test_fallback_image_when_enabled(poi, commons, scorer, settings):
+    default_storage.save("cities/images/fallbacks/see.jpg", ContentFile(jpeg((1200, 900))))
+    result = rank_poi_images(poi, client=commons, scorer=scorer, fallback=True)
+    assert result.outcome == "fallback"
+    selected = SelectedImage.objects.get(poi=poi)
+    assert selected.chosen_by == "fallback" and selected.attribution == ""
+    assert stored_size(poi) == (800, 600)
+    assert Validation.objects.filter(resolved=False).count() == 1  # still no real photo
+    name = PointOfInterest.objects.get(pk=poi.pk).image_file.name
+    again = rank_poi_images(poi, client=commons, scorer=scorer, fallback=True)
+    assert again.outcome == "fallback"
+    assert PointOfInterest.objects.get(pk=poi.pk).image_file.name == name  # not copied again
+    assert default_storage.exists("cities/images/fallbacks/see.jpg")
+
+
+def test_fallback_off_by_default_and_missing_file_is_explained(poi, commons, scorer, settings):
+    default_storage.save("cities/images/fallbacks/see.jpg", ContentFile(jpeg((100, 100))))
+    assert rank_poi_images(poi, client=commons, scorer=scorer).outcome == "no_image"
+    settings.IMAGE_RANKING_FALLBACK_ENABLED = True
+    poi.category = "eat"
+    poi.save()
+    result = rank_poi_images(poi, client=commons, scorer=scorer)
+    assert result.outcome == "no_image"
+    assert "No fallback image for category 'eat'" in result.message
+
+
+def test_real_photo_replaces_fallback_and_keeps_fallback_file(poi, commons, scorer):
+    default_storage.save("cities/images/fallbacks/see.jpg", ContentFile(jpeg((100, 100))))
+    rank_poi_images(poi, client=commons, scorer=scorer, fallback=True)
+    commons.add_file("File:New.jpg", grey(200))
+    commons.set_search("Eiffel Tower", ["File:New.jpg"])
+    result = rank_poi_images(
+        poi, client=commons, scorer=scorer, fallback=True, threshold=5
+    )  # cache is fresh: nothing new
+    assert result.outcome == "fallback"
+    get_candidates(poi, client=commons, scorer=scorer, refresh=True)
+    result = rank_poi_images(poi, client=commons, scorer=scorer, fallback=True)
+    assert result.outcome == "updated"
+    assert SelectedImage.objects.get(poi=poi).chosen_by == "ranker"
+    assert Validation.objects.get().resolved is True
+    assert default_storage.exists("cities/images/fallbacks/see.jpg")
+
+
+def test_existing_real_image_is_kept_when_nothing_passes(poi, commons, scorer):
+    poi.image_file.save("mine.jpg", ContentFile(jpeg((400, 300))), save=True)
+    result = rank_poi_images(poi, client=commons, scorer=scorer)
+    assert result.outcome == "unchanged"
+    assert "kept the current one" in result.message
+    assert not Validation.objects.exists()
+    assert PointOfInterest.objects.get(pk=poi.pk).image_file.name == poi.image_file.name
+
+
+def test_dry_run_changes_nothing(poi, eiffel, scorer, settings):
+    result = rank_poi_images(poi, client=eiffel, scorer=scorer, dry_run=True)
+    assert result.outcome == "updated" and result.message.startswith("Would store")
+    assert not ImageCandidate.objects.exists()
+    assert not RankingState.objects.exists()
+    assert not SelectedImage.objects.exists()
+    assert not PointOfInterest.objects.get(pk=poi.pk).image_file
+
+
+def test_commons_failure_is_a_failed_result_and_batch_goes_on(city, eiffel, scorer):
+    first = make_poi(city, "Broken")
+    second = make_poi(city, "Eiffel Tower")
+    eiffel.failing.add("Broken")
+    results = list(rank_pois([first, second], client=eiffel, scorer=scorer))
+    assert [r.outcome for r in results] == ["failed", "updated"]
+    assert "HTTP 500" in results[0].message
+    assert RankingState.objects.get(poi=first).outcome == "failed"
+    assert eiffel.batch_calls == 1
+
+
+def test_curator_choice_is_kept_and_choose_candidate_stores(poi, eiffel, scorer):
+    kept = get_candidates(poi, client=eiffel, scorer=scorer)
+    dark = next(c for c in kept if c.title == "File:Eiffel dark.jpg")
+    before = eiffel.request_count
+    selected = choose_candidate(poi, dark, client=eiffel)
+    assert selected.chosen_by == "curator" and selected.title == "File:Eiffel dark.jpg"
+    assert eiffel.request_count == before + 1  # its thumbnail, once
+    result = rank_poi_images(poi, client=eiffel, scorer=scorer)
+    assert result.outcome == "unchanged" and "curator" in result.message
+    assert SelectedImage.objects.get(poi=poi).title == "File:Eiffel dark.jpg"
+    # Confirming the image already shown costs nothing.
+    assert choose_candidate(poi, dark, client=eiffel).chosen_by == "curator"
+    assert eiffel.request_count == before + 1
+
+
+def test_choose_candidate_of_another_poi_is_refused(city, poi, eiffel, scorer):
+    kept = get_candidates(poi, client=eiffel, scorer=scorer)
+    with pytest.raises(ValueError, match="another POI"):
+        choose_candidate(make_poi(city, "Other"), kept[0], client=eiffel)
+
+
+def test_missing_model_weights_stop_at_once(city, eiffel):
+    pois = [make_poi(city, "Eiffel Tower"), make_poi(city, "Louvre")]
+    with pytest.raises(ModelWeightsMissingError):
+        list(rank_pois(pois, client=eiffel, scorer=BrightnessScorer(missing_weights=True)))
+
+
+def test_top_k_limits_thumbnail_downloads(poi, commons, scorer, settings):
+    settings.IMAGE_RANKING_SCORE_TOP_K = 2
+    for i in range(5):
+        commons.add_file(f"File:E{i}.jpg", grey(140 + 20 * i))
+    commons.set_search("Eiffel Tower", [f"File:E{i}.jpg" for i in range(5)])
+    result = rank_poi_images(poi, client=commons, scorer=scorer)
+    assert len(commons.downloads) == 2
+    assert result.chosen.title == "File:E1.jpg"
+
+
+def test_wikidata_image_is_batched_and_ranked_first_on_ties(city, commons, scorer):
+    commons.add_file("File:P18.jpg", grey(200))
+    commons.add_file("File:Search.jpg", grey(200))
+    commons.wikidata["Q243"] = "File:P18.jpg"
+    commons.set_search("Eiffel Tower", ["File:Search.jpg"])
+    pois = [make_poi(city, "Eiffel Tower", wikidata_id="Q243"), make_poi(city, "Louvre")]
+    results = list(Ranker(client=commons, scorer=scorer).rank_many(pois, batch_size=50))
+    assert results[0].chosen.title == "File:P18.jpg"
+    assert commons.batch_calls == 1
+    # 1 batched Wikidata request + 2 searches + 2 thumbnails.
+    assert commons.request_count == 5
+
+
+def test_undecodable_thumbnail_is_dropped_not_retried(poi, commons, scorer):
+    commons.add_file("File:Good.jpg", grey(200))
+    commons.add_file("File:Broken.jpg", grey(250))
+    commons.files["File:Broken.jpg"].data = b"garbage"
+    commons.set_search("Eiffel Tower", ["File:Broken.jpg", "File:Good.jpg"])
+    result = rank_poi_images(poi, client=commons, scorer=scorer)
+    assert result.chosen.title == "File:Good.jpg"
+    broken = ImageCandidate.objects.get(title="File:Broken.jpg")
+    assert broken.filtered_reason.startswith("thumbnail could not be decoded")
+    before = commons.request_count
+    get_candidates(poi, client=commons, scorer=scorer, refresh=True)
+    assert commons.request_count == before + 1  # the search; not the broken thumbnail
