@@ -1,0 +1,274 @@
+"""``manage.py rank_poi_images``: selection, arguments, output, result dict, resume."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.management import CommandError, call_command
+
+from cities.models import City, PoiList, PointOfInterest, Validation
+from image_ranking.models import ImageCandidate, RankingRun, RankingState, SelectedImage
+from image_ranking.services import scoring, wikimedia
+from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey, jpeg
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _commit_immediately(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        yield
+
+
+@pytest.fixture
+def commons():
+    return FakeCommons()
+
+
+@pytest.fixture
+def scorer():
+    return BrightnessScorer()
+
+
+@pytest.fixture(autouse=True)
+def collaborators(monkeypatch, commons, scorer):
+    """The command builds its client and scorer by the public names; use the doubles."""
+    monkeypatch.setattr(wikimedia, "CommonsClient", lambda *a, **k: commons, raising=False)
+    monkeypatch.setattr(scoring, "get_scorer", lambda name=None: scorer, raising=False)
+
+
+@pytest.fixture
+def paris():
+    return City.objects.create(name="Paris", slug="paris")
+
+
+def make_poi(city, name, *, listed=True, image=None, bright=200):
+    poi = PointOfInterest.objects.create(city=city, name=name, category="see")
+    if listed:
+        plist, _ = PoiList.objects.get_or_create(city=city, name="Best of")
+        plist.pois.add(poi)
+    if image:
+        poi.image_file.save("existing.jpg", ContentFile(jpeg((400, 300))), save=True)
+    return poi
+
+
+def run(*args, **kwargs):
+    out, err = io.StringIO(), io.StringIO()
+    result = call_command("rank_poi_images", *args, stdout=out, stderr=err, **kwargs)
+    return result, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def three(paris, commons):
+    """Three listed POIs without images (one has no candidates) and one unlisted."""
+    pois = [make_poi(paris, n) for n in ("Arc de Triomphe", "Bistro Nowhere", "Louvre")]
+    commons.add_file("File:Arc.jpg", grey(220))
+    commons.add_file("File:Louvre.jpg", grey(200))
+    commons.set_search("Arc de Triomphe", ["File:Arc.jpg"])
+    commons.set_search("Louvre", ["File:Louvre.jpg"])
+    make_poi(paris, "Unlisted Cafe", listed=False)
+    commons.set_search("Unlisted Cafe", ["File:Arc.jpg"])
+    return pois
+
+
+def test_result_dict_and_summary(three, commons):
+    result, out, err = run()
+    assert result == {
+        "status": "success",
+        "processed_count": 3,
+        "updated_count": 2,
+        "failed_count": 0,
+        "no_image_count": 1,
+        "unchanged_count": 0,
+        "fallback_count": 0,
+        "request_count": commons.request_count,
+        "dry_run": False,
+    }
+    assert "Processed 3/3 POIs" in out
+    assert "2 updated" in out and "1 without a suitable image" in out
+    assert "{" not in out  # the dict is returned, not printed
+    assert err == ""
+    assert RankingRun.objects.get().status == "success"
+
+
+def test_pois_in_no_list_are_untouched(three, paris):
+    run("--all")
+    unlisted = PointOfInterest.objects.get(name="Unlisted Cafe")
+    assert not unlisted.image_file
+    assert not ImageCandidate.objects.filter(poi=unlisted).exists()
+    assert not RankingState.objects.filter(poi=unlisted).exists()
+    assert not Validation.objects.filter(poi=unlisted).exists()
+
+
+def test_missing_only_is_default_and_all_reranks(paris, commons):
+    with_image = make_poi(paris, "Has Image", image=True)
+    commons.add_file("File:Better.jpg", grey(240))
+    commons.set_search("Has Image", ["File:Better.jpg"])
+    result, *_ = run()
+    assert result["processed_count"] == 0
+    result, *_ = run("--all")
+    assert result["updated_count"] == 1
+    assert SelectedImage.objects.get(poi=with_image).title == "File:Better.jpg"
+
+
+def test_city_filter_and_limit(three, commons):
+    berlin = City.objects.create(name="Berlin", slug="berlin")
+    make_poi(berlin, "Reichstag")
+    result, *_ = run("--city", "berlin")
+    assert result["processed_count"] == 1
+    result, *_ = run("--city", "paris", "--limit", "1")
+    assert result["processed_count"] == 1
+    assert RankingState.objects.filter(poi__city__slug="paris").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        (["--limit", "-1"], {}, "--limit must be a positive number"),
+        (["--limit", "0"], {}, "--limit must be a positive number"),
+        (["--batch-size", "0"], {}, "--batch-size must be at least 1"),
+        (["--threshold", "11"], {}, "--threshold must be between 0 and 10"),
+        (["--threshold", "-0.5"], {}, "--threshold must be between 0 and 10"),
+        (["--city", "atlantis"], {}, "No POIs in a city with slug 'atlantis'. Known cities: paris"),
+        (["--missing-only", "--all"], {}, "not allowed with argument|not both"),
+        ([], {"missing_only": True, "all": True}, "either --missing-only or --all"),
+        ([], {"threshold": "high"}, "--threshold must be a number"),
+        (["--limit", "many"], {}, "invalid int value"),
+    ],
+)
+def test_bad_arguments_raise_command_error(three, commons, args, kwargs, message):
+    with pytest.raises(CommandError, match=message):
+        run(*args, **kwargs)
+    assert commons.request_count == 0
+
+
+def test_dry_run_changes_nothing(three, commons, settings, tmp_path):
+    result, out, _ = run("--dry-run", "--all")
+    assert result["status"] == "success" and result["dry_run"] is True
+    assert result["updated_count"] == 2 and result["no_image_count"] == 1
+    assert "Dry run" in out and "would be updated" in out
+    for model in (ImageCandidate, SelectedImage, RankingState, RankingRun, Validation):
+        assert not model.objects.exists(), model
+    assert not any(p.image_file for p in PointOfInterest.objects.all())
+    assert not any(f.is_file() for f in tmp_path.rglob("*") if "media" in f.parts)
+
+
+def test_failing_poi_does_not_stop_the_batch(three, commons):
+    commons.failing.add("Arc de Triomphe")
+    result, out, err = run("--batch-size", "2")
+    assert result["failed_count"] == 1 and result["updated_count"] == 1
+    assert result["processed_count"] == 3 and result["status"] == "success"
+    assert "Arc de Triomphe" in err and "HTTP 500" in err
+    assert "1 POI(s) failed" in err
+
+
+def test_progress_line_per_batch_when_not_a_terminal(three, caplog):
+    caplog.set_level("INFO", logger="image_ranking")
+    result, out, _ = run("--batch-size", "2")
+    assert "Processed 2/3 POIs" in out and "Processed 3/3 POIs" in out
+    assert "Processed 1/3 POIs" not in out
+    assert any("Processed 2/3 POIs" in r.getMessage() for r in caplog.records)
+
+
+def test_verbose_prints_each_poi(three):
+    _, out, _ = run("-v", "2")
+    assert "Bistro Nowhere (id" in out and "no_image" in out
+
+
+def test_no_image_validation_once_per_poi(three):
+    run()
+    run("--all")
+    run()
+    report = Validation.objects.get()
+    assert report.poi.name == "Bistro Nowhere" and not report.resolved
+    assert "Bistro Nowhere (Paris)" in report.description
+
+
+def test_fallback_flags(three, settings):
+    from django.core.files.storage import default_storage
+
+    default_storage.save("cities/images/fallbacks/see.jpg", ContentFile(jpeg((300, 200))))
+    result, *_ = run("--no-fallback")
+    assert result["fallback_count"] == 0
+    result, *_ = run("--fallback")
+    assert result["fallback_count"] == 1 and result["no_image_count"] == 1
+    poi = PointOfInterest.objects.get(name="Bistro Nowhere")
+    assert poi.image_file and poi.selected_image.chosen_by == "fallback"
+    settings.IMAGE_RANKING_FALLBACK_ENABLED = True
+    result, *_ = run()  # a fallback image still counts as missing a photo
+    assert result["processed_count"] == 1 and result["fallback_count"] == 1
+
+
+def test_rerun_with_all_costs_no_requests_when_nothing_changed(three, commons):
+    run()
+    before = commons.request_count
+    result, out, _ = run("--all")
+    assert result["unchanged_count"] == 2 and result["no_image_count"] == 1
+    assert commons.request_count == before
+    assert result["request_count"] == 0
+
+
+def test_missing_weights_stop_before_any_request(three, commons, monkeypatch):
+    broken = BrightnessScorer(missing_weights=True)
+    monkeypatch.setattr(scoring, "get_scorer", lambda name=None: broken, raising=False)
+    with pytest.raises(CommandError, match="download_models"):
+        run()
+    assert commons.request_count == 0
+
+
+def test_ctrl_c_stops_after_current_poi_and_rerun_resumes(three, commons):
+    def interrupt(poi):
+        if poi.name == "Bistro Nowhere":
+            os.kill(os.getpid(), signal.SIGINT)
+
+    commons.on_search = interrupt
+    handler = signal.getsignal(signal.SIGINT)
+    result, out, err = run("--batch-size", "1")
+    assert signal.getsignal(signal.SIGINT) is handler  # restored
+    assert result["status"] == "interrupted"
+    # The POI being ranked when Ctrl-C came was finished, the next one not started.
+    assert result["processed_count"] == 2
+    assert "Stopping after the current POI" in err
+    assert "Interrupted." in out and "carry on" in out
+    assert RankingRun.objects.get().status == "interrupted"
+    assert not RankingState.objects.filter(poi__name="Louvre").exists()
+
+    commons.on_search = None
+    result, out, _ = run("--batch-size", "1")
+    assert "Resuming the run interrupted" in out
+    assert result["status"] == "success" and result["processed_count"] == 1
+    assert RankingState.objects.get(poi__name="Louvre").outcome == "updated"
+    statuses = sorted(RankingRun.objects.values_list("status", flat=True))
+    assert statuses == ["resumed", "success"]
+
+
+def test_keyboard_interrupt_mid_poi_and_resume_of_all(three, commons):
+    run()  # everything ranked once
+    calls = []
+
+    def boom(poi):
+        calls.append(poi.name)
+        if poi.name == "Bistro Nowhere":
+            raise KeyboardInterrupt
+
+    commons.on_search = boom
+    result, *_ = run("--all", "--refresh", "--batch-size", "1")
+    assert result["status"] == "interrupted" and result["processed_count"] == 1
+    commons.on_search = None
+    result, *_ = run("--all", "--refresh", "--batch-size", "1")
+    # Arc de Triomphe was done by the interrupted run; the other two are left.
+    assert result["processed_count"] == 2
+    result, *_ = run("--all", "--refresh", "--restart")
+    assert result["processed_count"] == 3
+
+
+def test_interrupted_run_is_not_resumed_by_a_different_selection(three, commons):
+    commons.on_search = lambda poi: (_ for _ in ()).throw(KeyboardInterrupt)
+    run("--all")
+    commons.on_search = None
+    result, out, _ = run("--all", "--threshold", "3")
+    assert "Resuming" not in out and result["processed_count"] == 3
