@@ -5,28 +5,56 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('image_ranking', '0001_initial'),
+        ("image_ranking", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RankingRun',
+            name="RankingRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('running', 'Running'), ('success', 'Finished'), ('interrupted', 'Interrupted'), ('failed', 'Failed'), ('resumed', 'Interrupted, then resumed by a later run')], default='running', max_length=20)),
-                ('selection', models.JSONField(default=dict)),
-                ('total_count', models.PositiveIntegerField(default=0)),
-                ('counts', models.JSONField(blank=True, default=dict)),
-                ('message', models.TextField(blank=True)),
-                ('resumed_from', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='image_ranking.rankingrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("success", "Finished"),
+                            ("interrupted", "Interrupted"),
+                            ("failed", "Failed"),
+                            ("resumed", "Interrupted, then resumed by a later run"),
+                        ],
+                        default="running",
+                        max_length=20,
+                    ),
+                ),
+                ("selection", models.JSONField(default=dict)),
+                ("total_count", models.PositiveIntegerField(default=0)),
+                ("counts", models.JSONField(blank=True, default=dict)),
+                ("message", models.TextField(blank=True)),
+                (
+                    "resumed_from",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="image_ranking.rankingrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at', '-id'],
-                'indexes': [models.Index(fields=['status', 'started_at'], name='ranking_run_status_idx')],
+                "ordering": ["-started_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["status", "started_at"], name="ranking_run_status_idx")
+                ],
             },
         ),
     ]
