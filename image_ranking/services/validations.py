@@ -34,7 +34,7 @@ def report_no_image(poi: Model, description: str) -> Model:
     validation_model = get_validation_model()
     with transaction.atomic():
         # Lock the POI row so two processes never both create a report for it.
-        type(poi)._default_manager.select_for_update().filter(pk=poi.pk).exists()
+        list(type(poi)._default_manager.select_for_update().filter(pk=poi.pk).values_list("pk"))
         existing = list(_open_reports(poi).order_by("pk"))
         if existing:
             report = existing[0]
