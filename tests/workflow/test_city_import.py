@@ -1,0 +1,270 @@
+"""The import flow's tasks, called through ``.fn()`` (no Prefect engine needed).
+
+The flow itself runs under the engine in ``test_city_import_flow.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError
+
+from cities.loader import CityDataError
+from cities.models import City, PoiList, PointOfInterest
+from image_ranking.models import RankingState
+from image_ranking.services import scoring, wikimedia
+from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey
+from workflow import city_import
+from workflow.city_import import (
+    LogWriter,
+    auto_merge_duplicates,
+    forward_app_logs,
+    load_city_data,
+    rank_command_args,
+    rank_poi_images_for_lists,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "cities" / "data" / "paris.json"
+
+
+@pytest.fixture
+def commons():
+    return FakeCommons()
+
+
+@pytest.fixture
+def doubles(monkeypatch, commons):
+    """The command builds its client and scorer by these public names."""
+    scorer = BrightnessScorer()
+    monkeypatch.setattr(wikimedia, "CommonsClient", lambda *a, **k: commons, raising=False)
+    monkeypatch.setattr(scoring, "get_scorer", lambda name=None: scorer, raising=False)
+    return commons
+
+
+@pytest.fixture
+def _commit(django_capture_on_commit_callbacks):
+    # Stored files are cleaned up on commit; a test transaction never commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        yield
+
+
+def city_doc(names, listed=None):
+    return {
+        "city": {"name": "Lyon", "slug": "lyon"},
+        "pois": [{"name": n, "category": "see"} for n in names],
+        "lists": [{"name": "Best", "pois": list(names if listed is None else listed)}],
+    }
+
+
+@pytest.mark.django_db
+def test_load_task_reuses_the_loader(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="workflow.city_import")
+    counts = load_city_data.fn(str(SAMPLE))
+    assert counts["city"] == "paris" and counts["created_pois"] == PointOfInterest.objects.count()
+    assert set(counts) == {"city", "created_pois", "updated_pois", "unchanged_pois", "lists"}
+    assert "Loaded Paris (paris)" in caplog.text
+    # A parsed document works as well (what a deployment can pass as a parameter).
+    assert load_city_data.fn(city_doc(["Fourvière"]))["created_pois"] == 1
+
+
+@pytest.mark.django_db
+def test_load_task_reports_bad_data_and_loads_nothing(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"city": {"name": "X"}, "pois": [{"name": "A", "category": "nope"}]}')
+    with pytest.raises(CityDataError, match=r"bad\.json: pois\[0\]"):
+        load_city_data.fn(str(bad))
+    assert not City.objects.exists()
+
+
+@pytest.mark.django_db
+def test_merge_task_returns_counts():
+    load_city_data.fn(
+        {
+            "city": {"name": "Lyon", "slug": "lyon"},
+            "pois": [
+                {"name": "Basilique de Fourvière", "category": "see", "wikidata_id": "Q1"},
+                {"name": "Fourviere Basilica", "category": "see", "wikidata_id": "Q1"},
+                {"name": "Parc de la Tête d'Or", "category": "play"},
+            ],
+            "lists": [{"name": "Best", "pois": ["Fourviere Basilica"]}],
+        }
+    )
+    result = auto_merge_duplicates.fn("lyon")
+    assert (result["merged"], result["uncertain"], result["skipped"]) == (1, 0, 0)
+    assert PointOfInterest.objects.count() == 2
+    assert PoiList.objects.get().pois.get().wikidata_id == "Q1"
+
+
+def test_command_arguments_follow_the_options():
+    assert rank_command_args("paris") == ["--missing-only", "--city", "paris"]
+    assert rank_command_args(
+        "paris", missing_only=False, threshold=4.5, batch_size=2, limit=7, fallback=False
+    ) == [
+        "--all",
+        "--city",
+        "paris",
+        "--threshold",
+        "4.5",
+        "--batch-size",
+        "2",
+        "--limit",
+        "7",
+        "--no-fallback",
+    ]
+    assert rank_command_args(None, fallback=True) == ["--missing-only", "--fallback"]
+
+
+@pytest.mark.django_db
+def test_rank_task_runs_the_command_for_listed_pois_in_batches(doubles, caplog, _commit):
+    names = ["Arc", "Bridge", "Castle", "Dome", "Elm"]
+    load_city_data.fn(city_doc([*names, "Unlisted"], listed=names))
+    for n in [*names, "Unlisted"]:
+        doubles.add_file(f"File:{n}.jpg", grey(200))
+        doubles.set_search(n, [f"File:{n}.jpg"])
+    doubles.failing.add("Castle")
+    caplog.set_level(logging.INFO, logger="workflow.city_import")
+
+    result = rank_poi_images_for_lists.fn("lyon", batch_size=2, threshold=1.0)
+
+    assert result["status"] == "success"
+    assert (result["processed_count"], result["updated_count"], result["failed_count"]) == (
+        5,
+        4,
+        1,
+    )
+    assert not PointOfInterest.objects.get(name="Unlisted").image_file
+    assert not RankingState.objects.filter(poi__name="Unlisted").exists()
+    messages = [r.getMessage() for r in caplog.records if r.name == "workflow.city_import"]
+    progress = [m for m in messages if m.startswith("Processed ") and "/5 POIs (" in m]
+    assert [p.split()[1] for p in progress] == ["2/5", "4/5", "5/5"]
+    # The failure shows as a warning (the command's stderr and the ranker's log record).
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("Castle" in r.getMessage() for r in warnings)
+    assert any("1 POI(s) failed to rank" in r.getMessage() for r in warnings)
+
+
+@pytest.mark.django_db
+def test_rank_task_fails_with_the_commands_message():
+    City.objects.create(name="Lyon", slug="lyon")
+    with pytest.raises(CommandError, match="--batch-size must be at least 1"):
+        rank_poi_images_for_lists.fn("lyon", batch_size=0)
+
+
+def test_log_writer_logs_complete_lines():
+    records = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            records.append((record.levelno, record.getMessage()))
+
+    log = logging.getLogger("tests.workflow.writer")
+    log.propagate = False
+    log.addHandler(Collect())
+    log.setLevel(logging.INFO)
+    writer = LogWriter(log, logging.WARNING)
+    writer.write("Processed 2/4")
+    assert records == []
+    writer.write(" POIs\n\nProcessed 4/4 POIs\ntail")
+    writer.flush()
+    assert records == [
+        (logging.WARNING, "Processed 2/4 POIs"),
+        (logging.WARNING, "Processed 4/4 POIs"),
+        (logging.WARNING, "tail"),
+    ]
+    assert not writer.isatty()
+
+
+def test_app_logs_are_forwarded_from_this_thread_only():
+    target = logging.getLogger("tests.workflow.target")
+    seen = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+
+    target.propagate = False
+    target.addHandler(Collect())
+    target.setLevel(logging.DEBUG)
+    app = logging.getLogger("image_ranking.services.ratelimit")
+    with forward_app_logs(target):
+        app.info("Waiting 7.2 s for the request budget")
+        logging.getLogger("image_ranking.commands.rank_poi_images").info("Processed 1/1 POIs")
+        app.debug("too detailed")
+        other = threading.Thread(target=app.warning, args=("from another flow run",))
+        other.start()
+        other.join()
+    app.info("after the task")
+    assert seen == ["image_ranking.services.ratelimit: Waiting 7.2 s for the request budget"]
+
+
+def test_cities_and_image_ranking_import_without_prefect():
+    """Prefect is an optional extra: only ``workflow.city_import`` may import it."""
+    code = """
+import importlib, os, pkgutil, sys
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+import django
+django.setup()
+import cities, image_ranking, workflow
+names = []
+for package in (cities, image_ranking):
+    for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        if ".migrations." in info.name or info.name.endswith(".migrations"):
+            continue
+        importlib.import_module(info.name)
+        names.append(info.name)
+loaded = sorted(m for m in sys.modules if m == "prefect" or m.startswith("prefect."))
+print(len(names), loaded[:3])
+assert not loaded, loaded
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.split()[0]) > 10  # the walk really imported the modules
+
+
+def test_cli_parses_options_and_prints_the_result(monkeypatch, capsys):
+    calls = []
+
+    def fake_flow(**kwargs):
+        calls.append(kwargs)
+        return {"city": "paris", "image_ranking": {"status": "success"}}
+
+    monkeypatch.setattr(city_import, "import_city", fake_flow)
+    code = city_import.main(
+        [str(SAMPLE), "--all", "--threshold", "4.5", "--batch-size", "10", "--no-fallback"]
+    )
+    assert code == 0
+    assert calls == [
+        {
+            "source": str(SAMPLE.resolve()),
+            "rank_images": True,
+            "missing_only": False,
+            "threshold": 4.5,
+            "batch_size": 10,
+            "limit": None,
+            "fallback": False,
+        }
+    ]
+    assert json.loads(capsys.readouterr().out)["city"] == "paris"
+
+
+def test_cli_names_a_missing_file(capsys):
+    assert city_import.main(["nowhere/city.json"]) == 2
+    assert "nowhere/city.json: no such file." in capsys.readouterr().err
+
+
+def test_cli_reports_a_failed_import(monkeypatch, capsys):
+    def failing(**kwargs):
+        raise CityDataError("paris.json: pois[3] ('X'): category: bad")
+
+    monkeypatch.setattr(city_import, "import_city", failing)
+    assert city_import.main([str(SAMPLE)]) == 1
+    assert "Import failed: paris.json: pois[3]" in capsys.readouterr().err
