@@ -146,14 +146,19 @@ def _targets(y: Sequence[Any], target: Target) -> np.ndarray:
 
 
 def _model(target: Target, n_classes_min: int) -> Any:
-    from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+    from sklearn.linear_model import LogisticRegression, RidgeCV
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     if target == "label":
-        inner = max(2, min(5, n_classes_min))
-        estimator = LogisticRegressionCV(
-            Cs=LOGISTIC_CS, cv=inner, scoring="neg_log_loss", max_iter=2000
+        # GridSearchCV rather than LogisticRegressionCV, whose API is changing in sklearn 1.10.
+        inner = StratifiedKFold(max(2, min(5, n_classes_min)), shuffle=True, random_state=0)
+        estimator = GridSearchCV(
+            LogisticRegression(max_iter=2000),
+            {"C": list(LOGISTIC_CS)},
+            cv=inner,
+            scoring="neg_log_loss",
         )
     else:
         estimator = RidgeCV(alphas=RIDGE_ALPHAS)
@@ -183,10 +188,11 @@ def fit_head(
     scaler, estimator = pipeline[0], pipeline[-1]
     scale = np.where(scaler.scale_ == 0, 1.0, scaler.scale_)
     if target == "label":
+        regularisation = {"C": float(estimator.best_params_["C"])}
+        estimator = estimator.best_estimator_
         coef = estimator.coef_[0]
         intercept = float(estimator.intercept_[0])
         calibration: dict[str, Any] = {"kind": "sigmoid", "note": "10 x P(good)"}
-        regularisation = {"C": float(estimator.C_[0])}
     else:
         coef = estimator.coef_
         intercept = float(estimator.intercept_)

@@ -303,8 +303,14 @@ class Command(BaseCommand):
                 example.problem = "no cached embedding and no image"
                 continue
             pending.append(example)
-        if pending:
-            self._say(f"Encoding {len(pending)} images with {backbone.name}...")
+        new = sum(
+            1
+            for e in pending
+            if e.data and cache.get(backbone.key, emb.content_hash(e.data)) is None
+        )
+        if new:
+            cached = len(features) + len(pending) - new
+            self._say(f"Encoding {new} images with {backbone.name} ({cached} cached)...")
 
         def progress(done: int, total: int) -> None:
             if total > batch_size:

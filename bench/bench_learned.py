@@ -1,0 +1,220 @@
+"""Benchmark (not a test): the learned ranker against human quality ratings (CLIVE).
+
+    .venv/bin/python bench/bench_learned.py [--clive ../shared/data/clive] [--folds 10]
+
+k-fold on the 627 CLIVE phone photos (MOS 0-100), printing Spearman and Pearson of the
+out-of-fold scores against MOS and, over random groups of 10 photos, how often the
+top-scored photo is the group's best, for
+  (a) the learned head trained on the MOS scores (ridge),
+  (b) trained on good/bad labels only (MOS above/below the median; logistic) with 50, 100,
+      200 and all training labels (per fold, a random subset of the training part),
+  (c) no-learning baselines: variance of the Laplacian, and ridge on the 8 statistics only.
+Also the speed of scoring 330 px thumbnails with the chosen setup.
+
+Embeddings are cached under bench/out/cache (gitignored): each configuration is encoded once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from PIL import Image  # noqa: E402
+from scipy.stats import pearsonr, spearmanr  # noqa: E402
+from sklearn.model_selection import KFold  # noqa: E402
+
+from image_ranking.services import embeddings as emb  # noqa: E402
+from image_ranking.services import training  # noqa: E402
+
+OUT = REPO / "bench" / "out"
+
+
+def load_clive(root: Path) -> tuple[list[Path], np.ndarray]:
+    with (root / "labels.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [root / "images" / r["file"] for r in rows], np.array([float(r["mos"]) for r in rows])
+
+
+def encode(
+    paths: list[Path], backbone: emb.Backbone, cache: emb.EmbeddingCache, resize: int | None
+) -> np.ndarray:
+    """Embeddings of the files (optionally shrunk to ``resize`` px wide first), cached."""
+    vectors = []
+    todo = []
+    key = backbone.key + (f"-w{resize}" if resize else "")
+    for index, path in enumerate(paths):
+        digest = emb.content_hash(path.read_bytes())
+        cached = cache.get(key, digest)
+        vectors.append(cached)
+        if cached is None:
+            todo.append((index, digest))
+    if todo:
+        print(f"  encoding {len(todo)} images ({key})...", flush=True)
+        started = time.perf_counter()
+        for number, (index, digest) in enumerate(todo, start=1):
+            image = Image.open(paths[index]).convert("RGB")
+            if resize:
+                image = image.resize((resize, round(image.height * resize / image.width)))
+            vector = backbone.embed([image])[0]
+            cache.put(key, digest, vector)
+            vectors[index] = vector
+            if number % 100 == 0:
+                print(f"    {number}/{len(todo)}", flush=True)
+        elapsed = time.perf_counter() - started
+        print(f"  {len(todo) / elapsed:.1f} images/s", flush=True)
+    return np.stack(vectors)
+
+
+def pick_rate(pred: np.ndarray, mos: np.ndarray, groups: int = 5000, size: int = 10) -> float:
+    rng = np.random.default_rng(1)
+    hits = 0
+    for _ in range(groups):
+        idx = rng.choice(len(mos), size=size, replace=False)
+        hits += idx[np.argmax(pred[idx])] == idx[np.argmax(mos[idx])]
+    return hits / groups
+
+
+def out_of_fold(
+    X: np.ndarray, y: list, target: str, folds: int, n_train: int | None, seed: int
+) -> np.ndarray:
+    """Out-of-fold predictions; each fold trains on ``n_train`` random training examples."""
+    pred = np.zeros(len(y))
+    rng = np.random.default_rng(seed)
+    y_arr = np.asarray(y, dtype=object)
+    for train, test in KFold(folds, shuffle=True, random_state=seed).split(X):
+        if n_train is not None and n_train < len(train):
+            if target == "label":  # keep both classes present in small subsets
+                while True:
+                    sub = rng.choice(train, size=n_train, replace=False)
+                    if (
+                        len(set(y_arr[sub])) == 2
+                        and min(np.sum(y_arr[sub] == "good"), np.sum(y_arr[sub] == "bad")) >= 3
+                    ):
+                        break
+                train = sub
+            else:
+                train = rng.choice(train, size=n_train, replace=False)
+        head = training.fit_head(
+            X[train], list(y_arr[train]), target, backbone="bench", backbone_settings={}
+        )
+        pred[test] = head.decision(X[test])
+    return pred
+
+
+def row(name: str, pred: np.ndarray, mos: np.ndarray) -> str:
+    return (
+        f"| {name:<46} | {spearmanr(pred, mos)[0]:.3f} | {pearsonr(pred, mos)[0]:.3f} "
+        f"| {pick_rate(pred, mos):.3f} |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clive", type=Path, default=REPO.parent / "shared" / "data" / "clive")
+    parser.add_argument("--folds", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=3, help="Seeds for the label subsets.")
+    parser.add_argument("--skip-330", action="store_true", help="Skip the 330 px rows.")
+    args = parser.parse_args()
+    if not (args.clive / "labels.csv").exists():
+        sys.exit(f"CLIVE not found at {args.clive} (labels.csv + images/); pass --clive.")
+
+    paths, mos = load_clive(args.clive)
+    backbone = emb.get_backbone("efficientnet-lite0")
+    cache = emb.EmbeddingCache(OUT / "cache")
+    print(f"CLIVE: {len(paths)} photos; backbone {backbone.key}: {backbone.settings}")
+    X = encode(paths, backbone, cache, resize=None)
+    stats_only = X[:, -8:]
+    labels = ["good" if m > np.median(mos) else "bad" for m in mos]
+
+    lines = [
+        f"| setup ({args.folds}-fold, n={len(mos)}) | Spearman | Pearson | pick best of 10 |",
+        "|---|---|---|---|",
+    ]
+    t = time.perf_counter()
+    lines.append(
+        row(
+            "(a) learned, trained on MOS (all)",
+            out_of_fold(X, list(mos), "score", args.folds, None, 0),
+            mos,
+        )
+    )
+    print(f"  (a) in {time.perf_counter() - t:.1f}s", flush=True)
+    for n in (50, 100, 200, None):
+        t = time.perf_counter()
+        seeds = range(args.repeats) if n is not None else range(1)
+        preds = [out_of_fold(X, labels, "label", args.folds, n, seed) for seed in seeds]
+        # Average the metrics over seeds (not the predictions: that would be an ensemble).
+        sp = np.mean([spearmanr(p, mos)[0] for p in preds])
+        pe = np.mean([pearsonr(p, mos)[0] for p in preds])
+        pk = np.mean([pick_rate(p, mos) for p in preds])
+        label = f"(b) learned, good/bad labels, {n or 'all'} per fold"
+        lines.append(f"| {label:<46} | {sp:.3f} | {pe:.3f} | {pk:.3f} |")
+        print(f"  (b) {n or 'all'} in {time.perf_counter() - t:.1f}s", flush=True)
+    lap = np.array([emb.laplacian_sharpness(Image.open(p).convert("RGB")) for p in paths])
+    lines.append(row("(c) variance of the Laplacian (no learning)", lap, mos))
+    lines.append(
+        row(
+            "(c') ridge on the 8 statistics only",
+            out_of_fold(stats_only, list(mos), "score", args.folds, None, 0),
+            mos,
+        )
+    )
+
+    if not args.skip_330:
+        X330 = encode(paths, backbone, cache, resize=330)
+        lines.append(
+            row(
+                "(a) at 330 px wide thumbnails, MOS",
+                out_of_fold(X330, list(mos), "score", args.folds, None, 0),
+                mos,
+            )
+        )
+        lap330 = np.array(
+            [
+                emb.laplacian_sharpness(Image.open(p).convert("RGB").resize((330, 330)))
+                for p in paths
+            ]
+        )
+        lines.append(row("(c) Laplacian at 330 px", lap330, mos))
+
+    print()
+    print("\n".join(lines))
+
+    # Speed: full scoring path on decoded 330 px thumbnails (embed + head), batches of 16.
+    head = training.fit_head(
+        X, list(mos), "score", backbone=backbone.name, backbone_settings=backbone.settings
+    )
+    thumbs = [Image.open(p).convert("RGB").resize((330, 248)) for p in paths[:48]]
+    backbone.embed(thumbs[:2])  # warm-up
+    started = time.perf_counter()
+    for start in range(0, len(thumbs), 16):
+        head.scores(backbone.embed(thumbs[start : start + 16]))
+    batched = len(thumbs) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for image in thumbs[:16]:
+        head.scores(backbone.embed([image]))
+    single = 16 / (time.perf_counter() - started)
+    import torch
+
+    print(
+        f"\nSpeed, 330x248 thumbnails, {torch.get_num_threads()} torch threads: "
+        f"{batched:.1f} images/s in batches of 16, {single:.1f} images/s one at a time"
+    )
+
+
+if __name__ == "__main__":
+    main()

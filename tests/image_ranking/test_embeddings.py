@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+import sys
+import types
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from image_ranking.services import embeddings as emb
+from tests.image_ranking.learned_helpers import blurred_image, jpeg_bytes, sharp_image
+
+
+@pytest.fixture(scope="module")
+def backbone():
+    return emb.get_backbone("efficientnet-lite0")
+
+
+# ------------------------------------------------------------------ EfficientNet-Lite0
+
+
+def test_packaged_weights_load_into_timm_key_by_key(backbone):
+    import torch
+
+    state = torch.load(emb.efficientnet_lite0_weights_path(), weights_only=True)
+    backbone._load()
+    loaded = backbone._model.state_dict()
+    # Same tensors in the same order: the mapping is positional, so check it really is.
+    for (key, value), original in zip(loaded.items(), state.values(), strict=True):
+        assert torch.equal(value, original), key
+    assert backbone.settings["input_scaling"] == "[-1,1]"
+
+
+def test_embedding_shape_finite_and_deterministic(backbone):
+    images = [sharp_image(1), blurred_image(2), sharp_image(3, size=(64, 120))]
+    first = backbone.embed(images)
+    assert first.shape == (3, backbone.dim) == (3, 2152)
+    assert first.dtype == np.float32
+    assert np.all(np.isfinite(first))
+    np.testing.assert_allclose(backbone.embed(images), first, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(first[0], first[1])
+
+
+def test_batching_by_size_matches_one_at_a_time(backbone):
+    images = [sharp_image(4), sharp_image(5, size=(80, 80)), blurred_image(6), sharp_image(7)]
+    together = backbone.embed(images)
+    alone = np.stack([backbone.embed([image])[0] for image in images])
+    np.testing.assert_allclose(together, alone, rtol=1e-4, atol=1e-4)
+
+
+def test_tiny_grey_and_alpha_images_embed(backbone):
+    images = [
+        Image.new("L", (5, 9), 128),
+        Image.new("RGBA", (40, 30), (10, 200, 30, 100)),
+        sharp_image(8, size=(2000, 40)),  # long and thin: shrunk, then padded up to 64
+    ]
+    vectors = backbone.embed(images)
+    assert vectors.shape == (3, backbone.dim)
+    assert np.all(np.isfinite(vectors))
+
+
+def test_large_images_are_shrunk_to_max_side(backbone):
+    big = sharp_image(9, size=(1024, 768))
+    assert backbone._prepare(big).size == (512, 384)
+    assert backbone._prepare(sharp_image(9, size=(300, 200))).size == (300, 200)
+
+
+def test_empty_batch(backbone):
+    assert backbone.embed([]).shape == (0, backbone.dim)
+
+
+def test_statistics_see_blur_and_noise():
+    sharp, blurred = emb.image_statistics(sharp_image(1)), emb.image_statistics(blurred_image(1))
+    assert sharp[0] > blurred[0] + 1  # log Laplacian variance
+    assert sharp[2] > blurred[2]  # noise estimate
+    assert emb.laplacian_sharpness(sharp_image(1)) > emb.laplacian_sharpness(blurred_image(1))
+
+
+# ----------------------------------------------------------------------------- registry
+
+
+def test_get_backbone_is_one_instance_and_checks_settings(backbone):
+    assert emb.get_backbone("efficientnet-lite0") is backbone
+    assert emb.get_backbone("efficientnet-lite0", dict(backbone.settings)) is backbone
+    changed = {**backbone.settings, "max_side": 224}
+    with pytest.raises(emb.BackboneUnavailable, match="retrain"):
+        emb.get_backbone("efficientnet-lite0", changed)
+    with pytest.raises(ValueError, match="laion-vit-b-32"):
+        emb.get_backbone("resnet-9000")
+    assert emb.available_backbones() == ["efficientnet-lite0", "laion-vit-b-32", "laion-vit-l-14"]
+
+
+def test_backbone_key_changes_with_settings():
+    a = emb.EfficientNetLite0Backbone()
+    b = emb.EfficientNetLite0Backbone(max_side=384)
+    c = emb.EfficientNetLite0Backbone(architecture="efficientnet_lite0")
+    assert len({a.key, b.key, c.key}) == 3
+    assert a.key.startswith("efficientnet-lite0-")
+
+
+def test_clip_backbone_uses_the_scorer_encoder_and_normalises(monkeypatch):
+    calls = []
+
+    class FakeEncoder:
+        def __init__(self, model_name, pretrained):
+            calls.append((model_name, pretrained))
+
+        def embed(self, images):
+            return np.array([[3.0, 4.0]] * len(images))
+
+    module = types.ModuleType("image_ranking.services.scoring.clip")
+    module.ClipEncoder = FakeEncoder
+    monkeypatch.setitem(sys.modules, "image_ranking.services.scoring.clip", module)
+    clip = emb.ClipBackbone("laion-vit-b-32")
+    vectors = clip.embed([sharp_image(1), sharp_image(2)])
+    np.testing.assert_allclose(vectors, [[0.6, 0.8], [0.6, 0.8]])
+    assert calls == [("ViT-B-32", "openai")]
+    assert clip.settings["model"] == "ViT-B-32"
+
+
+def test_clip_backbone_without_encoder_says_what_is_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "image_ranking.services.scoring.clip", None)
+    with pytest.raises(emb.BackboneUnavailable, match="CLIP encoder"):
+        emb.ClipBackbone("laion-vit-l-14").embed([sharp_image(1)])
+
+
+# -------------------------------------------------------------------------------- cache
+
+
+def test_cache_round_trip_and_atomic_files(tmp_path):
+    cache = emb.EmbeddingCache(tmp_path / "emb")
+    vector = np.arange(5, dtype=np.float32)
+    assert cache.get("bb-1", "ab" * 32) is None
+    cache.put("bb-1", "ab" * 32, vector)
+    np.testing.assert_array_equal(cache.get("bb-1", "ab" * 32), vector)
+    assert cache.get("bb-2", "ab" * 32) is None  # another backbone never shares vectors
+    assert not list((tmp_path / "emb").rglob("*.tmp"))
+
+
+def test_cache_defaults_under_cache_dir(settings, tmp_path):
+    settings.IMAGE_RANKING_CACHE_DIR = str(tmp_path / "c")
+    assert emb.EmbeddingCache().root == tmp_path / "c" / "embeddings"
+
+
+def test_corrupt_or_pickled_cache_entry_is_ignored(tmp_path):
+    cache = emb.EmbeddingCache(tmp_path)
+    path = cache._path("bb", "cd" * 32)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\x93NUMPY garbage")
+    assert cache.get("bb", "cd" * 32) is None
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    assert cache.get("bb", "cd" * 32) is None  # object arrays need pickle: refused
+
+
+def test_url_memory(tmp_path):
+    cache = emb.EmbeddingCache(tmp_path)
+    url = "https://upload.wikimedia.org/a.jpg"
+    assert cache.digest_for_url(url) is None
+    cache.remember_url(url, "ef" * 32)
+    assert cache.digest_for_url(url) == "ef" * 32
+    cache._url_path(url).write_text("not a digest")
+    assert cache.digest_for_url(url) is None
+
+
+class CountingBackbone(emb.Backbone):
+    name = "counting"
+
+    def __init__(self):
+        self.seen = 0
+
+    @property
+    def settings(self):
+        return {"v": 1}
+
+    def embed(self, images):
+        self.seen += len(images)
+        return np.array([[float(image.width), float(image.height)] for image in images])
+
+
+def test_embed_bytes_uses_cache_and_reports_unreadable(tmp_path):
+    backbone = CountingBackbone()
+    cache = emb.EmbeddingCache(tmp_path)
+    blobs = [jpeg_bytes(sharp_image(1, size=(30, 20))), b"not an image", None, b""]
+    progress = []
+    first = emb.embed_bytes(blobs, backbone, cache, progress=lambda d, t: progress.append((d, t)))
+    np.testing.assert_array_equal(first[0], [30.0, 20.0])
+    assert first[1:] == [None, None, None]
+    assert backbone.seen == 1
+    assert progress == [(2, 2)]
+    again = emb.embed_bytes(blobs[:1], backbone, cache)
+    np.testing.assert_array_equal(again[0], [30.0, 20.0])
+    assert backbone.seen == 1  # served from the cache, not re-encoded

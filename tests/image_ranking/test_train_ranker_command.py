@@ -1,0 +1,273 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from image_ranking.conf import conf
+from image_ranking.exceptions import DisallowedHostError
+from image_ranking.management.commands import train_ranker
+from image_ranking.services import training
+from tests.image_ranking.learned_helpers import (
+    blurred_image,
+    jpeg_bytes,
+    sharp_image,
+    write_dataset,
+)
+
+
+def run(*args, **options):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("train_ranker", *args, stdout=out, stderr=err, **options)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    folder = tmp_path / "photos"
+    return write_dataset(folder), folder
+
+
+def rewrite_csv(path, rows, fieldnames=("file", "label", "quality")):
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(fieldnames))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def read_rows(path):
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+# -------------------------------------------------------------------------------- CSV
+
+
+def test_trains_from_csv_labels_and_records_everything(dataset, tmp_path):
+    csv_path, folder = dataset
+    output = tmp_path / "head.json"
+    out, _ = run("--from-csv", str(csv_path), "--images", str(folder), "--output", str(output))
+    assert "Trained a label head on efficientnet-lite0 (12 bad, 12 good)" in out
+    assert "IMAGE_RANKING_LEARNED_HEAD=" + str(output) in out
+    raw = json.loads(output.read_text())
+    meta = raw["metadata"]
+    assert raw["backbone"] == "efficientnet-lite0" and raw["target"] == "label"
+    assert meta["label_counts"] == {"bad": 12, "good": 12}
+    assert meta["source"] == "csv:labels.csv"
+    assert meta["created_at"].startswith("20")
+    # Sharp vs blurred is easy: the cross-validated metrics must show it was learned.
+    assert meta["cv_metrics"]["auc"] >= 0.9 and meta["cv_metrics"]["accuracy"] >= 0.8
+    head, _ = training.load_head(output)
+    assert head.backbone_settings["input_scaling"] == "[-1,1]"
+
+
+def test_trains_on_a_score_column_with_default_output(dataset, settings, tmp_path):
+    csv_path, folder = dataset
+    settings.IMAGE_RANKING_CACHE_DIR = str(tmp_path / "cache")
+    out, _ = run("--from-csv", str(csv_path), "--images", str(folder), "--score-column", "quality")
+    output = conf.cache_dir / "heads" / "learned-efficientnet-lite0.json"
+    raw = json.loads(output.read_text())
+    assert raw["target"] == "score"
+    assert raw["metadata"]["label_counts"] == {"scored": 24}
+    assert raw["metadata"]["cv_metrics"]["spearman"] > 0.5
+    assert raw["calibration"] == {"kind": "linear", "low": 10.0, "high": 90.0}
+    assert "spearman" in out
+
+
+def test_second_training_reuses_cached_embeddings(dataset, tmp_path, monkeypatch):
+    csv_path, folder = dataset
+    run("--from-csv", str(csv_path), "--images", str(folder), "--output", str(tmp_path / "a"))
+    from image_ranking.services import embeddings
+
+    backbone = embeddings.get_backbone("efficientnet-lite0")
+
+    def no_encoding(images):
+        raise AssertionError("re-encoded a cached image")
+
+    monkeypatch.setattr(backbone, "embed", no_encoding)
+    out, _ = run(
+        "--from-csv", str(csv_path), "--images", str(folder), "--output", str(tmp_path / "b")
+    )
+    assert "Encoding" not in out  # and backbone.embed was never called
+    assert (tmp_path / "b").exists()
+
+
+def test_unreadable_images_stop_training_unless_skipped(dataset, tmp_path):
+    csv_path, folder = dataset
+    rows = read_rows(csv_path)
+    (folder / rows[0]["file"]).write_bytes(b"this is not a jpeg")
+    rows.append({"file": "missing.jpg", "label": "good", "quality": "50"})
+    rewrite_csv(csv_path, rows)
+    output = tmp_path / "head.json"
+    output.write_text("previous head")
+    with pytest.raises(CommandError) as excinfo:
+        run("--from-csv", str(csv_path), "--images", str(folder), "--output", str(output))
+    message = str(excinfo.value)
+    assert "2 of 25 images could not be read" in message
+    assert rows[0]["file"] + ": not a readable image" in message
+    assert "missing.jpg: cannot read file" in message
+    assert "--skip-unreadable" in message
+    assert output.read_text() == "previous head"  # nothing half-written or replaced
+
+    _, err = run(
+        "--from-csv",
+        str(csv_path),
+        "--images",
+        str(folder),
+        "--output",
+        str(output),
+        "--skip-unreadable",
+    )
+    assert "Skipping 2 unreadable images" in err
+    assert json.loads(output.read_text())["metadata"]["skipped_unreadable"] == 2
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_files_outside_the_images_folder_are_refused(dataset, tmp_path):
+    csv_path, folder = dataset
+    rows = read_rows(csv_path)
+    rows[0]["file"] = "../../etc/passwd"
+    rewrite_csv(csv_path, rows)
+    with pytest.raises(CommandError, match="outside the --images folder"):
+        run("--from-csv", str(csv_path), "--images", str(folder), "--output", str(tmp_path / "h"))
+
+
+@pytest.mark.parametrize(
+    ("rows", "extra", "message"),
+    [
+        ([{"file": f"{i}.jpg", "label": "good"} for i in range(30)], [], "Only one class"),
+        (
+            [{"file": f"{i}.jpg", "label": "good" if i % 2 else "bad"} for i in range(8)],
+            [],
+            "Too few labels: 8 .4 good, 4 bad.; need at least 20",
+        ),
+        ([{"file": "a.jpg", "label": "great"}], [], "label 'great' is not 'good' or 'bad'"),
+        ([{"file": "a.jpg", "label": "good"}], ["--score-column", "mos"], "no column 'mos'"),
+        ([{"file": "a.jpg", "label": "x"}], ["--score-column", "label"], "'x' is not a number"),
+    ],
+)
+def test_bad_csv_content_is_a_clear_error(tmp_path, rows, extra, message):
+    path = tmp_path / "labels.csv"
+    rewrite_csv(path, rows, fieldnames=("file", "label"))
+    with pytest.raises(CommandError, match=message):
+        run(
+            "--from-csv",
+            str(path),
+            "--images",
+            str(tmp_path),
+            "--output",
+            str(tmp_path / "h"),
+            *extra,
+        )
+    assert not (tmp_path / "h").exists()
+
+
+def test_csv_without_label_column_suggests_score_column(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("file,mos\na.jpg,3\n")
+    with pytest.raises(CommandError, match="no column 'label' .or name a numeric column"):
+        run("--from-csv", str(path), "--images", str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from-csv", "x.csv"], "needs --images DIR"),
+        (["--images", "."], "--images only goes with --from-csv"),
+        (["--score-column", "mos"], "--score-column only goes with --from-csv"),
+        (["--folds", "1"], "--folds must be at least 2"),
+        (["--from-csv", "/nonexistent.csv", "--images", "."], "does not exist"),
+    ],
+)
+def test_bad_arguments(args, message):
+    with pytest.raises(CommandError, match=message):
+        run(*args)
+
+
+def test_unknown_backbone_is_rejected():
+    with pytest.raises(CommandError, match="invalid choice"):
+        run("--backbone", "resnet")
+
+
+# --------------------------------------------------------------------------- database
+
+
+@pytest.fixture
+def labelled_rows(db):
+    from cities.models import City, PointOfInterest
+    from image_ranking.models import ImageTrainingData
+
+    city = City.objects.create(name="Paris", slug="paris")
+    poi = PointOfInterest.objects.create(city=city, name="Louvre", category="see")
+    images = {}
+    for i in range(12):
+        for kind, image in (("good", sharp_image(i)), ("bad", blurred_image(i + 500))):
+            url = f"https://upload.wikimedia.org/thumb/{kind}{i}.jpg"
+            images[url] = jpeg_bytes(image)
+            ImageTrainingData.objects.create(
+                poi=poi, image_url=url.replace("/thumb", ""), thumbnail_url=url, image_label=kind
+            )
+    return images
+
+
+def test_trains_from_database_labels_through_the_injected_downloader(
+    labelled_rows, tmp_path, monkeypatch
+):
+    fetched = []
+
+    def fake_fetch(url):
+        fetched.append(url)
+        return labelled_rows[url]
+
+    monkeypatch.setattr(train_ranker, "fetch_image", fake_fetch)
+    output = tmp_path / "head.json"
+    out, _ = run("--output", str(output))
+    assert sorted(fetched) == sorted(labelled_rows)  # thumbnails, each once
+    meta = json.loads(output.read_text())["metadata"]
+    assert meta["source"] == "database" and meta["label_counts"] == {"bad": 12, "good": 12}
+    assert meta["cv_metrics"]["auc"] >= 0.9
+
+    # Re-training needs no downloads: the URL -> content -> embedding cache answers.
+    fetched.clear()
+    out, _ = run("--output", str(output))
+    assert fetched == []
+    assert "Downloading" not in out and "Trained a label head" in out
+
+
+def test_latest_label_wins_for_an_image_labelled_twice(labelled_rows, tmp_path, monkeypatch):
+    from image_ranking.models import ImageTrainingData
+
+    first = ImageTrainingData.objects.filter(image_label="good").first()
+    ImageTrainingData.objects.create(
+        poi=first.poi,
+        image_url=first.image_url,
+        thumbnail_url=first.thumbnail_url,
+        image_label="bad",
+    )
+    monkeypatch.setattr(train_ranker, "fetch_image", lambda url: labelled_rows[url])
+    run("--output", str(tmp_path / "h.json"))
+    counts = json.loads((tmp_path / "h.json").read_text())["metadata"]["label_counts"]
+    assert counts == {"bad": 13, "good": 11}
+
+
+def test_failed_downloads_are_reported(labelled_rows, tmp_path, monkeypatch):
+    def flaky(url):
+        if "good3" in url:
+            raise DisallowedHostError(f"{url} is not allowed")
+        return labelled_rows[url]
+
+    monkeypatch.setattr(train_ranker, "fetch_image", flaky)
+    with pytest.raises(CommandError, match=r"good3\.jpg: download failed .*not allowed"):
+        run("--output", str(tmp_path / "h.json"))
+    run("--output", str(tmp_path / "h.json"), "--skip-unreadable")
+    assert json.loads((tmp_path / "h.json").read_text())["metadata"]["label_counts"]["good"] == 11
+
+
+@pytest.mark.django_db
+def test_no_labels_at_all_points_to_the_review_page(tmp_path):
+    with pytest.raises(CommandError, match="No labelled images at all. Label images good/bad"):
+        run("--output", str(tmp_path / "h.json"))
+    assert not (tmp_path / "h.json").exists()
