@@ -1,0 +1,128 @@
+"""The ``import_city`` flow under Prefect's engine (a temporary local server).
+
+Flow runs are slow-ish (the server starts once per session, about 10 s), so this
+module keeps to a few runs that each check a lot.
+"""
+
+from __future__ import annotations
+
+import json
+from uuid import UUID
+
+import pytest
+
+from cities.models import PoiList, PointOfInterest
+from image_ranking.models import RankingState
+from image_ranking.services import scoring, wikimedia
+from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey
+from workflow.city_import import import_city
+
+pytestmark = [pytest.mark.prefect, pytest.mark.django_db(transaction=True)]
+
+# 1 m of latitude in degrees.
+M = 1 / 111_195
+
+LISTED = ["Arc de Triomphe", "Louvre", "Notre-Dame", "Panthéon", "Sainte-Chapelle"]
+
+
+def paris_doc() -> dict:
+    pois = [
+        {"name": "Eiffel Tower", "category": "see", "latitude": 48.8584, "longitude": 2.2945},
+        {
+            "name": "The Eiffel Tower",
+            "category": "see",
+            "latitude": round(48.8584 + 20 * M, 6),
+            "longitude": 2.2945,
+            "wikidata_id": "Q243",
+        },
+        *({"name": n, "category": "see"} for n in LISTED),
+        {"name": "Unlisted Café", "category": "eat"},
+    ]
+    return {
+        "city": {"name": "Paris", "slug": "paris", "country": "France"},
+        "pois": pois,
+        "lists": [
+            {"name": "Landmarks", "pois": ["Eiffel Tower", *LISTED[:3]]},
+            {"name": "Views", "pois": ["The Eiffel Tower", *LISTED[3:]]},
+        ],
+    }
+
+
+@pytest.fixture
+def commons(monkeypatch):
+    commons = FakeCommons()
+    scorer = BrightnessScorer()
+    monkeypatch.setattr(wikimedia, "CommonsClient", lambda *a, **k: commons, raising=False)
+    monkeypatch.setattr(scoring, "get_scorer", lambda name=None: scorer, raising=False)
+    for name in [*LISTED, "Eiffel Tower", "The Eiffel Tower", "Unlisted Café"]:
+        commons.add_file(f"File:{name}.jpg", grey(210))
+        commons.set_search(name, [f"File:{name}.jpg"])
+    commons.failing.add("Notre-Dame")
+    return commons
+
+
+def flow_logs(flow_run_id: UUID) -> list[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=30)  # logs reach the server in batches
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])),
+            limit=200,
+            offset=0,
+        )
+    return [log.message for log in logs]
+
+
+def test_the_flow_imports_merges_and_ranks_a_city(prefect_server, commons):
+    state = import_city(source=paris_doc(), batch_size=2, threshold=1.0, return_state=True)
+
+    assert state.is_completed(), state.message
+    result = state.result()
+    json.dumps(result)  # JSON-compatible: a deployment's result can be stored
+    assert set(result) == {"city", "load", "merge", "image_ranking"}
+    assert result["city"] == "paris"
+    assert result["load"]["created_pois"] == 8
+    assert (result["merge"]["merged"], result["merge"]["uncertain"]) == (1, 0)
+
+    # The duplicates became one POI that is in both lists.
+    eiffel = PointOfInterest.objects.get(name__icontains="eiffel")
+    assert eiffel.wikidata_id == "Q243"
+    assert sorted(eiffel.lists.values_list("name", flat=True)) == ["Landmarks", "Views"]
+    assert PoiList.objects.get(name="Landmarks").pois.count() == 4
+
+    # Only POIs in lists were ranked; a failing POI was counted, not fatal.
+    ranking = result["image_ranking"]
+    assert ranking["status"] == "success"
+    assert (
+        ranking["processed_count"],
+        ranking["updated_count"],
+        ranking["failed_count"],
+        ranking["no_image_count"],
+    ) == (6, 5, 1, 0)
+    assert not PointOfInterest.objects.get(name="Unlisted Café").image_file
+    assert not RankingState.objects.filter(poi__name="Unlisted Café").exists()
+    assert PointOfInterest.objects.exclude(image_file="").count() == 5
+    assert RankingState.objects.get(poi__name="Notre-Dame").outcome == "failed"
+
+    # The batch size reached the command: one progress line per 2 POIs, in Prefect's log.
+    messages = flow_logs(state.state_details.flow_run_id)
+    progress = [m.split()[1] for m in messages if m.startswith("Processed ") and "POIs (" in m]
+    assert progress == ["2/6", "4/6", "6/6"]
+    assert any("Merged 'Eiffel Tower'" in m for m in messages)
+    assert any("Notre-Dame" in m and "failed" in m.lower() for m in messages)
+
+
+def test_bad_city_data_fails_the_flow_and_loads_nothing(prefect_server, commons, tmp_path):
+    bad = tmp_path / "paris.json"
+    doc = paris_doc()
+    doc["pois"][2]["category"] = "museum"
+    bad.write_text(json.dumps(doc), encoding="utf-8")
+
+    state = import_city(source=str(bad), return_state=True)
+
+    assert state.is_failed()
+    assert "paris.json: pois[2] ('Arc de Triomphe'): category" in state.message
+    assert not PointOfInterest.objects.exists()
