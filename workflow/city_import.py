@@ -339,6 +339,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextmanager
+def _console_through_prefect_only(name: str = FORWARDED_LOGGER) -> Iterator[None]:
+    """On the command line the app's records reach the console through the task's run
+    log (forwarded); without this they would also print through Django's and Prefect's
+    console handlers, three times over."""
+    app = logging.getLogger(name)
+    handlers, propagate = list(app.handlers), app.propagate
+    for handler in handlers:
+        app.removeHandler(handler)
+    app.propagate = False
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            app.addHandler(handler)
+        app.propagate = propagate
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     path = Path(args.file)
@@ -346,15 +364,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path}: no such file.", file=sys.stderr)
         return 2
     try:
-        result = import_city(
-            source=str(path.resolve()),
-            rank_images=args.rank_images,
-            missing_only=args.missing_only,
-            threshold=args.threshold,
-            batch_size=args.batch_size,
-            limit=args.limit,
-            fallback=args.fallback,
-        )
+        with _console_through_prefect_only():
+            result = import_city(
+                source=str(path.resolve()),
+                rank_images=args.rank_images,
+                missing_only=args.missing_only,
+                threshold=args.threshold,
+                batch_size=args.batch_size,
+                limit=args.limit,
+                fallback=args.fallback,
+            )
     except (loader.CityDataError, CommandError) as exc:
         print(f"Import failed: {exc}", file=sys.stderr)
         return 1

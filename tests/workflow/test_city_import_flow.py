@@ -126,3 +126,43 @@ def test_bad_city_data_fails_the_flow_and_loads_nothing(prefect_server, commons,
     assert state.is_failed()
     assert "paris.json: pois[2] ('Arc de Triomphe'): category" in state.message
     assert not PointOfInterest.objects.exists()
+
+
+@pytest.mark.django_db(transaction=False)
+def test_the_command_line_runs_the_flow_in_ephemeral_mode(tmp_path):
+    """``python -m workflow.city_import FILE`` needs no server: Prefect starts its own."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    home = tmp_path / "prefect"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "PREFECT_HOME": str(home),
+        "PREFECT_PROFILES_PATH": str(home / "profiles.toml"),
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+    }
+    env.pop("PREFECT_API_URL", None)  # the harness's server is not the CLI's business
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, *args], cwd=repo, env=env, capture_output=True, text=True, timeout=240
+        )
+
+    migrated = run("manage.py", "migrate", "-v0")
+    assert migrated.returncode == 0, migrated.stderr[-2000:]
+    sample = repo / "cities" / "data" / "paris.json"
+    done = run("-m", "workflow.city_import", str(sample), "--no-rank")
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["city"] == "paris" and result["image_ranking"] is None
+    assert result["load"]["created_pois"] > 20
+    assert "Starting temporary server" in done.stderr
+    assert "Finished in state Completed()" in done.stderr
+    assert (home / "prefect.db").exists()  # its own home, not ~/.prefect
