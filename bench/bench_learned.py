@@ -200,19 +200,22 @@ def main() -> None:
     )
     thumbs = [Image.open(p).convert("RGB").resize((330, 248)) for p in paths[:48]]
     backbone.embed(thumbs[:2])  # warm-up
-    started = time.perf_counter()
-    for start in range(0, len(thumbs), 16):
-        head.scores(backbone.embed(thumbs[start : start + 16]))
-    batched = len(thumbs) / (time.perf_counter() - started)
-    started = time.perf_counter()
-    for image in thumbs[:16]:
-        head.scores(backbone.embed([image]))
-    single = 16 / (time.perf_counter() - started)
+    # The CPU is shared with other jobs: best of three runs is the least disturbed figure.
+    batched = single = 0.0
+    for _ in range(3):
+        started = time.perf_counter()
+        for start in range(0, len(thumbs), 16):
+            head.scores(backbone.embed(thumbs[start : start + 16]))
+        batched = max(batched, len(thumbs) / (time.perf_counter() - started))
+        started = time.perf_counter()
+        for image in thumbs[:16]:
+            head.scores(backbone.embed([image]))
+        single = max(single, 16 / (time.perf_counter() - started))
     import torch
 
     print(
-        f"\nSpeed, 330x248 thumbnails, {torch.get_num_threads()} torch threads: "
-        f"{batched:.1f} images/s in batches of 16, {single:.1f} images/s one at a time"
+        f"\nSpeed, 330x248 thumbnails (embed + head), {torch.get_num_threads()} torch threads, "
+        f"best of 3: {batched:.1f} images/s in batches of 16, {single:.1f} images/s one at a time"
     )
 
 
