@@ -222,7 +222,7 @@ def test_trains_from_database_labels_through_the_injected_downloader(
         fetched.append(url)
         return labelled_rows[url]
 
-    monkeypatch.setattr(train_ranker, "fetch_image", fake_fetch)
+    monkeypatch.setattr(train_ranker, "make_fetcher", lambda: fake_fetch)
     output = tmp_path / "head.json"
     out, _ = run("--output", str(output))
     assert sorted(fetched) == sorted(labelled_rows)  # thumbnails, each once
@@ -247,7 +247,7 @@ def test_latest_label_wins_for_an_image_labelled_twice(labelled_rows, tmp_path, 
         thumbnail_url=first.thumbnail_url,
         image_label="bad",
     )
-    monkeypatch.setattr(train_ranker, "fetch_image", lambda url: labelled_rows[url])
+    monkeypatch.setattr(train_ranker, "make_fetcher", lambda: lambda url: labelled_rows[url])
     run("--output", str(tmp_path / "h.json"))
     counts = json.loads((tmp_path / "h.json").read_text())["metadata"]["label_counts"]
     assert counts == {"bad": 13, "good": 11}
@@ -259,7 +259,7 @@ def test_failed_downloads_are_reported(labelled_rows, tmp_path, monkeypatch):
             raise DisallowedHostError(f"{url} is not allowed")
         return labelled_rows[url]
 
-    monkeypatch.setattr(train_ranker, "fetch_image", flaky)
+    monkeypatch.setattr(train_ranker, "make_fetcher", lambda: flaky)
     with pytest.raises(CommandError, match=r"good3\.jpg: download failed .*not allowed"):
         run("--output", str(tmp_path / "h.json"))
     run("--output", str(tmp_path / "h.json"), "--skip-unreadable")

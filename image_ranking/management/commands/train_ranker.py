@@ -11,6 +11,7 @@ complete new one) and prints the cross-validated metrics it recorded.
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,13 @@ from image_ranking.services import training
 MAX_LISTED = 10
 
 
-def fetch_image(url: str) -> bytes:
-    """Download one labelled image through the Commons client (allowed hosts, rate limit)."""
-    from image_ranking.services.wikimedia import download_image
+def make_fetcher() -> Callable[[str], bytes]:
+    """Download function for labelled images: one Commons client for the whole run, so its
+    allowed-host check, size limit and request budget apply (tests inject a fake here)."""
+    from image_ranking.services.wikimedia import CommonsClient
 
-    return download_image(url)
+    client = CommonsClient()
+    return lambda url: client.download_image(url, max_bytes=conf.MAX_DOWNLOAD_BYTES)
 
 
 @dataclass
@@ -276,9 +279,10 @@ class Command(BaseCommand):
             self._say(
                 f"Downloading {len(todo)} labelled images ({len(examples) - len(todo)} cached)..."
             )
+        fetch = make_fetcher() if todo else None
         for number, example in enumerate(todo, start=1):
             try:
-                example.data = fetch_image(example.url)
+                example.data = fetch(example.url)
             except (ImageRankingError, OSError) as exc:
                 example.problem = f"download failed ({exc})"
             if number % 25 == 0:
