@@ -147,7 +147,7 @@ def main() -> None:
     t = time.perf_counter()
     lines.append(
         row(
-            "(a) learned, trained on MOS (all)",
+            "(a) learned, trained on MOS scores (all)",
             out_of_fold(X, list(mos), "score", args.folds, None, 0),
             mos,
         )
@@ -161,7 +161,8 @@ def main() -> None:
         sp = np.mean([spearmanr(p, mos)[0] for p in preds])
         pe = np.mean([pearsonr(p, mos)[0] for p in preds])
         pk = np.mean([pick_rate(p, mos) for p in preds])
-        label = f"(b) learned, good/bad labels, {n or 'all'} per fold"
+        n_all = len(mos) - len(mos) // args.folds
+        label = f"(b) learned, good/bad labels, {n or f'all ({n_all})'} per fold"
         lines.append(f"| {label:<46} | {sp:.3f} | {pe:.3f} | {pk:.3f} |")
         print(f"  (b) {n or 'all'} in {time.perf_counter() - t:.1f}s", flush=True)
     lap = np.array([emb.laplacian_sharpness(Image.open(p).convert("RGB")) for p in paths])
