@@ -271,3 +271,63 @@ def test_no_labels_at_all_points_to_the_review_page(tmp_path):
     with pytest.raises(CommandError, match="No labelled images at all. Label images good/bad"):
         run("--output", str(tmp_path / "h.json"))
     assert not (tmp_path / "h.json").exists()
+
+
+# ------------------------------------------------------------------------ CLIP backbone
+
+
+def test_clip_backbone_head_trains_and_serves(dataset, tmp_path, monkeypatch, settings):
+    """The CLIP path end to end, with a stand-in for the scorer's encoder (no weights here)."""
+    import sys
+    import types
+
+    import numpy as np
+
+    from image_ranking.services import embeddings
+    from image_ranking.services.scoring.learned import LearnedScorer
+
+    class FakeEncoder:
+        def __init__(self, model_name, pretrained):
+            assert (model_name, pretrained) == ("ViT-B-32", "openai")
+
+        def embed(self, images):
+            # Sharpness and brightness as a 3-d "embedding": enough to separate the sets.
+            return np.array(
+                [
+                    [embeddings.image_statistics(im)[0], 1.0, embeddings.image_statistics(im)[3]]
+                    for im in images
+                ]
+            )
+
+    module = types.ModuleType("image_ranking.services.scoring.clip")
+    module.ClipEncoder = FakeEncoder
+    monkeypatch.setitem(sys.modules, "image_ranking.services.scoring.clip", module)
+    monkeypatch.setattr(embeddings, "_instances", {})
+    csv_path, folder = dataset
+    output = tmp_path / "clip.json"
+    run(
+        "--from-csv", str(csv_path), "--images", str(folder), "--output", str(output),
+        "--backbone", "laion-vit-b-32",
+    )  # fmt: skip
+    raw = json.loads(output.read_text())
+    assert raw["backbone"] == "laion-vit-b-32" and len(raw["coef"]) == 3
+    assert raw["backbone_settings"]["model"] == "ViT-B-32"
+    settings.IMAGE_RANKING_LEARNED_HEAD = str(output)
+    sharp, blurred = LearnedScorer()._score_batch([sharp_image(77), blurred_image(78)])
+    assert sharp > 5 > blurred
+
+
+def test_unavailable_clip_encoder_is_a_command_error(dataset, tmp_path, monkeypatch):
+    import sys
+
+    from image_ranking.services import embeddings
+
+    monkeypatch.setitem(sys.modules, "image_ranking.services.scoring.clip", None)
+    monkeypatch.setattr(embeddings, "_instances", {})
+    csv_path, folder = dataset
+    with pytest.raises(CommandError, match="CLIP encoder"):
+        run(
+            "--from-csv", str(csv_path), "--images", str(folder), "--output", str(tmp_path / "h"),
+            "--backbone", "laion-vit-l-14",
+        )  # fmt: skip
+    assert not (tmp_path / "h").exists()
