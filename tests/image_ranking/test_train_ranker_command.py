@@ -331,3 +331,20 @@ def test_unavailable_clip_encoder_is_a_command_error(dataset, tmp_path, monkeypa
             "--backbone", "laion-vit-l-14",
         )  # fmt: skip
     assert not (tmp_path / "h").exists()
+
+
+def test_warns_when_the_labels_carry_no_signal(tmp_path):
+    # Every photo labelled both good and bad: nothing can be learned, and the command says so.
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rows = []
+    for i in range(12):
+        (folder / f"{i}.jpg").write_bytes(jpeg_bytes(sharp_image(i)))
+        rows += [{"file": f"{i}.jpg", "label": "good"}, {"file": f"{i}.jpg", "label": "bad"}]
+    rewrite_csv(tmp_path / "labels.csv", rows, fieldnames=("file", "label"))
+    out, err = run(
+        "--from-csv", str(tmp_path / "labels.csv"), "--images", str(folder),
+        "--output", str(tmp_path / "h.json"),
+    )  # fmt: skip
+    assert "close to chance" in err
+    assert json.loads((tmp_path / "h.json").read_text())["metadata"]["cv_metrics"]["auc"] < 0.6

@@ -198,6 +198,14 @@ class Command(BaseCommand):
         self.stdout.write(
             f"To use it: IMAGE_RANKING_SCORER=learned IMAGE_RANKING_LEARNED_HEAD={output}"
         )
+        weak = scores.get("auc", 1.0) < 0.6 or scores.get("spearman", 1.0) < 0.2
+        if weak:
+            self.stderr.write(
+                self.style.WARNING(
+                    "The cross-validated metrics are close to chance: this head would rank "
+                    "little better than random. Label more images before using it."
+                )
+            )
 
     # ------------------------------------------------------------------ sources
 
@@ -316,8 +324,13 @@ class Command(BaseCommand):
             cached = len(features) + len(pending) - new
             self._say(f"Encoding {new} images with {backbone.name} ({cached} cached)...")
 
+        step = max(batch_size, new // 10)
+        reported = [0]
+
         def progress(done: int, total: int) -> None:
-            if total > batch_size:
+            # About ten progress lines however long the run.
+            if total > batch_size and (done - reported[0] >= step or done == total):
+                reported[0] = done
                 self._say(f"  {done}/{total} encoded")
 
         try:
