@@ -118,6 +118,7 @@ class Command(BaseCommand):
             )
         target: training.Target = "score" if options["score_column"] else "label"
         output = Path(options["output"]) if options["output"] else default_output(backbone_name)
+        output = output.expanduser().absolute()
         if output.is_dir():
             raise CommandError(f"--output {output} is a folder; give a file name.")
 
