@@ -35,5 +35,9 @@ class UnknownScorerError(ImageRankingError):
     """IMAGE_RANKING_SCORER names no registered scorer."""
 
 
+class ImageDecodeError(ImageRankingError):
+    """Bytes that are not a usable image (empty, corrupt, unsupported, far too large)."""
+
+
 class ImageStorageError(ImageRankingError):
     """The chosen image could not be processed or stored; the old image is kept."""

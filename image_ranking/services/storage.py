@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import io
 import logging
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Model
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from image_ranking.conf import conf
-from image_ranking.exceptions import ImageStorageError
+from image_ranking.exceptions import ImageDecodeError, ImageStorageError
 from image_ranking.models import SelectedImage
+from image_ranking.services import images
+from image_ranking.services.images import normalise_mode, open_image
 
 if TYPE_CHECKING:
     from image_ranking.models import ImageCandidate
@@ -31,13 +32,8 @@ logger = logging.getLogger(__name__)
 # The host POI's image field (the contract with the host app, like its name and city).
 IMAGE_FIELD = "image_file"
 
-# Formats accepted as input. Commons thumbnails of TIFF/SVG/PDF come as JPEG/PNG, and
-# MPO is what Pillow calls JPEGs with extra frames (many camera photos).
-ACCEPTED_FORMATS = {"JPEG", "MPO", "PNG", "GIF", "WEBP"}
-
-# Larger than any Commons thumbnail we fetch by far; above it we refuse rather than
-# let a decompression bomb eat the memory of a shared worker.
-MAX_PIXELS = 60_000_000
+# Decompression-bomb limit for stored images (see images.MAX_PIXELS).
+MAX_PIXELS = images.MAX_PIXELS
 
 JPEG_QUALITY = 85
 
@@ -74,33 +70,13 @@ def prepare_image(
     """
     max_width = max_width or conf.TARGET_WIDTH
     max_height = max_height or conf.TARGET_HEIGHT
-    if not image_bytes:
-        raise ImageStorageError("The image is empty (0 bytes).")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(image_bytes))
-            if image.format not in ACCEPTED_FORMATS:
-                raise ImageStorageError(
-                    f"Unsupported image format {image.format or 'unknown'}; "
-                    "expected JPEG, PNG, GIF or WebP."
-                )
-            if image.width * image.height > MAX_PIXELS:
-                raise ImageStorageError(
-                    f"The image is too large to process ({image.width}x{image.height} pixels)."
-                )
-            image.seek(0)  # first frame of an animated GIF/WebP
-            # Loading the pixels before transposing catches truncated files here.
-            image.load()
-            image = ImageOps.exif_transpose(image)
-    except ImageStorageError:
-        raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageStorageError("The data is not a readable image (or is far too large).")
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise ImageStorageError(f"The image could not be decoded: {exc}.")
+        # MAX_PIXELS read at call time so an operator (or a test) can lower it here.
+        image = open_image(image_bytes, max_pixels=MAX_PIXELS)
+    except ImageDecodeError as exc:
+        raise ImageStorageError(str(exc)) from None
 
-    image = _normalise_mode(image)
+    image = normalise_mode(image)
     has_alpha = image.mode in ("RGBA", "LA") and image.getchannel("A").getextrema()[0] < 255
     if not has_alpha and image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
@@ -115,21 +91,6 @@ def prepare_image(
         image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
         extension = ".jpg"
     return PreparedImage(out.getvalue(), extension, image.width, image.height)
-
-
-def _normalise_mode(image: Image.Image) -> Image.Image:
-    """Bring any decoded mode to RGB, L, RGBA or LA without wrecking its colours."""
-    if image.mode in ("RGB", "L", "RGBA", "LA"):
-        return image
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        # 16-bit greyscale: scale to 8 bits (a plain convert() clips to white).
-        return image.point(lambda v: v / 256).convert("L")
-    if image.mode == "P":
-        return image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode == "PA":
-        return image.convert("RGBA")
-    # CMYK, YCbCr, LAB, 1, F...: Pillow's converters handle them.
-    return image.convert("RGB")
 
 
 def store_poi_image(
