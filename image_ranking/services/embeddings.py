@@ -31,6 +31,7 @@ import numpy as np
 
 from image_ranking.conf import conf
 from image_ranking.exceptions import ModelWeightsMissingError
+from image_ranking.services.runtime import torch_threads
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -261,7 +262,7 @@ class EfficientNetLite0Backbone(Backbone):
         for index, image in enumerate(prepared):
             by_size.setdefault(image.size, []).append(index)
         threads = self.threads if self.threads is not None else conf.TORCH_THREADS
-        with torch.inference_mode(), _torch_threads(threads):
+        with torch.inference_mode(), torch_threads(threads):
             groups = [
                 same[i : i + self.MAX_BATCH]
                 for same in by_size.values()
@@ -274,27 +275,6 @@ class EfficientNetLite0Backbone(Backbone):
                     out[index, : features.shape[1]] = features[row]
                     out[index, features.shape[1] :] = image_statistics(prepared[index])
         return out
-
-
-class _torch_threads:
-    """Temporarily set torch's intra-op thread count (0/None: leave it alone)."""
-
-    def __init__(self, threads: int | None) -> None:
-        self.threads = threads
-        self.saved: int | None = None
-
-    def __enter__(self) -> None:
-        import torch
-
-        if self.threads:
-            self.saved = torch.get_num_threads()
-            torch.set_num_threads(self.threads)
-
-    def __exit__(self, *exc: object) -> None:
-        import torch
-
-        if self.saved is not None:
-            torch.set_num_threads(self.saved)
 
 
 # ------------------------------------------------------------------------------- CLIP

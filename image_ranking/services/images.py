@@ -58,8 +58,12 @@ def open_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
             image = ImageOps.exif_transpose(image)
     except ImageDecodeError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageDecodeError("The data is not a readable image (or is far too large).") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageDecodeError(
+            "The image is too large to process (a decompression bomb, or far too many pixels)."
+        ) from None
+    except UnidentifiedImageError:
+        raise ImageDecodeError("The data is not a readable image.") from None
     except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
         raise ImageDecodeError(f"The image could not be decoded: {exc}.") from None
     return image

@@ -1,11 +1,76 @@
 """Aesthetic scoring of image bytes on a 0-10 scale.
 
-Backends register themselves by name; importing this package never imports torch
-(models load lazily on first use). The full implementation comes with the scorer issue.
+``get_scorer()`` returns the backend named by ``IMAGE_RANKING_SCORER`` (or the name
+given), one instance per process and configuration so that its model loads once, lazily,
+on first use. Importing this package never imports torch.
 """
 
 from __future__ import annotations
 
-from image_ranking.services.scoring.registry import available_scorers, register
+import threading
+from collections.abc import Sequence
 
-__all__ = ["available_scorers", "register"]
+from django.utils.module_loading import import_string
+
+from image_ranking.conf import conf
+from image_ranking.exceptions import UnknownScorerError
+from image_ranking.services.scoring.base import Scorer
+from image_ranking.services.scoring.registry import (
+    _REGISTRY,
+    BUILTIN_BACKENDS,
+    available_scorers,
+    register,
+)
+
+__all__ = [
+    "Scorer",
+    "available_scorers",
+    "clear_scorers",
+    "get_scorer",
+    "register",
+    "score_image",
+    "score_images",
+]
+
+_instances: dict[tuple, Scorer] = {}
+_instances_lock = threading.Lock()
+
+
+def _instance_key(name: str) -> tuple:
+    # A settings change (tests, a long-lived shell) must not keep serving the old model.
+    return (name, str(conf.WEIGHTS_DIR), str(conf.LEARNED_HEAD), conf.DEVICE)
+
+
+def get_scorer(name: str | None = None) -> Scorer:
+    """The scorer backend ``name`` (default: ``IMAGE_RANKING_SCORER``), shared per process."""
+    name = name or conf.SCORER
+    key = _instance_key(name)
+    with _instances_lock:
+        scorer = _instances.get(key)
+        if scorer is None:
+            if name in _REGISTRY:
+                factory = _REGISTRY[name]
+            elif name in BUILTIN_BACKENDS:
+                factory = import_string(BUILTIN_BACKENDS[name])
+            else:
+                raise UnknownScorerError(
+                    f"Unknown scorer {name!r} (IMAGE_RANKING_SCORER); choose one of: "
+                    f"{', '.join(available_scorers())}."
+                )
+            scorer = _instances[key] = factory()
+        return scorer
+
+
+def clear_scorers() -> None:
+    """Forget the loaded scorers (tests; a process that changed its settings)."""
+    with _instances_lock:
+        _instances.clear()
+
+
+def score_images(images: Sequence[bytes | None]) -> list[float | None]:
+    """Scores (0-10, None for unusable images) from the configured scorer."""
+    return get_scorer().score_images(images)
+
+
+def score_image(image: bytes) -> float | None:
+    return get_scorer().score_image(image)

@@ -1,4 +1,4 @@
-"""Scorer base class (contract; the scorer issue fills in decoding and backends).
+"""Scorer base class: decoding, batching, clamping; backends only score decoded images.
 
 A backend subclasses ``Scorer``, sets ``name``, implements ``version`` (changes whenever
 its outputs would change: model, head file hash...), ``_load()`` (heavy imports and
@@ -8,13 +8,32 @@ weights, called once, lazily) and ``_score_batch(images)`` on decoded RGB PIL im
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from image_ranking.conf import conf
+from image_ranking.exceptions import ImageRankingError
+from image_ranking.services.images import decode_image
+
 if TYPE_CHECKING:
     from PIL.Image import Image
+
+logger = logging.getLogger(__name__)
+
+SCORE_MIN = 0.0
+SCORE_MAX = 10.0
+
+
+def clamp_score(value: float) -> float | None:
+    """A raw model output on the 0-10 scale; None for NaN/inf (a broken input or model)."""
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    return min(SCORE_MAX, max(SCORE_MIN, value))
 
 
 class Scorer(ABC):
@@ -41,8 +60,41 @@ class Scorer(ABC):
                     self._load()
                     self._loaded = True
 
-    def score_images(self, images: Sequence[bytes]) -> list[float | None]:
-        raise NotImplementedError("filled in by the scorer issue")
+    def score_images(self, images: Sequence[bytes | None]) -> list[float | None]:
+        """Scores on 0-10 for encoded images, None (reason logged) for unusable ones.
+
+        Loads the model on first use (``ModelWeightsMissingError`` if it cannot); one bad
+        image never fails the batch.
+        """
+        self.ensure_loaded()
+        results: list[float | None] = [None] * len(images)
+        decoded: list[tuple[int, Image]] = []
+        for index, data in enumerate(images):
+            image = decode_image(data, label=f"image {index + 1} of {len(images)}")
+            if image is not None:
+                decoded.append((index, image))
+        size = max(1, int(conf.SCORE_BATCH_SIZE))
+        for start in range(0, len(decoded), size):
+            chunk = decoded[start : start + size]
+            for (index, _image), raw in zip(chunk, self._score_safely(chunk), strict=True):
+                results[index] = None if raw is None else clamp_score(raw)
+                if raw is not None and results[index] is None:
+                    logger.warning("%s gave a non-finite score for image %d", self.name, index + 1)
+        return results
+
+    def _score_safely(self, chunk: list[tuple[int, Image]]) -> list[float | None]:
+        images = [image for _index, image in chunk]
+        try:
+            return list(self._score_batch(images))
+        except ImageRankingError:
+            raise  # configuration trouble (weights, head file): the same for every image
+        except Exception:
+            if len(images) == 1:
+                logger.warning("%s could not score an image", self.name, exc_info=True)
+                return [None]
+            # Find the culprit: score one by one so the others still get their scores.
+            logger.warning("%s failed on a batch; scoring its images one by one", self.name)
+            return [self._score_safely([item])[0] for item in chunk]
 
     def score_image(self, image: bytes) -> float | None:
         return self.score_images([image])[0]
