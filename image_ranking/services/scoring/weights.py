@@ -28,6 +28,9 @@ from image_ranking.exceptions import ModelWeightsMissingError
 
 logger = logging.getLogger(__name__)
 
+# open_clip's file names on the Hugging Face hub (safetensors preferred).
+HF_SAFETENSORS_NAME = "open_clip_model.safetensors"
+HF_WEIGHTS_NAME = "open_clip_pytorch_model.bin"
 BACKBONE_EXTENSIONS = (".safetensors", ".bin", ".pt", ".pth")
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
@@ -135,14 +138,38 @@ def download_head(spec: HeadSpec) -> Path:
     return target
 
 
-def backbone_path(model_name: str, pretrained: str) -> str:
-    """A local checkpoint for an open_clip ``model_name``/``pretrained`` pair."""
+def _hand_copied_backbone(model_name: str, pretrained: str) -> Path | None:
     if conf.WEIGHTS_DIR:
         folder = Path(conf.WEIGHTS_DIR).expanduser()
         for extension in BACKBONE_EXTENSIONS:
             candidate = folder / f"{model_name}-{pretrained}{extension}"
             if candidate.is_file():
-                return str(candidate)
+                return candidate
+    return None
+
+
+def backbone_is_present(model_name: str, pretrained: str) -> bool:
+    """Whether the backbone is on disk (weights dir or Hugging Face cache); no network."""
+    if _hand_copied_backbone(model_name, pretrained) is not None:
+        return True
+    import open_clip
+    from huggingface_hub import try_to_load_from_cache
+
+    hub = (open_clip.get_pretrained_cfg(model_name, pretrained) or {}).get("hf_hub", "")
+    repo_id, filename = os.path.split(hub)
+    if not repo_id:
+        return False
+    names = (
+        [filename] if filename else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+    )
+    return any(isinstance(try_to_load_from_cache(repo_id, name), str) for name in names)
+
+
+def backbone_path(model_name: str, pretrained: str) -> str:
+    """A local checkpoint for an open_clip ``model_name``/``pretrained`` pair."""
+    hand_copied = _hand_copied_backbone(model_name, pretrained)
+    if hand_copied is not None:
+        return str(hand_copied)
     import open_clip
 
     cfg = open_clip.get_pretrained_cfg(model_name, pretrained)
