@@ -20,6 +20,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "path": (str, type(None)),
 }
 
+PRECISIONS = ("fp32", "int8")
+
 # name -> smallest allowed value
 _MINIMUMS: dict[str, float] = {
     "REQUEST_TIMEOUT": 0.1,
@@ -148,6 +150,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                     id="image_ranking.E007",
                 )
             )
+
+    if "PRECISION" not in bad and conf.PRECISION not in PRECISIONS:
+        errors.append(
+            checks.Error(
+                f"{PREFIX}PRECISION is {conf.PRECISION!r}.",
+                hint=f"Use one of: {', '.join(PRECISIONS)} (int8 is faster on a CPU).",
+                id="image_ranking.E008",
+            )
+        )
 
     if "USER_AGENT" not in bad and conf.user_agent_is_default:
         errors.append(

@@ -56,6 +56,9 @@ DEFAULTS: dict[str, tuple[str, Any]] = {
     "SCORE_BATCH_SIZE": ("int", 16),
     "TORCH_THREADS": ("int", 0),
     "DEVICE": ("str", "cpu"),
+    # "fp32" (reference scores) or "int8": the CLIP backbone's linear layers dynamically
+    # quantised, about 2x faster on a CPU for score differences of a few hundredths.
+    "PRECISION": ("str", "fp32"),
     "WEIGHTS_DIR": ("path", None),
     "CACHE_DIR": ("path", None),
     "LEARNED_HEAD": ("path", None),

@@ -102,6 +102,15 @@ def test_model_loads_once_and_lazily(tiny_clip, monkeypatch):
     assert len([k for k in clip._models if k[0] == tiny_clip.model_name]) == 1
 
 
+def test_int8_precision_scores_close_to_fp32_under_its_own_version(tiny_clip, settings):
+    blobs = [photo((200, 40, 40)), photo((40, 40, 200)), photo((30, 200, 30))]
+    reference, version = tiny_clip.score_images(blobs), tiny_clip.version
+    settings.IMAGE_RANKING_PRECISION = "int8"
+    fast = scoring.get_scorer()  # another configuration: another instance
+    assert fast is not tiny_clip and fast.version == version + "-int8"
+    np.testing.assert_allclose(fast.score_images(blobs), reference, atol=0.25)
+
+
 def test_version_names_backbone_and_head(tiny_clip, tmp_path):
     assert tiny_clip.version.startswith("tiny-clip-test-None+")
     assert laion.LaionViTL14Scorer().version.startswith("ViT-L-14-openai+21dd590f3ccd")

@@ -38,7 +38,7 @@ _instances_lock = threading.Lock()
 
 def _instance_key(name: str) -> tuple:
     # A settings change (tests, a long-lived shell) must not keep serving the old model.
-    return (name, str(conf.WEIGHTS_DIR), str(conf.LEARNED_HEAD), conf.DEVICE)
+    return (name, str(conf.WEIGHTS_DIR), str(conf.LEARNED_HEAD), conf.DEVICE, conf.PRECISION)
 
 
 def get_scorer(name: str | None = None) -> Scorer:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
 _models: dict[tuple[str, str | None, str, str], tuple[Any, Any]] = {}
-_models_lock = threading.Lock()
+_models_lock = threading.RLock()  # int8 builds on the cached fp32 model
 
 
 def load_clip(
@@ -29,13 +29,25 @@ def load_clip(
     pretrained: str | None,
     *,
     device: str | None = None,
-    precision: str = "fp32",
+    precision: str | None = None,
 ) -> tuple[Any, Any]:
-    """``(model, preprocess)`` in eval mode; ``pretrained=None`` builds random weights (tests)."""
+    """``(model, preprocess)`` in eval mode; ``pretrained=None`` builds random weights (tests).
+
+    ``precision`` is open_clip's ("fp32", "bf16"...) or "int8": fp32 weights with the
+    linear layers dynamically quantised (CPU only).
+    """
     device = device or conf.DEVICE
+    precision = precision or conf.PRECISION
     key = (model_name, pretrained, device, precision)
     with _models_lock:
         if key in _models:
+            return _models[key]
+        if precision == "int8":
+            # Quantise a copy of the fp32 model (the same weights, even random test ones).
+            import copy
+
+            model, preprocess = load_clip(model_name, pretrained, device=device, precision="fp32")
+            _models[key] = (_quantise(copy.deepcopy(model)), preprocess)
             return _models[key]
         import open_clip
 
@@ -55,11 +67,25 @@ def load_clip(
                 "image_resize_mode": cfg.get("resize_mode"),
             }
         model, _, preprocess = open_clip.create_model_and_transforms(
-            model_name, pretrained=checkpoint, device=device, precision=precision, **options
+            model_name,
+            pretrained=checkpoint,
+            device=device,
+            precision=precision,
+            **options,
         )
         model.eval()
         _models[key] = (model, preprocess)
         return model, preprocess
+
+
+def _quantise(model: Any) -> Any:
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization's deprecation notices
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 def clear_cache() -> None:
@@ -76,7 +102,7 @@ class ClipEncoder:
         pretrained: str | None,
         *,
         device: str | None = None,
-        precision: str = "fp32",
+        precision: str | None = None,
     ) -> None:
         self.model_name = model_name
         self.pretrained = pretrained

@@ -125,13 +125,16 @@ class LaionScorer(Scorer):
 
     @property
     def version(self) -> str:
-        # Scores cached under another backbone or head are never reused.
-        return f"{self.model_name}-{self.pretrained}+{self.head_spec.sha256[:12]}"
+        # Scores cached under another backbone, head or precision are never reused.
+        version = f"{self.model_name}-{self.pretrained}+{self.head_spec.sha256[:12]}"
+        return version if conf.PRECISION == "fp32" else f"{version}-{conf.PRECISION}"
 
     def _load(self) -> None:
         # Head first: it is small, so a missing file is reported before a long model load.
         head = AestheticHead(self.head_spec, head_path(self.head_spec))
-        encoder = ClipEncoder(self.model_name, self.pretrained, device=conf.DEVICE)
+        encoder = ClipEncoder(
+            self.model_name, self.pretrained, device=conf.DEVICE, precision=conf.PRECISION
+        )
         encoder.load()
         self.head, self.encoder = head, encoder
 
