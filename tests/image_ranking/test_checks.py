@@ -77,6 +77,13 @@ def test_learned_scorer_needs_a_head(settings):
     assert ids() == ["image_ranking.E007"]
 
 
+def test_unknown_precision_is_e008(settings):
+    settings.IMAGE_RANKING_PRECISION = "fp16"
+    messages = check_settings()
+    assert [m.id for m in messages] == ["image_ranking.E008"]
+    assert "fp32, int8" in messages[0].hint
+
+
 def test_unknown_environment_variable_warns(monkeypatch):
     monkeypatch.setenv("IMAGE_RANKING_RATE_LIMT", "10")
     messages = check_settings()
