@@ -12,7 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 # Fixtures shared across test folders (``tiny_clip``...).
-pytest_plugins = ["tests.scorers"]
+pytest_plugins = ["tests.commons_replica", "tests.scorers"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = Path(os.environ.get("IMAGE_RANKING_SHARED_DIR", REPO_ROOT.parent / "shared"))

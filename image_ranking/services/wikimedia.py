@@ -1,8 +1,67 @@
-"""Wikimedia Commons and Wikidata client (contract; implemented in the Commons-client issue)."""
+"""Wikimedia Commons and Wikidata client: candidate images for POIs, and safe downloads.
+
+Every request (API calls and image downloads alike) takes a token from the shared,
+database-backed ``RateLimiter`` first, carries ``IMAGE_RANKING_USER_AGENT`` and is
+counted in ``request_count``. Transient failures (network errors, 5xx, 429, ``maxlag``)
+are retried a bounded number of times with backoff; a server's ``Retry-After`` pushes the
+shared bucket out so every process waits. Other 4xx are not retried.
+
+Candidates come from one ``generator=search`` request per POI (thumbnails at a standard
+width, always the ``thumburl`` Commons returns) and from the POI's Wikidata P18 image
+(``wbgetentities`` batched by 50). Metadata filters mark files that cannot be a good POI
+photo (not raster, too small, extreme aspect ratio, maps/logos/flags...) before anything
+is downloaded. Downloads only go to ``IMAGE_RANKING_DOWNLOAD_HOSTS``, each redirect hop
+checked again, streamed under a byte cap.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import html
+import ipaddress
+import json
+import logging
+import re
+import socket
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+)
+
+from image_ranking.conf import conf
+from image_ranking.exceptions import (
+    CommonsError,
+    DisallowedHostError,
+    DownloadTooLargeError,
+    TransientCommonsError,
+)
+from image_ranking.services.ratelimit import RateLimiter
+
+logger = logging.getLogger(__name__)
+
+# Widths Commons renders thumbnails at; others are rounded up or refused.
+STANDARD_THUMB_WIDTHS = (20, 40, 60, 120, 250, 330, 500, 960, 1280, 1920, 3840)
+# wbgetentities and titles= accept at most 50 ids/titles per request.
+MAX_IDS_PER_REQUEST = 50
+MAX_REDIRECTS = 5
+RASTER_MIMES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+# Words in a file title that mark something other than a photo of the place.
+NOT_A_PHOTO = re.compile(
+    r"\b(maps?|locator|location map|plans?|floor ?plans?|grundriss|karte|carte|mapa|plano|"
+    r"logos?|flags?|flagge|drapeau|bandera|coat of arms|wappen|blason|escudo|emblem|seal|"
+    r"diagrams?|schema|scheme|chart|signatures?|unterschrift|icon)\b",
+    re.IGNORECASE,
+)
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -26,3 +85,419 @@ class Candidate:
     source: str = "commons"  # "commons" or "wikidata"
     search_rank: int | None = None
     filtered_reason: str = ""  # non-empty: dropped before scoring, and why
+
+
+# ------------------------------------------------------------------ parsing and filters
+
+
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def plain_text(value: Any) -> str:
+    """Commons ``extmetadata`` values are HTML: tags stripped, entities decoded, spaces tidied."""
+    if value is None:
+        return ""
+    text = _TAGS.sub(" ", str(value))
+    return " ".join(html.unescape(text).split())
+
+
+def standard_thumb_width(width: int) -> int:
+    """The standard Commons width at or above ``width`` (the largest one above them all)."""
+    for standard in STANDARD_THUMB_WIDTHS:
+        if standard >= width:
+            return standard
+    return STANDARD_THUMB_WIDTHS[-1]
+
+
+def filter_reason(candidate: Candidate) -> str:
+    """Why a candidate cannot be a POI photo, from its metadata alone ("" if it can)."""
+    mime = (candidate.mime or "").lower()
+    if mime not in RASTER_MIMES:
+        return f"not a raster photo ({mime or 'unknown type'})"
+    title = candidate.title.removeprefix("File:")
+    match = NOT_A_PHOTO.search(title.replace("_", " "))
+    if match:
+        return f"title marks a map, plan, logo, flag or diagram ({match.group(0).lower()!r})"
+    width, height = candidate.width or 0, candidate.height or 0
+    if width and width < conf.MIN_IMAGE_WIDTH:
+        return f"too small ({width} px wide, under {conf.MIN_IMAGE_WIDTH})"
+    if width and height:
+        ratio = max(width / height, height / width)
+        if ratio > conf.MAX_ASPECT_RATIO:
+            return f"extreme aspect ratio ({ratio:.1f}:1)"
+    if not candidate.thumbnail_url:
+        return "no thumbnail URL"
+    return ""
+
+
+def _meta(extmetadata: dict[str, Any], key: str) -> str:
+    entry = extmetadata.get(key) or {}
+    return plain_text(entry.get("value") if isinstance(entry, dict) else entry)
+
+
+def candidate_from_page(page: dict[str, Any], *, source: str = "commons") -> Candidate | None:
+    """A ``Candidate`` from one page of an imageinfo query (formatversion 1 or 2)."""
+    infos = page.get("imageinfo") or []
+    if not infos or "missing" in page or "invalid" in page:
+        return None
+    info = infos[0]
+    meta = info.get("extmetadata") or {}
+    required = _meta(meta, "AttributionRequired").lower()
+    index = page.get("index")  # 1-based search position; Wikidata images rank first
+    if index is not None:
+        rank: int | None = int(index) - 1
+    else:
+        rank = 0 if source == "wikidata" else None
+    candidate = Candidate(
+        title=str(page.get("title", "")),
+        image_url=str(info.get("url", "")),
+        thumbnail_url=str(info.get("thumburl", "")),
+        thumbnail_width=info.get("thumbwidth"),
+        thumbnail_height=info.get("thumbheight"),
+        width=info.get("width"),
+        height=info.get("height"),
+        mime=str(info.get("mime", "")),
+        sha1=str(info.get("sha1", "")),
+        page_url=str(info.get("descriptionurl", "")),
+        author=_meta(meta, "Artist") or _meta(meta, "Credit"),
+        license_name=_meta(meta, "LicenseShortName"),
+        license_url=_meta(meta, "LicenseUrl"),
+        # Public-domain files say "false"; when Commons says nothing, credit anyway.
+        attribution_required=required != "false",
+        source=source,
+        search_rank=rank,
+    )
+    return replace(candidate, filtered_reason=filter_reason(candidate))
+
+
+def query_pages(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pages of a ``query`` response: a list (formatversion 2) or a dict (version 1)."""
+    pages = (payload.get("query") or {}).get("pages") or []
+    if isinstance(pages, dict):
+        pages = list(pages.values())
+    return [p for p in pages if isinstance(p, dict)]
+
+
+def p18_title(entity: dict[str, Any]) -> str | None:
+    """The first P18 (image) of a Wikidata entity, as a Commons file title."""
+    for claim in (entity.get("claims") or {}).get("P18") or []:
+        value = ((claim.get("mainsnak") or {}).get("datavalue") or {}).get("value")
+        if isinstance(value, str) and value:
+            return "File:" + value.replace("_", " ")
+    return None
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: a number, or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+# ------------------------------------------------------------------ download allow-list
+
+
+def check_download_url(url: str) -> None:
+    """Refuse a URL that is not http(s) on an allowed host, or whose allowed name resolves
+    to a private or loopback address that is not itself allowed (no SSRF through DNS)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    allowed = {h.strip().lower().strip("[]") for h in conf.DOWNLOAD_HOSTS}
+    if parts.scheme not in ("http", "https") or not host:
+        raise DisallowedHostError(f"Refusing to download {url!r}: not an http(s) URL.")
+    if host not in allowed:
+        raise DisallowedHostError(
+            f"Refusing to download from {host}: it is not in IMAGE_RANKING_DOWNLOAD_HOSTS."
+        )
+    try:
+        ipaddress.ip_address(host)
+        return  # an address listed as such
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except OSError as exc:
+        raise TransientCommonsError(f"Cannot resolve {host}: {exc}") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        internal = (
+            address.is_private
+            or address.is_loopback
+            or address.is_link_local
+            or address.is_reserved
+            or address.is_multicast
+            or address.is_unspecified
+        )
+        if internal and str(address) not in allowed:
+            raise DisallowedHostError(
+                f"Refusing to download from {host}: it resolves to the internal address "
+                f"{address}, which is not itself in IMAGE_RANKING_DOWNLOAD_HOSTS."
+            )
+
+
+# ------------------------------------------------------------------ client
+
+
+@dataclass
+class _Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class CommonsClient:
+    """Commons/Wikidata client; one per run (it counts the requests it makes)."""
+
+    def __init__(
+        self,
+        *,
+        thumb_width: int | None = None,
+        limiter: RateLimiter | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        api_url: str | None = None,
+        wikidata_url: str | None = None,
+    ) -> None:
+        self.thumb_width = standard_thumb_width(thumb_width or conf.THUMBNAIL_WIDTH)
+        self.limiter = limiter or RateLimiter()
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = conf.USER_AGENT
+        self.sleep = sleep
+        self.api_url = api_url or conf.COMMONS_API_URL
+        self.wikidata_url = wikidata_url or conf.WIKIDATA_API_URL
+        self.request_count = 0
+
+    # -- candidates --------------------------------------------------------------------
+
+    def search(self, query: str, limit: int = 10) -> list[Candidate]:
+        """One ``generator=search`` request: files matching ``query``, in search order."""
+        payload = self._api(
+            self.api_url,
+            {
+                "action": "query",
+                "generator": "search",
+                "gsrnamespace": "6",
+                "gsrsearch": query,
+                "gsrlimit": str(max(1, min(int(limit), 50))),
+                **self._imageinfo_params(),
+            },
+        )
+        found = [candidate_from_page(page) for page in query_pages(payload)]
+        return sorted(
+            (c for c in found if c is not None),
+            key=lambda c: (c.search_rank if c.search_rank is not None else 10**6, c.title),
+        )
+
+    def image_info(self, titles: Sequence[str], *, source: str = "commons") -> dict[str, Candidate]:
+        """Candidates for known file titles (``titles=`` batched by 50), by title."""
+        result: dict[str, Candidate] = {}
+        unique = list(dict.fromkeys(titles))
+        for start in range(0, len(unique), MAX_IDS_PER_REQUEST):
+            chunk = unique[start : start + MAX_IDS_PER_REQUEST]
+            payload = self._api(
+                self.api_url,
+                {"action": "query", "titles": "|".join(chunk), **self._imageinfo_params()},
+            )
+            # Commons normalises titles ("File:A_b.jpg" -> "File:A b.jpg"): map them back.
+            aliases = {
+                n.get("to"): n.get("from")
+                for n in (payload.get("query") or {}).get("normalized") or []
+            }
+            for page in query_pages(payload):
+                candidate = candidate_from_page(page, source=source)
+                if candidate is not None:
+                    result[candidate.title] = candidate
+                    if page.get("title") in aliases:
+                        result[aliases[page["title"]]] = candidate
+        return result
+
+    def fetch_wikidata_images(self, qids: Iterable[str]) -> dict[str, str]:
+        """P18 image titles by Wikidata id (one ``wbgetentities`` per 50 ids)."""
+        wanted = list(dict.fromkeys(q.strip().upper() for q in qids if q and q.strip()))
+        images: dict[str, str] = {}
+        for start in range(0, len(wanted), MAX_IDS_PER_REQUEST):
+            chunk = wanted[start : start + MAX_IDS_PER_REQUEST]
+            payload = self._api(
+                self.wikidata_url,
+                {"action": "wbgetentities", "ids": "|".join(chunk), "props": "claims"},
+            )
+            entities = payload.get("entities") or {}
+            for key, entity in entities.items():
+                if not isinstance(entity, dict) or "missing" in entity:
+                    continue
+                title = p18_title(entity)
+                if title:
+                    images[str(key).upper()] = title
+                    images[str(entity.get("id", key)).upper()] = title  # after a redirect
+        return images
+
+    def fetch_candidates(
+        self, poi: Any, limit: int = 10, *, include_filtered: bool = False
+    ) -> list[Candidate]:
+        """The POI's Wikidata image (first) and Commons search results, in that order."""
+        wikidata: list[Candidate] = []
+        qid = (getattr(poi, "wikidata_id", "") or "").strip().upper()
+        if qid:
+            title = self.fetch_wikidata_images([qid]).get(qid)
+            if title:
+                info = self.image_info([title], source="wikidata").get(title)
+                wikidata = [info] if info is not None else []
+        found = wikidata + self.search(str(poi.name), limit)
+        return [c for c in found if include_filtered or not c.filtered_reason]
+
+    def fetch_candidates_for_pois(
+        self, pois: Iterable[Any], limit: int = 10
+    ) -> dict[Any, list[Candidate]]:
+        """Candidates (filtered ones included) for many POIs, Wikidata look-ups batched.
+
+        A POI whose search fails is left out (the caller fetches it alone later); a
+        failing Wikidata look-up raises, as it concerns the whole batch.
+        """
+        pois = list(pois)
+        qids = {poi.pk: (getattr(poi, "wikidata_id", "") or "").strip().upper() for poi in pois}
+        images = self.fetch_wikidata_images(q for q in qids.values() if q)
+        infos = self.image_info(sorted(set(images.values())), source="wikidata") if images else {}
+        result: dict[Any, list[Candidate]] = {}
+        for poi in pois:
+            title = images.get(qids[poi.pk] or "")
+            wikidata = [infos[title]] if title and title in infos else []
+            try:
+                result[poi.pk] = wikidata + self.search(str(poi.name), limit)
+            except CommonsError as exc:
+                logger.warning("Commons search for %s failed: %s", poi, exc)
+        return result
+
+    def _imageinfo_params(self) -> dict[str, str]:
+        return {
+            "prop": "imageinfo",
+            "iiprop": "url|size|mime|sha1|extmetadata",
+            "iiurlwidth": str(self.thumb_width),
+            "iiextmetadatafilter": "Artist|Credit|LicenseShortName|LicenseUrl|AttributionRequired",
+        }
+
+    # -- downloads ---------------------------------------------------------------------
+
+    def download_image(self, url: str, *, max_bytes: int | None = None) -> bytes:
+        """The bytes at ``url`` (allowed hosts only, every redirect hop checked, capped)."""
+        cap = int(max_bytes or conf.MAX_DOWNLOAD_BYTES)
+        current = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            check_download_url(current)
+            response = self._with_retries(lambda u=current: self._get(u, None, cap=cap))
+            if response.status in (301, 302, 303, 307, 308):
+                location = response.headers.get("location")
+                if not location:
+                    raise CommonsError(f"{current}: redirect without a Location header")
+                current = urljoin(current, location)
+                continue
+            if response.status != 200:
+                raise CommonsError(f"HTTP {response.status} for {current}")
+            return response.body
+        raise CommonsError(f"{url}: more than {MAX_REDIRECTS} redirects")
+
+    # -- HTTP --------------------------------------------------------------------------
+
+    def _api(self, url: str, params: dict[str, str]) -> dict[str, Any]:
+        params = {**params, "format": "json", "formatversion": "2", "maxlag": "5"}
+
+        def call() -> dict[str, Any]:
+            response = self._get(url, params, cap=conf.MAX_DOWNLOAD_BYTES)
+            if response.status != 200:
+                raise CommonsError(f"HTTP {response.status} from {url}")
+            try:
+                payload = json.loads(response.body)
+            except ValueError:
+                raise TransientCommonsError(f"{url} returned something that is not JSON") from None
+            error = payload.get("error") if isinstance(payload, dict) else None
+            if error:
+                code = str(error.get("code", ""))
+                info = plain_text(error.get("info", ""))
+                if code == "maxlag":
+                    # Replication lag: Commons asks every bot to wait (Retry-After, ~5 s).
+                    wait = retry_after_seconds(response.headers.get("retry-after")) or 5.0
+                    self.limiter.defer(wait)
+                    raise TransientCommonsError(f"Commons is lagged ({info})", retry_after=wait)
+                raise CommonsError(f"Wikimedia API error {code}: {info}")
+            return payload
+
+        return self._with_retries(call)
+
+    def _get(self, url: str, params: dict[str, str] | None, *, cap: int) -> _Response:
+        """One counted, rate-limited GET; transient failures raise TransientCommonsError."""
+        self.limiter.acquire()
+        self.request_count += 1
+        try:
+            with self.session.get(
+                url,
+                params=params,
+                timeout=conf.REQUEST_TIMEOUT,
+                stream=True,
+                allow_redirects=False,
+            ) as response:
+                headers = {k.lower(): v for k, v in response.headers.items()}
+                status = response.status_code
+                if status in TRANSIENT_STATUS:
+                    wait = retry_after_seconds(headers.get("retry-after"))
+                    if wait:
+                        self.limiter.defer(wait)
+                    raise TransientCommonsError(f"HTTP {status} from {_short_url(url)}", wait)
+                if 300 <= status < 400 or status != 200:
+                    return _Response(status, headers, b"")
+                length = headers.get("content-length")
+                if length and length.isdigit() and int(length) > cap:
+                    raise DownloadTooLargeError(
+                        f"{_short_url(url)} is {int(length)} bytes, over the limit of {cap} "
+                        "(IMAGE_RANKING_MAX_DOWNLOAD_BYTES)."
+                    )
+                body = bytearray()
+                for chunk in response.iter_content(64 * 1024):
+                    body.extend(chunk)
+                    if len(body) > cap:
+                        raise DownloadTooLargeError(
+                            f"{_short_url(url)} is over the limit of {cap} bytes "
+                            "(IMAGE_RANKING_MAX_DOWNLOAD_BYTES); download aborted."
+                        )
+                return _Response(status, headers, bytes(body))
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise TransientCommonsError(f"Network error for {_short_url(url)}: {exc}") from None
+        except requests.RequestException as exc:
+            raise CommonsError(f"Request to {_short_url(url)} failed: {exc}") from None
+
+    def _with_retries(self, call: Callable[[], Any]) -> Any:
+        retrying = Retrying(
+            retry=retry_if_exception_type(TransientCommonsError),
+            stop=stop_after_attempt(max(0, conf.MAX_RETRIES) + 1),
+            wait=self._backoff,
+            sleep=self.sleep,
+            reraise=True,
+            before_sleep=self._log_retry,
+        )
+        return retrying(call)
+
+    @staticmethod
+    def _backoff(state: RetryCallState) -> float:
+        # Exponential backoff; a Retry-After was already put into the shared bucket,
+        # whose acquire() waits it out, so it is not slept twice here.
+        return min(30.0, 1.0 * 2 ** (state.attempt_number - 1))
+
+    @staticmethod
+    def _log_retry(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        logger.warning(
+            "Wikimedia request failed (%s); retry %d in %.0f s",
+            exc,
+            state.attempt_number,
+            state.next_action.sleep if state.next_action else 0,
+        )
+
+
+def _short_url(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"

@@ -1,0 +1,345 @@
+"""A loopback Wikimedia replica for tests: Commons' action API, Wikidata, image bytes.
+
+A real threaded HTTP server on 127.0.0.1 (nothing else is ever contacted) that speaks:
+
+- ``/w/api.php?action=query&generator=search&gsrsearch=...&prop=imageinfo...`` and
+  ``action=query&titles=A|B&prop=imageinfo...``, in ``formatversion`` 1 or 2, with
+  ``thumburl`` at the standard width at or above ``iiurlwidth`` (as Commons does) and HTML
+  ``extmetadata``;
+- ``/wikidata/api.php?action=wbgetentities&ids=Q1|Q2`` with P18 claims;
+- thumbnails and originals under ``/wikipedia/commons/...``: real JPEG/PNG bytes.
+
+Scriptable::
+
+    replica.add_file("File:Tour Eiffel.jpg", size=(4000, 3000), color=(200, 180, 90))
+    replica.set_search("Tour Eiffel", ["File:Tour Eiffel.jpg", ...])
+    replica.set_wikidata("Q243", "File:Tour Eiffel.jpg")
+    replica.fail_next("/w/api.php", status=429, headers={"Retry-After": "3"})  # once
+    replica.maxlag_next(2)                       # the next two API calls: maxlag error
+    replica.redirect("/elsewhere.jpg", "http://10.0.0.1/x.jpg")
+    replica.requests                             # [(path, {param: value}), ...]
+    replica.api_requests, replica.download_requests
+
+Fixtures: ``commons_replica`` (a fresh server per test) and ``commons_settings`` (points
+``IMAGE_RANKING_COMMONS_API_URL``/``WIKIDATA_API_URL`` at it, allows downloads from
+127.0.0.1 and raises the rate limit so tests never wait; returns the replica).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+import pytest
+from PIL import Image
+
+STANDARD_WIDTHS = (20, 40, 60, 120, 250, 330, 500, 960, 1280, 1920, 3840)
+
+
+@dataclass
+class ReplicaFile:
+    title: str
+    width: int
+    height: int
+    mime: str = "image/jpeg"
+    color: tuple[int, int, int] = (128, 128, 128)
+    data: bytes | None = None  # the original's bytes (generated when None)
+    author_html: str = '<a href="//commons.wikimedia.org/wiki/User:Jane">Jane &amp; Doe</a>'
+    license_name: str = "CC BY-SA 4.0"
+    license_url: str = "https://creativecommons.org/licenses/by-sa/4.0"
+    attribution_required: str = "true"
+    thumbs: dict[int, bytes] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.title.removeprefix("File:").replace(" ", "_")
+
+    @property
+    def sha1(self) -> str:
+        return hashlib.sha1(self.title.encode() + repr(self.color).encode()).hexdigest()
+
+
+class CommonsReplica:
+    def __init__(self) -> None:
+        self.files: dict[str, ReplicaFile] = {}
+        self.searches: dict[str, list[str]] = {}
+        self.wikidata: dict[str, str] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.faults: list[tuple[str, int, dict[str, str], bytes]] = []
+        self.maxlag_remaining = 0
+        self.redirects: dict[str, str] = {}
+        self.oversized: dict[str, int] = {}  # path -> bytes to stream
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.api_url = f"{self.base_url}/w/api.php"
+        self.wikidata_url = f"{self.base_url}/wikidata/api.php"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # -- scripting ---------------------------------------------------------------------
+
+    def add_file(
+        self,
+        title: str,
+        *,
+        size: tuple[int, int] = (1600, 1200),
+        color: tuple[int, int, int] = (128, 128, 128),
+        mime: str = "image/jpeg",
+        **extra,
+    ) -> ReplicaFile:
+        replica_file = ReplicaFile(title, size[0], size[1], mime=mime, color=color, **extra)
+        self.files[title] = replica_file
+        return replica_file
+
+    def set_search(self, query: str, titles: list[str]) -> None:
+        self.searches[query] = list(titles)
+
+    def set_wikidata(self, qid: str, title: str) -> None:
+        self.wikidata[qid.upper()] = title
+
+    def fail_next(self, path: str, status: int, headers=None, body: bytes = b"") -> None:
+        """The next request whose path starts with ``path`` gets this response instead."""
+        self.faults.append((path, status, dict(headers or {}), body))
+
+    def maxlag_next(self, count: int = 1) -> None:
+        self.maxlag_remaining = count
+
+    def redirect(self, path: str, location: str) -> None:
+        self.redirects[path] = location
+
+    def serve_oversized(self, path: str, size: int) -> str:
+        self.oversized[path] = size
+        return self.base_url + path
+
+    def original_url(self, title: str) -> str:
+        f = self.files[title]
+        h = hashlib.md5(f.name.encode()).hexdigest()  # noqa: S324 (Commons' own layout)
+        return f"{self.base_url}/wikipedia/commons/{h[0]}/{h[:2]}/{quote(f.name)}"
+
+    def thumb_url(self, title: str, width: int) -> str:
+        f = self.files[title]
+        h = hashlib.md5(f.name.encode()).hexdigest()  # noqa: S324
+        suffix = ".png" if f.mime in ("image/svg+xml",) else ""
+        name = quote(f.name)
+        return f"{self.base_url}/wikipedia/commons/thumb/{h[0]}/{h[:2]}/{name}/{width}px-{name}{suffix}"
+
+    # -- what was asked ------------------------------------------------------------------
+
+    @property
+    def api_requests(self) -> list[dict[str, str]]:
+        return [q for p, q in self.requests if p == "/w/api.php"]
+
+    @property
+    def wikidata_requests(self) -> list[dict[str, str]]:
+        return [q for p, q in self.requests if p == "/wikidata/api.php"]
+
+    @property
+    def download_requests(self) -> list[str]:
+        return [p for p, _q in self.requests if not p.endswith("api.php")]
+
+    # -- responses -----------------------------------------------------------------------
+
+    def image_bytes(self, f: ReplicaFile, width: int | None) -> tuple[bytes, str]:
+        if width is None and f.data is not None:
+            return f.data, f.mime
+        target = width or f.width
+        if target not in f.thumbs:
+            height = max(1, round(f.height * target / f.width))
+            image = Image.new("RGB", (target, height), f.color)
+            # A little structure, so scorers see an image rather than a flat colour.
+            for x in range(0, target, max(8, target // 12)):
+                image.paste(tuple(min(255, c + 40) for c in f.color), (x, 0, x + 3, height))
+            out = io.BytesIO()
+            if f.mime == "image/png" or f.mime == "image/svg+xml":
+                image.save(out, format="PNG")
+            else:
+                image.save(out, format="JPEG", quality=85)
+            f.thumbs[target] = out.getvalue()
+        mime = "image/png" if f.mime in ("image/png", "image/svg+xml") else "image/jpeg"
+        return f.thumbs[target], mime
+
+    def imageinfo(self, f: ReplicaFile, iiurlwidth: str | None) -> dict:
+        info = {
+            "url": self.original_url(f.title),
+            "descriptionurl": f"https://commons.wikimedia.org/wiki/{quote(f.title.replace(' ', '_'), safe=':')}",
+            "width": f.width,
+            "height": f.height,
+            "mime": f.mime,
+            "sha1": f.sha1,
+            "size": f.width * f.height // 4,
+            "extmetadata": {
+                "Artist": {"value": f.author_html, "source": "commons-desc-page"},
+                "LicenseShortName": {"value": f.license_name},
+                "LicenseUrl": {"value": f.license_url},
+                "AttributionRequired": {"value": f.attribution_required},
+            },
+        }
+        if iiurlwidth:
+            wanted = int(iiurlwidth)
+            width = next((w for w in STANDARD_WIDTHS if w >= wanted), STANDARD_WIDTHS[-1])
+            if width >= f.width and f.mime in ("image/jpeg", "image/png", "image/gif"):
+                info.update(thumburl=info["url"], thumbwidth=f.width, thumbheight=f.height)
+            else:
+                info.update(
+                    thumburl=self.thumb_url(f.title, width),
+                    thumbwidth=width,
+                    thumbheight=max(1, round(f.height * width / f.width)),
+                )
+        return info
+
+    def api(self, params: dict[str, str]) -> tuple[int, dict[str, str], dict]:
+        if self.maxlag_remaining > 0 and params.get("maxlag"):
+            self.maxlag_remaining -= 1
+            error = {"code": "maxlag", "info": "Waiting for 10.64.0.1: 7 seconds lagged."}
+            return 200, {"Retry-After": "5"}, {"error": error}
+        if params.get("action") != "query":
+            return 200, {}, {"error": {"code": "badvalue", "info": "Unrecognized action."}}
+        version2 = params.get("formatversion") == "2"
+        pages: list[dict] = []
+        if params.get("generator") == "search":
+            limit = int(params.get("gsrlimit", "10"))
+            titles = self.searches.get(params.get("gsrsearch", ""), [])[:limit]
+            for index, title in enumerate(titles, start=1):
+                f = self.files[title]
+                pages.append(
+                    {
+                        "pageid": 1000 + index,
+                        "ns": 6,
+                        "title": title,
+                        "index": index,
+                        "imagerepository": "local",
+                        "imageinfo": [self.imageinfo(f, params.get("iiurlwidth"))],
+                    }
+                )
+        elif "titles" in params:
+            for n, title in enumerate(params["titles"].split("|")):
+                f = self.files.get(title)
+                if f is None:
+                    pages.append({"ns": 6, "title": title, "missing": True if version2 else ""})
+                else:
+                    page = {"pageid": 2000 + n, "ns": 6, "title": title}
+                    page["imageinfo"] = [self.imageinfo(f, params.get("iiurlwidth"))]
+                    pages.append(page)
+        if not pages:
+            return 200, {}, {"batchcomplete": True}
+        if not version2:
+            pages = {str(p.get("pageid", -1 - i)): p for i, p in enumerate(pages)}
+        return 200, {}, {"batchcomplete": True, "query": {"pages": pages}}
+
+    def wbgetentities(self, params: dict[str, str]) -> dict:
+        entities = {}
+        for qid in params.get("ids", "").split("|"):
+            if not qid:
+                continue
+            title = self.wikidata.get(qid.upper())
+            claims = {}
+            if title:
+                value = title.removeprefix("File:")
+                claims["P18"] = [
+                    {
+                        "mainsnak": {
+                            "snaktype": "value",
+                            "property": "P18",
+                            "datavalue": {"value": value, "type": "string"},
+                        },
+                        "rank": "normal",
+                    }
+                ]
+            entities[qid] = {"type": "item", "id": qid, "claims": claims}
+        return {"entities": entities, "success": 1}
+
+    def file_for_path(self, path: str) -> tuple[ReplicaFile, int | None] | None:
+        parts = unquote(path).split("/")
+        if "thumb" in parts:
+            name, thumb = parts[-2], parts[-1]
+            width = int(thumb.split("px-", 1)[0])
+        else:
+            name, width = parts[-1], None
+        title = "File:" + name.replace("_", " ")
+        f = self.files.get(title)
+        return (f, width) if f is not None else None
+
+    def _handler(self):
+        replica = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                parts = urlsplit(self.path)
+                params = dict(parse_qsl(parts.query, keep_blank_values=True))
+                with replica._lock:
+                    replica.requests.append((parts.path, params))
+                    fault = next((f for f in replica.faults if parts.path.startswith(f[0])), None)
+                    if fault is not None:
+                        replica.faults.remove(fault)
+                if fault is not None:
+                    return self._send(fault[1], fault[2], fault[3])
+                if parts.path in replica.redirects:
+                    return self._send(302, {"Location": replica.redirects[parts.path]}, b"")
+                if parts.path in replica.oversized:
+                    size = replica.oversized[parts.path]
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/jpeg")
+                    self.end_headers()  # no Content-Length: only the byte cap can stop it
+                    self.close_connection = True
+                    try:
+                        chunk = b"\xff" * 65536
+                        for _ in range(size // len(chunk) + 1):
+                            self.wfile.write(chunk)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                    return None
+                if parts.path == "/w/api.php":
+                    status, headers, payload = replica.api(params)
+                    body = json.dumps(payload).encode()
+                    return self._send(status, {"Content-Type": "application/json", **headers}, body)
+                if parts.path == "/wikidata/api.php":
+                    body = json.dumps(replica.wbgetentities(params)).encode()
+                    return self._send(200, {"Content-Type": "application/json"}, body)
+                found = replica.file_for_path(parts.path)
+                if found is None:
+                    return self._send(404, {"Content-Type": "text/plain"}, b"Not found")
+                data, mime = replica.image_bytes(*found)
+                return self._send(200, {"Content-Type": mime}, data)
+
+        return Handler
+
+
+@pytest.fixture
+def commons_replica():
+    replica = CommonsReplica()
+    yield replica
+    replica.close()
+
+
+@pytest.fixture
+def commons_settings(settings, commons_replica):
+    settings.IMAGE_RANKING_COMMONS_API_URL = commons_replica.api_url
+    settings.IMAGE_RANKING_WIKIDATA_API_URL = commons_replica.wikidata_url
+    settings.IMAGE_RANKING_DOWNLOAD_HOSTS = ["127.0.0.1"]
+    settings.IMAGE_RANKING_RATE_LIMIT_PER_HOUR = 3_600_000.0
+    settings.IMAGE_RANKING_RATE_LIMIT_BURST = 1000
+    return commons_replica

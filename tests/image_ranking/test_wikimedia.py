@@ -1,0 +1,301 @@
+"""The Commons client against the loopback replica (a real HTTP server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import pytest
+
+from image_ranking.exceptions import (
+    CommonsError,
+    DisallowedHostError,
+    DownloadTooLargeError,
+    TransientCommonsError,
+)
+from image_ranking.services import wikimedia
+from image_ranking.services.ratelimit import RateLimiter
+from image_ranking.services.wikimedia import Candidate, CommonsClient, filter_reason
+
+pytestmark = pytest.mark.django_db
+
+
+class FakeTime:
+    """A clock that only moves when something sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_time():
+    return FakeTime()
+
+
+@pytest.fixture
+def client(commons_settings, fake_time):
+    limiter = RateLimiter(clock=fake_time.clock, sleep=fake_time.sleep)
+    return CommonsClient(limiter=limiter, sleep=fake_time.sleep)
+
+
+class Poi:
+    def __init__(self, pk, name, wikidata_id=""):
+        self.pk, self.name, self.wikidata_id = pk, name, wikidata_id
+
+
+@pytest.fixture
+def eiffel(commons_replica):
+    r = commons_replica
+    r.add_file("File:Tour Eiffel.jpg", size=(4000, 3000), color=(200, 170, 90))
+    r.add_file("File:Tour Eiffel night.jpg", size=(2000, 1500))
+    r.add_file("File:Plan de la tour Eiffel.png", size=(2000, 1500), mime="image/png")
+    r.add_file("File:Eiffel logo.svg", size=(1000, 1000), mime="image/svg+xml")
+    r.add_file("File:Tour Eiffel brochure.pdf", size=(1240, 1754), mime="application/pdf")
+    r.add_file("File:Tour Eiffel small.jpg", size=(320, 240))
+    r.add_file("File:Tour Eiffel panorama.jpg", size=(8000, 1000))
+    r.add_file("File:Drapeau France Tour Eiffel.jpg", size=(1600, 1200))
+    r.add_file("File:Tour Eiffel scan.tif", size=(3000, 2000), mime="image/tiff")
+    r.add_file("File:Tour Eiffel video.webm", size=(1920, 1080), mime="video/webm")
+    r.set_search("Tour Eiffel", list(r.files))
+    r.set_wikidata("Q243", "File:Tour Eiffel night.jpg")
+    return r
+
+
+def test_one_request_per_search_at_330_px_in_search_order(client, eiffel):
+    found = client.fetch_candidates(Poi(1, "Tour Eiffel"), limit=10)
+    assert len(eiffel.api_requests) == 1 and client.request_count == 1
+    params = eiffel.api_requests[0]
+    assert params["generator"] == "search" and params["gsrnamespace"] == "6"
+    assert params["gsrsearch"] == "Tour Eiffel" and params["gsrlimit"] == "10"
+    assert params["iiurlwidth"] == "330" and params["maxlag"] == "5"
+    assert params["formatversion"] == "2"
+    assert [c.title for c in found] == ["File:Tour Eiffel.jpg", "File:Tour Eiffel night.jpg"]
+    best = found[0]
+    assert best.thumbnail_url.endswith("/330px-Tour_Eiffel.jpg") and best.thumbnail_width == 330
+    assert (best.width, best.height, best.mime) == (4000, 3000, "image/jpeg")
+    assert best.search_rank == 0 and best.source == "commons" and len(best.sha1) == 40
+    assert best.page_url == "https://commons.wikimedia.org/wiki/File:Tour_Eiffel.jpg"
+    assert eiffel.download_requests == []  # nothing downloaded to filter
+
+
+def test_attribution_is_plain_text(client, eiffel):
+    eiffel.files[
+        "File:Tour Eiffel.jpg"
+    ].author_html = '<span class="fn"><a href="//x">Ren&eacute; <b>Dupont</b></a> &amp; co</span>'
+    best = client.fetch_candidates(Poi(1, "Tour Eiffel"))[0]
+    assert best.author == "René Dupont & co"
+    assert best.license_name == "CC BY-SA 4.0"
+    assert best.license_url == "https://creativecommons.org/licenses/by-sa/4.0"
+    assert best.attribution_required is True
+
+
+def test_filters_say_why_each_file_was_dropped(client, eiffel):
+    found = client.fetch_candidates(Poi(1, "Tour Eiffel"), include_filtered=True)
+    reasons = {c.title: c.filtered_reason for c in found}
+    assert reasons["File:Tour Eiffel.jpg"] == ""
+    assert reasons["File:Plan de la tour Eiffel.png"].startswith("title marks a map")
+    assert reasons["File:Eiffel logo.svg"] == "not a raster photo (image/svg+xml)"
+    assert reasons["File:Tour Eiffel brochure.pdf"] == "not a raster photo (application/pdf)"
+    assert reasons["File:Tour Eiffel scan.tif"] == "not a raster photo (image/tiff)"
+    assert reasons["File:Tour Eiffel video.webm"] == "not a raster photo (video/webm)"
+    assert reasons["File:Tour Eiffel small.jpg"].startswith("too small (320 px wide")
+    assert reasons["File:Tour Eiffel panorama.jpg"] == "extreme aspect ratio (8.0:1)"
+    assert reasons["File:Drapeau France Tour Eiffel.jpg"].startswith("title marks")
+    assert eiffel.download_requests == []
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "File:Coat of arms of Paris.jpg",
+        "File:Signature of Gustave Eiffel.jpg",
+        "File:Paris_location_map.jpg",
+        "File:Wappen Berlin.jpg",
+        "File:Metro diagram.jpg",
+    ],
+)
+def test_title_filter(title):
+    cand = Candidate(title, "u", "t", 330, 200, 2000, 1500, "image/jpeg", "s", "p")
+    assert filter_reason(cand).startswith("title marks")
+
+
+def test_title_filter_spares_ordinary_names():
+    for title in (
+        "File:Place de la Concorde.jpg",
+        "File:Planetarium Paris.jpg",
+        "File:Flagship store.jpg",
+        "File:Mapplethorpe expo.jpg",
+    ):
+        cand = Candidate(title, "u", "t", 330, 200, 2000, 1500, "image/jpeg", "s", "p")
+        assert filter_reason(cand) == "", title
+
+
+def test_formatversion_1_pages_parse_alike():
+    payload = {
+        "query": {
+            "pages": {
+                "12": {
+                    "title": "File:A.jpg",
+                    "index": 2,
+                    "imageinfo": [
+                        {
+                            "url": "u",
+                            "thumburl": "t",
+                            "width": 1000,
+                            "height": 800,
+                            "mime": "image/jpeg",
+                            "sha1": "x",
+                            "descriptionurl": "d",
+                            "extmetadata": {},
+                        }
+                    ],
+                }
+            }
+        }
+    }
+    pages = wikimedia.query_pages(payload)
+    cand = wikimedia.candidate_from_page(pages[0])
+    assert cand.title == "File:A.jpg" and cand.search_rank == 1 and cand.width == 1000
+
+
+def test_wikidata_image_comes_first(client, eiffel):
+    found = client.fetch_candidates(Poi(1, "Tour Eiffel", "Q243"))
+    assert found[0].title == "File:Tour Eiffel night.jpg" and found[0].source == "wikidata"
+    assert found[1].source == "commons"
+    assert len(eiffel.wikidata_requests) == 1 and eiffel.wikidata_requests[0]["ids"] == "Q243"
+
+
+def test_wikidata_lookups_are_batched_by_50(client, commons_replica):
+    r = commons_replica
+    pois = []
+    for i in range(120):
+        r.add_file(f"File:Place {i}.jpg")
+        r.set_wikidata(f"Q{i + 1}", f"File:Place {i}.jpg")
+        r.set_search(f"Place {i}", [f"File:Place {i}.jpg"])
+        pois.append(Poi(i, f"Place {i}", f"Q{i + 1}"))
+    found = client.fetch_candidates_for_pois(pois)
+    assert len(r.wikidata_requests) == 3  # 50 + 50 + 20
+    assert [len(q["ids"].split("|")) for q in r.wikidata_requests] == [50, 50, 20]
+    titles_requests = [q for q in r.api_requests if "titles" in q]
+    assert len(titles_requests) == 3
+    assert found[7][0].title == "File:Place 7.jpg" and found[7][0].source == "wikidata"
+    assert client.request_count == 3 + 3 + 120
+
+
+def test_429_retry_after_is_waited_out_then_succeeds(client, eiffel, fake_time):
+    eiffel.fail_next("/w/api.php", 429, {"Retry-After": "30"})
+    found = client.fetch_candidates(Poi(1, "Tour Eiffel"))
+    assert found and client.request_count == 2
+    assert sum(fake_time.sleeps) >= 30  # the limiter held every request back
+
+
+def test_503_then_success_backs_off(client, eiffel, fake_time):
+    eiffel.fail_next("/w/api.php", 503)
+    eiffel.fail_next("/w/api.php", 503)
+    assert client.fetch_candidates(Poi(1, "Tour Eiffel"))
+    assert client.request_count == 3 and fake_time.sleeps == [1.0, 2.0]
+
+
+def test_maxlag_is_honoured(client, eiffel, fake_time):
+    eiffel.maxlag_next(2)
+    assert client.fetch_candidates(Poi(1, "Tour Eiffel"))
+    assert client.request_count == 3
+    assert sum(fake_time.sleeps) >= 10  # Retry-After: 5, twice
+
+
+def test_retries_are_bounded(client, eiffel, settings):
+    settings.IMAGE_RANKING_MAX_RETRIES = 2
+    for _ in range(5):
+        eiffel.fail_next("/w/api.php", 500)
+    with pytest.raises(TransientCommonsError, match="HTTP 500"):
+        client.fetch_candidates(Poi(1, "Tour Eiffel"))
+    assert client.request_count == 3
+
+
+def test_other_4xx_are_not_retried(client, eiffel):
+    eiffel.fail_next("/w/api.php", 403, body=b"blocked: set a User-Agent")
+    with pytest.raises(CommonsError, match="HTTP 403"):
+        client.fetch_candidates(Poi(1, "Tour Eiffel"))
+    assert client.request_count == 1
+
+
+def test_user_agent_is_sent(client, eiffel, settings, monkeypatch):
+    seen = []
+    original = client.session.get
+    monkeypatch.setattr(
+        client.session,
+        "get",
+        lambda *a, **k: seen.append(client.session.headers["User-Agent"]) or original(*a, **k),
+    )
+    client.fetch_candidates(Poi(1, "Tour Eiffel"))
+    assert seen == [settings.IMAGE_RANKING_USER_AGENT]
+
+
+def test_download_thumbnail_bytes(client, eiffel):
+    best = client.fetch_candidates(Poi(1, "Tour Eiffel"))[0]
+    data = client.download_image(best.thumbnail_url)
+    assert data[:2] == b"\xff\xd8" and client.request_count == 2
+
+
+def test_disallowed_host_is_refused_without_a_request(client, eiffel, settings):
+    with pytest.raises(DisallowedHostError, match="not in IMAGE_RANKING_DOWNLOAD_HOSTS"):
+        client.download_image("http://169.254.169.254/latest/meta-data")
+    with pytest.raises(DisallowedHostError, match="http"):
+        client.download_image("file:///etc/passwd")
+    assert client.request_count == 0
+
+
+def test_allowed_name_resolving_to_loopback_is_refused(client, settings, commons_replica):
+    settings.IMAGE_RANKING_DOWNLOAD_HOSTS = ["localhost"]
+    port = commons_replica.base_url.rsplit(":", 1)[1]
+    with pytest.raises(DisallowedHostError, match="internal address"):
+        client.download_image(f"http://localhost:{port}/x.jpg")
+    assert client.request_count == 0
+
+
+def test_redirect_to_a_disallowed_host_is_refused(client, eiffel):
+    eiffel.redirect("/go.jpg", "http://10.1.2.3/internal.jpg")
+    with pytest.raises(DisallowedHostError):
+        client.download_image(eiffel.base_url + "/go.jpg")
+    assert client.request_count == 1  # the redirect itself, never the target
+
+
+def test_redirect_within_allowed_hosts_is_followed(client, eiffel):
+    target = eiffel.original_url("File:Tour Eiffel night.jpg")
+    eiffel.redirect("/moved.jpg", target)
+    assert client.download_image(eiffel.base_url + "/moved.jpg")[:2] == b"\xff\xd8"
+
+
+def test_oversized_download_is_aborted(client, commons_replica):
+    url = commons_replica.serve_oversized("/huge.jpg", 5_000_000)
+    with pytest.raises(DownloadTooLargeError, match="over the limit"):
+        client.download_image(url, max_bytes=200_000)
+
+
+def test_missing_file_is_an_error_not_retried(client, commons_replica):
+    with pytest.raises(CommonsError, match="HTTP 404"):
+        client.download_image(commons_replica.base_url + "/wikipedia/commons/a/ab/Gone.jpg")
+    assert client.request_count == 1
+
+
+def test_dead_network_is_a_transient_error(commons_settings, settings, fake_time):
+    settings.IMAGE_RANKING_COMMONS_API_URL = "http://127.0.0.1:9/w/api.php"  # nothing listens
+    settings.IMAGE_RANKING_MAX_RETRIES = 1
+    client = CommonsClient(
+        limiter=RateLimiter(clock=fake_time.clock, sleep=fake_time.sleep), sleep=fake_time.sleep
+    )
+    with pytest.raises(TransientCommonsError, match="Network error"):
+        client.fetch_candidates(Poi(1, "Louvre"))
+    assert client.request_count == 2
+
+
+def test_standard_thumbnail_widths():
+    assert wikimedia.standard_thumb_width(300) == 330
+    assert wikimedia.standard_thumb_width(800) == 960
+    assert wikimedia.standard_thumb_width(5000) == 3840
+    assert CommonsClient(thumb_width=960).thumb_width == 960
