@@ -25,6 +25,10 @@ from image_ranking.models import RateLimitBucket
 logger = logging.getLogger(__name__)
 
 DEFAULT_BUCKET = "wikimedia"
+# Float slack: after sleeping exactly the computed wait, refilled tokens can land a hair
+# under 1.0; without it the next wait would be too small to move an epoch-sized clock.
+EPSILON = 1e-6
+MIN_WAIT = 0.001
 
 
 class RateLimiter:
@@ -96,11 +100,11 @@ class RateLimiter:
             tokens = min(burst, bucket.tokens + elapsed * rate)
             if bucket.blocked_until > now:
                 wait = bucket.blocked_until - now
-            elif tokens >= 1.0:
-                tokens -= 1.0
+            elif tokens >= 1.0 - EPSILON:
+                tokens = max(0.0, tokens - 1.0)
                 wait = 0.0
             else:
-                wait = (1.0 - tokens) / rate
+                wait = max(MIN_WAIT, (1.0 - tokens) / rate)
             bucket.tokens, bucket.updated_at = tokens, now
             bucket.save(update_fields=["tokens", "updated_at"])
         return wait
