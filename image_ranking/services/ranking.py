@@ -94,7 +94,8 @@ class RankResult:
 def _default_client() -> Any:
     from image_ranking.services import wikimedia
 
-    return wikimedia.CommonsClient()
+    # Thumbnails at a standard width >= 800: the winner is stored from the scored bytes.
+    return wikimedia.CommonsClient(thumb_width=conf.RANKING_THUMBNAIL_WIDTH)
 
 
 def _default_scorer() -> Any:

@@ -320,7 +320,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc))
         except ImageRankingError as exc:
             raise CommandError(f"The scorer could not be loaded: {exc}")
-        return wikimedia.CommonsClient(), scorer
+        # Thumbnails at a standard width >= 800: the winner is stored from the scored bytes.
+        return wikimedia.CommonsClient(thumb_width=conf.RANKING_THUMBNAIL_WIDTH), scorer
 
     # -- output ------------------------------------------------------------------------
 

@@ -1,0 +1,169 @@
+"""``rank_poi_images`` end to end: the real Commons client against the loopback replica,
+real image bytes, the real storage; the brightness scorer picks predictable winners, and
+one run goes through the real LAION scorer code on the tiny open_clip model."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.management import call_command
+from PIL import Image
+
+from cities.models import City, PoiList, PointOfInterest, Validation
+from image_ranking.models import ImageCandidate, SelectedImage
+from image_ranking.services import scoring
+from tests.image_ranking.ranking_helpers import BrightnessScorer, jpeg
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _commit_immediately(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        yield
+
+
+@pytest.fixture
+def brightness(monkeypatch):
+    scorer = BrightnessScorer()
+    monkeypatch.setattr(scoring, "get_scorer", lambda name=None: scorer)
+    return scorer
+
+
+@pytest.fixture
+def city(commons_settings):
+    r = commons_settings
+    paris = City.objects.create(name="Paris", slug="paris")
+    plist = PoiList.objects.create(city=paris, name="Essentials")
+    names = {"Louvre": "Q19675", "Pantheon": "", "Bistro Nowhere": "", "Orsay": ""}
+    for name, qid in names.items():
+        plist.pois.add(
+            PointOfInterest.objects.create(city=paris, name=name, category="see", wikidata_id=qid)
+        )
+    PointOfInterest.objects.create(city=paris, name="Unlisted", category="eat")
+    r.add_file("File:Louvre dusk.jpg", size=(4000, 3000), color=(90, 90, 90))
+    r.add_file("File:Louvre pyramid.jpg", size=(3000, 2000), color=(220, 210, 200))
+    r.add_file("File:Louvre plan.png", size=(2000, 1500), mime="image/png", color=(255, 255, 255))
+    r.add_file("File:Louvre small.jpg", size=(400, 300), color=(250, 250, 250))
+    r.add_file("File:Louvre courtyard.jpg", size=(2400, 1600), color=(150, 150, 150))
+    r.set_search(
+        "Louvre",
+        [
+            "File:Louvre dusk.jpg",
+            "File:Louvre pyramid.jpg",
+            "File:Louvre plan.png",
+            "File:Louvre small.jpg",
+        ],
+    )
+    r.set_wikidata("Q19675", "File:Louvre courtyard.jpg")
+    r.add_file("File:Pantheon logo.svg", size=(900, 900), mime="image/svg+xml")
+    r.add_file("File:Pantheon dark.jpg", size=(2000, 1500), color=(20, 20, 20))
+    r.set_search("Pantheon", ["File:Pantheon logo.svg", "File:Pantheon dark.jpg"])
+    r.add_file("File:Orsay clock.jpg", size=(2000, 1500), color=(180, 160, 140))
+    r.set_search("Orsay", ["File:Orsay clock.jpg"])
+    r.set_search("Unlisted", ["File:Louvre pyramid.jpg"])
+    return paris
+
+
+def run(*args):
+    out, err = io.StringIO(), io.StringIO()
+    result = call_command("rank_poi_images", *args, stdout=out, stderr=err)
+    return result, out.getvalue()
+
+
+def stored(name):
+    poi = PointOfInterest.objects.get(name=name)
+    with poi.image_file.open("rb") as handle:
+        return Image.open(io.BytesIO(handle.read()))
+
+
+def test_first_run_stores_winners_and_reports(city, brightness, commons_settings):
+    r = commons_settings
+    result, out = run("--missing-only")
+    assert result["status"] == "success"
+    assert result["processed_count"] == 4 and result["updated_count"] == 2
+    assert result["no_image_count"] == 2 and result["failed_count"] == 0
+
+    louvre = stored("Louvre")
+    assert louvre.size[0] <= 800 and louvre.size[1] <= 600 and louvre.size == (800, 533)
+    selected = SelectedImage.objects.get(poi__name="Louvre")
+    assert selected.title == "File:Louvre pyramid.jpg"  # the brightest kept candidate
+    assert selected.author == "Jane & Doe" and selected.license_name == "CC BY-SA 4.0"
+    assert selected.page_url.endswith("File:Louvre_pyramid.jpg")
+    assert stored("Orsay").size == (800, 600)
+
+    # Thumbnails at 960 px, kept candidates only, never an original, no second download.
+    assert {q["iiurlwidth"] for q in r.api_requests if "iiurlwidth" in q} == {"960"}
+    downloads = r.download_requests
+    assert all("/thumb/" in d and "/960px-" in d for d in downloads)
+    assert not any("plan" in d or "small" in d or "logo" in d for d in downloads)
+    assert len(downloads) == 3 + 1 + 1  # Louvre 3 kept, Pantheon 1, Orsay 1
+    # 1 Wikidata batch + 1 imageinfo for its P18 + 4 searches + 5 thumbnails.
+    assert result["request_count"] == len(r.requests) == 1 + 1 + 4 + 5
+
+    pantheon = Validation.objects.get(poi__name="Pantheon", resolved=False)
+    assert "below the threshold" in pantheon.description and "Paris" in pantheon.description
+    nowhere = Validation.objects.get(poi__name="Bistro Nowhere", resolved=False)
+    assert "no candidate images" in nowhere.description
+    unlisted = PointOfInterest.objects.get(name="Unlisted")
+    assert not unlisted.image_file and not ImageCandidate.objects.filter(poi=unlisted).exists()
+
+
+def test_rerun_with_all_costs_nothing_when_nothing_changed(city, brightness, commons_settings):
+    run()
+    before = len(commons_settings.requests)
+    result, _ = run("--all")
+    assert result["updated_count"] == 0 and result["failed_count"] == 0
+    assert len(commons_settings.requests) == before  # candidate cache, scores by sha1
+    assert Validation.objects.filter(resolved=False).count() == 2  # not duplicated
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: the old file goes on commit
+def test_a_better_image_replaces_the_old_file_after_success(city, brightness, commons_settings):
+    orsay = PointOfInterest.objects.get(name="Orsay")
+    orsay.image_file.save("old.jpg", ContentFile(jpeg((500, 400), (5, 5, 5))), save=True)
+    old_name = orsay.image_file.name
+    storage = orsay.image_file.storage
+    result, _ = run("--all", "--city", "paris")
+    orsay.refresh_from_db()
+    assert orsay.image_file.name != old_name and not storage.exists(old_name)
+    assert stored("Orsay").getpixel((400, 300))[0] > 150
+
+
+def test_failing_poi_does_not_stop_the_batch(city, brightness, commons_settings, settings):
+    settings.IMAGE_RANKING_MAX_RETRIES = 0
+    r = commons_settings
+    # Commons fails the Louvre's search only.
+    original = r.api
+
+    def flaky(params):
+        if params.get("gsrsearch") == "Louvre":
+            return 500, {}, {}
+        return original(params)
+
+    r.api = flaky
+    result, out = run()
+    assert result["failed_count"] == 1 and result["updated_count"] == 1
+    assert PointOfInterest.objects.get(name="Orsay").image_file
+    assert not PointOfInterest.objects.get(name="Louvre").image_file
+
+
+def test_dry_run_changes_nothing(city, brightness, commons_settings):
+    result, out = run("--dry-run")
+    assert result["dry_run"] is True and result["updated_count"] == 2
+    assert not SelectedImage.objects.exists() and not Validation.objects.exists()
+    assert not any(p.image_file for p in PointOfInterest.objects.all())
+
+
+def test_real_scorer_code_end_to_end(city, tiny_clip, commons_settings, settings):
+    """Bytes from the replica through open_clip preprocessing, a CLIP encoder and a head."""
+    settings.IMAGE_RANKING_SCORE_THRESHOLD = 0.0  # random weights: accept any score
+    result, _ = run("--city", "paris", "--limit", "2")
+    assert result["status"] == "success" and result["failed_count"] == 0
+    scored = ImageCandidate.objects.exclude(score=None)
+    assert scored.exists()
+    assert {c.scorer_name for c in scored} == {"tiny-clip"}
+    assert all(0.0 <= c.score <= 10.0 for c in scored)
+    assert all(c.scorer_version == tiny_clip.version for c in scored)
