@@ -342,14 +342,9 @@ class CommonsClient:
         self, poi: Any, limit: int = 10, *, include_filtered: bool = False
     ) -> list[Candidate]:
         """The POI's Wikidata image (first) and Commons search results, in that order."""
-        wikidata: list[Candidate] = []
         qid = (getattr(poi, "wikidata_id", "") or "").strip().upper()
-        if qid:
-            title = self.fetch_wikidata_images([qid]).get(qid)
-            if title:
-                info = self.image_info([title], source="wikidata").get(title)
-                wikidata = [info] if info is not None else []
-        found = wikidata + self.search(str(poi.name), limit)
+        title = self.fetch_wikidata_images([qid]).get(qid) if qid else None
+        found = self._with_wikidata_image(self.search(str(poi.name), limit), title, None)
         return [c for c in found if include_filtered or not c.filtered_reason]
 
     def fetch_candidates_for_pois(
@@ -363,16 +358,45 @@ class CommonsClient:
         pois = list(pois)
         qids = {poi.pk: (getattr(poi, "wikidata_id", "") or "").strip().upper() for poi in pois}
         images = self.fetch_wikidata_images(q for q in qids.values() if q)
-        infos = self.image_info(sorted(set(images.values())), source="wikidata") if images else {}
-        result: dict[Any, list[Candidate]] = {}
+        searched: dict[Any, list[Candidate]] = {}
         for poi in pois:
-            title = images.get(qids[poi.pk] or "")
-            wikidata = [infos[title]] if title and title in infos else []
             try:
-                result[poi.pk] = wikidata + self.search(str(poi.name), limit)
+                searched[poi.pk] = self.search(str(poi.name), limit)
             except CommonsError as exc:
                 logger.warning("Commons search for %s failed: %s", poi, exc)
-        return result
+        # The P18 image is usually among the search results; only the others cost a
+        # (batched) imageinfo request.
+        missing = sorted(
+            {
+                images[qids[pk]]
+                for pk, found in searched.items()
+                if images.get(qids[pk]) and images[qids[pk]] not in {c.title for c in found}
+            }
+        )
+        infos = self.image_info(missing, source="wikidata") if missing else {}
+        return {
+            pk: self._with_wikidata_image(found, images.get(qids[pk]), infos)
+            for pk, found in searched.items()
+        }
+
+    def _with_wikidata_image(
+        self, found: list[Candidate], title: str | None, infos: dict[str, Candidate] | None
+    ) -> list[Candidate]:
+        """Search results with the P18 image first (taken from the results when there).
+
+        ``infos``: imageinfo already fetched for P18 images not in the results (None: ask).
+        """
+        if not title:
+            return found
+        in_results = next((c for c in found if c.title == title), None)
+        if in_results is not None:
+            image: Candidate | None = replace(in_results, source="wikidata", search_rank=0)
+        else:
+            if infos is None:
+                infos = self.image_info([title], source="wikidata")
+            image = infos.get(title)
+        rest = [c for c in found if c.title != title]
+        return ([image] if image is not None else []) + rest
 
     def _imageinfo_params(self) -> dict[str, str]:
         return {

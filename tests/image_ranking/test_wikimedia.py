@@ -175,16 +175,21 @@ def test_wikidata_lookups_are_batched_by_50(client, commons_replica):
     pois = []
     for i in range(120):
         r.add_file(f"File:Place {i}.jpg")
+        r.add_file(f"File:Place {i} street.jpg")
         r.set_wikidata(f"Q{i + 1}", f"File:Place {i}.jpg")
-        r.set_search(f"Place {i}", [f"File:Place {i}.jpg"])
+        # Odd places: the P18 image is a search result too, so it costs no extra request.
+        results = [f"File:Place {i} street.jpg"] + ([f"File:Place {i}.jpg"] if i % 2 else [])
+        r.set_search(f"Place {i}", results)
         pois.append(Poi(i, f"Place {i}", f"Q{i + 1}"))
     found = client.fetch_candidates_for_pois(pois)
     assert len(r.wikidata_requests) == 3  # 50 + 50 + 20
     assert [len(q["ids"].split("|")) for q in r.wikidata_requests] == [50, 50, 20]
     titles_requests = [q for q in r.api_requests if "titles" in q]
-    assert len(titles_requests) == 3
-    assert found[7][0].title == "File:Place 7.jpg" and found[7][0].source == "wikidata"
-    assert client.request_count == 3 + 3 + 120
+    assert [len(q["titles"].split("|")) for q in titles_requests] == [50, 10]  # 60 even ones
+    for i in (6, 7):
+        assert [c.title for c in found[i]] == [f"File:Place {i}.jpg", f"File:Place {i} street.jpg"]
+        assert found[i][0].source == "wikidata" and found[i][0].search_rank == 0
+    assert client.request_count == 3 + 2 + 120
 
 
 def test_429_retry_after_is_waited_out_then_succeeds(client, eiffel, fake_time):
