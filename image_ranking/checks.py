@@ -39,6 +39,8 @@ _MINIMUMS: dict[str, float] = {
     "SCORE_BATCH_SIZE": 1,
     "TORCH_THREADS": 0,
     "BATCH_SIZE": 1,
+    "SCORE_TOP_K": 0,
+    "RANKING_THUMBNAIL_WIDTH": 20,
 }
 
 

@@ -44,8 +44,9 @@ DEFAULTS: dict[str, tuple[str, Any]] = {
     # separate winner download, and the full original is never fetched.
     "RANKING_THUMBNAIL_WIDTH": ("int", 960),
     # Score only the first K kept candidates in search order (Wikidata image first);
-    # 0 scores them all. Fewer thumbnail downloads per POI at 500 requests/hour.
-    "SCORE_TOP_K": ("int", 0),
+    # 0 scores them all. A landmark's page of 10 results keeps about 6 after the filters;
+    # 5 saves about 10% of a first run's requests (bench/bench_request_budget.py).
+    "SCORE_TOP_K": ("int", 5),
     "MIN_IMAGE_WIDTH": ("int", 640),
     "MAX_ASPECT_RATIO": ("float", 3.0),
     "CANDIDATE_CACHE_DAYS": ("int", 30),
