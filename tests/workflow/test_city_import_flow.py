@@ -166,3 +166,35 @@ def test_the_command_line_runs_the_flow_in_ephemeral_mode(tmp_path):
     assert "Starting temporary server" in done.stderr
     assert "Finished in state Completed()" in done.stderr
     assert (home / "prefect.db").exists()  # its own home, not ~/.prefect
+
+
+def test_the_flow_ranks_through_the_real_client_on_the_loopback_replica(
+    prefect_server, commons_settings, monkeypatch, settings
+):
+    """No doubles for Commons here: the real client, HTTP to the replica, real JPEGs."""
+    replica = commons_settings
+    settings.IMAGE_RANKING_MAX_RETRIES = 0
+    scorer = BrightnessScorer()
+    monkeypatch.setattr(scoring, "get_scorer", lambda name=None: scorer, raising=False)
+    for name in [*LISTED, "Eiffel Tower", "The Eiffel Tower"]:
+        replica.add_file(f"File:{name} photo.jpg", size=(2400, 1800), color=(210, 200, 190))
+        replica.add_file(f"File:{name} map.png", size=(2000, 1500), mime="image/png")
+        replica.set_search(name, [f"File:{name} map.png", f"File:{name} photo.jpg"])
+    replica.set_wikidata("Q243", "File:Eiffel Tower photo.jpg")
+    original = replica.api
+    replica.api = lambda p: (500, {}, {}) if p.get("gsrsearch") == "Notre-Dame" else original(p)
+
+    state = import_city(source=paris_doc(), threshold=1.0, return_state=True)
+
+    assert state.is_completed(), state.message
+    ranking = state.result()["image_ranking"]
+    assert (ranking["processed_count"], ranking["updated_count"], ranking["failed_count"]) == (
+        6,
+        5,
+        1,
+    )
+    assert ranking["request_count"] == len(replica.requests)
+    assert not any("map" in path for path in replica.download_requests)
+    for poi in PointOfInterest.objects.exclude(image_file=""):
+        assert poi.image_file.width <= 800 and poi.image_file.height <= 600
+    assert RankingState.objects.get(poi__name="Notre-Dame").outcome == "failed"
