@@ -1,0 +1,351 @@
+"""The curators' review page: listing, labels, alternatives, picking, bulk, security."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from cities.models import City, PoiList, PointOfInterest
+from image_ranking import views
+from image_ranking.models import ImageCandidate, ImageTrainingData, RankingState, SelectedImage
+from image_ranking.services import scoring
+from tests.image_ranking.ranking_helpers import BrightnessScorer
+
+pytestmark = pytest.mark.django_db
+
+REVIEW = reverse("image_ranking:review")
+MARK = reverse("image_ranking:mark")
+UNDO = reverse("image_ranking:undo")
+USE = reverse("image_ranking:use")
+BULK_GOOD = reverse("image_ranking:mark_page_good")
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture(autouse=True)
+def _commit_immediately(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        yield
+
+
+@pytest.fixture
+def brightness(monkeypatch):
+    scorer = BrightnessScorer()
+    monkeypatch.setattr(scoring, "get_scorer", lambda name=None: scorer)
+    return scorer
+
+
+@pytest.fixture
+def staff():
+    return get_user_model().objects.create_user("curator", password="pw", is_staff=True)
+
+
+@pytest.fixture
+def curator(staff):
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def city(commons_settings, brightness):
+    """Paris with three ranked POIs (images stored from the replica) and one without."""
+    r = commons_settings
+    paris = City.objects.create(name="Paris", slug="paris")
+    lyon = City.objects.create(name="Lyon", slug="lyon")
+    plist = PoiList.objects.create(city=paris, name="Essentials")
+    for name, category, town in [
+        ("Louvre", "see", paris),
+        ("Orsay", "see", paris),
+        ("Café Flore", "drink", paris),
+        ("Fourvière", "see", lyon),
+    ]:
+        poi = PointOfInterest.objects.create(city=town, name=name, category=category)
+        plist.pois.add(poi)
+        r.add_file(f"File:{name} front.jpg", size=(2400, 1800), color=(220, 210, 200))
+        r.add_file(f"File:{name} side.jpg", size=(2000, 1500), color=(140, 130, 120))
+        r.set_search(name, [f"File:{name} front.jpg", f"File:{name} side.jpg"])
+    r.files["File:Louvre side.jpg"].author_html = "<b>Eve</b> &lt;script&gt;alert(1)&lt;/script&gt;"
+    r.files["File:Louvre side.jpg"].license_url = "javascript:alert(1)"
+    PointOfInterest.objects.create(city=paris, name="No Image Yet", category="see")
+    call_command("rank_poi_images", stdout=io.StringIO(), stderr=io.StringIO())
+    return paris
+
+
+def poi(name):
+    return PointOfInterest.objects.get(name=name)
+
+
+def candidate(name, suffix):
+    return ImageCandidate.objects.get(title=f"File:{name} {suffix}.jpg")
+
+
+# ------------------------------------------------------------------------------ access
+
+
+def test_anonymous_users_are_sent_to_log_in(city):
+    response = Client().get(REVIEW)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert Client().post(MARK, {"poi": poi("Louvre").pk}).status_code == 302
+    assert not ImageTrainingData.objects.exists()
+
+
+def test_non_staff_users_get_403(city):
+    user = get_user_model().objects.create_user("visitor", password="pw")
+    client = Client()
+    client.force_login(user)
+    assert client.get(REVIEW).status_code == 403
+    url = SelectedImage.objects.get(poi__name="Louvre").source_url
+    response = client.post(MARK, {"poi": poi("Louvre").pk, "image_url": url, "label": "good"})
+    assert response.status_code == 403 and not ImageTrainingData.objects.exists()
+
+
+def test_posts_need_the_csrf_token(city, staff):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff)
+    url = SelectedImage.objects.get(poi__name="Louvre").source_url
+    data = {"poi": poi("Louvre").pk, "image_url": url, "label": "good"}
+    assert client.post(MARK, data, **HTMX).status_code == 403
+    assert not ImageTrainingData.objects.exists()
+    page = client.get(REVIEW)
+    token = page.context["csrf_token"]
+    assert f'hx-headers=\'{{"X-CSRFToken": "{token}"}}\'' in page.content.decode()
+    assert client.post(MARK, data, HTTP_X_CSRFTOKEN=str(token), **HTMX).status_code == 200
+
+
+# ------------------------------------------------------------------------------ listing
+
+
+def test_page_lists_pois_with_images_and_their_attribution(city, curator):
+    response = curator.get(REVIEW)
+    html = response.content.decode()
+    assert response.status_code == 200
+    for name in ("Louvre", "Orsay", "Café Flore", "Fourvière"):
+        assert f">{name}</h2>" in html
+    assert "No Image Yet" not in html
+    selected = SelectedImage.objects.get(poi__name="Louvre")
+    assert f"Score {selected.score:.2f}" in html
+    assert "Jane &amp; Doe" in html and "CC BY-SA 4.0" in html
+    assert html.count("Current image") == 4
+    assert 'href="/image-ranking/fetch-alternatives/' in html  # works without JavaScript
+    assert "htmx" in html and "unpkg" not in html and "cdn" not in html.lower()
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"city": "lyon"}, {"Fourvière"}),
+        ({"category": "drink"}, {"Café Flore"}),
+        ({"city": "paris", "category": "see"}, {"Louvre", "Orsay"}),
+    ],
+)
+def test_filters(city, curator, query, expected):
+    cards = curator.get(REVIEW, query).context["cards"]
+    assert {c["poi"].name for c in cards} == expected
+
+
+def test_list_and_labelled_filters(city, curator, staff):
+    other = PoiList.objects.create(city=city, name="Cafés")
+    other.pois.add(poi("Café Flore"))
+    cards = curator.get(REVIEW, {"list": other.pk}).context["cards"]
+    assert [c["poi"].name for c in cards] == ["Café Flore"]
+    ImageTrainingData.objects.create(
+        poi=poi("Orsay"), image_url="https://x.org/a.jpg", image_label="good"
+    )
+    labelled = curator.get(REVIEW, {"labelled": "yes"}).context["cards"]
+    unlabelled = curator.get(REVIEW, {"labelled": "no"}).context["cards"]
+    assert [c["poi"].name for c in labelled] == ["Orsay"]
+    assert "Orsay" not in {c["poi"].name for c in unlabelled} and len(unlabelled) == 3
+
+
+def test_pagination_keeps_the_filters(city, curator, monkeypatch):
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    first = curator.get(REVIEW, {"city": "paris"})
+    assert len(first.context["cards"]) == 2
+    assert "?city=paris&amp;page=2" in first.content.decode()
+    second = curator.get(REVIEW, {"city": "paris", "page": 2})
+    assert [c["poi"].name for c in second.context["cards"]] == ["Orsay"]
+
+
+# ------------------------------------------------------------------------------ labels
+
+
+def test_mark_current_image_creates_training_data_and_swaps_in_place(city, curator, staff):
+    selected = SelectedImage.objects.get(poi__name="Louvre")
+    response = curator.post(
+        MARK, {"poi": selected.poi_id, "image_url": selected.source_url, "label": "good"}, **HTMX
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Marked good" in html and "Undo" in html and "<html" not in html  # a partial
+    row = ImageTrainingData.objects.get()
+    assert (row.poi_id, row.image_url, row.image_label) == (
+        selected.poi_id,
+        selected.source_url,
+        "good",
+    )
+    assert row.thumbnail_url == selected.candidate.thumbnail_url
+    assert row.aesthetic_score == pytest.approx(selected.score)
+    assert row.labelled_by == staff
+
+
+def test_mark_a_candidate_records_its_score(city, curator):
+    side = candidate("Louvre", "side")
+    response = curator.post(
+        MARK, {"poi": side.poi_id, "image_url": side.image_url, "label": "bad"}, **HTMX
+    )
+    assert response.status_code == 200
+    row = ImageTrainingData.objects.get()
+    assert (row.image_url, row.image_label) == (side.image_url, "bad")
+    assert row.aesthetic_score == pytest.approx(side.score)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, "poi"),
+        ({"poi": "abc", "label": "good"}, "poi"),
+        ({"label": "good", "image_url": "x"}, "poi"),
+        ({"poi": "LOUVRE", "label": "meh", "image_url": "CURRENT"}, "label"),
+        ({"poi": "LOUVRE", "label": "good"}, "image_url"),
+        (
+            {"poi": "LOUVRE", "label": "good", "image_url": "https://evil.example/x.jpg"},
+            "image_url",
+        ),
+        ({"poi": "LOUVRE", "label": "good", "image_url": "ORSAY_CANDIDATE"}, "image_url"),
+    ],
+)
+def test_bad_label_requests_are_400_and_store_nothing(city, curator, data, message):
+    replacements = {
+        "LOUVRE": str(poi("Louvre").pk),
+        "CURRENT": SelectedImage.objects.get(poi__name="Louvre").source_url,
+        "ORSAY_CANDIDATE": candidate("Orsay", "side").image_url,
+    }
+    data = {k: replacements.get(v, v) for k, v in data.items()}
+    response = curator.post(MARK, data)
+    assert response.status_code == 400 and message in response.content.decode()
+    assert not ImageTrainingData.objects.exists()
+
+
+def test_unknown_poi_is_404(city, curator):
+    assert curator.post(MARK, {"poi": 99999, "label": "good", "image_url": "x"}).status_code == 404
+
+
+def test_undo_removes_the_label(city, curator):
+    selected = SelectedImage.objects.get(poi__name="Orsay")
+    curator.post(
+        MARK, {"poi": selected.poi_id, "image_url": selected.source_url, "label": "bad"}, **HTMX
+    )
+    label = ImageTrainingData.objects.get()
+    response = curator.post(UNDO, {"label_id": label.pk}, **HTMX)
+    assert response.status_code == 200
+    assert 'value="good"' in response.content.decode()  # the buttons are back
+    assert not ImageTrainingData.objects.exists()
+    assert curator.post(UNDO, {"label_id": "x"}).status_code == 400
+
+
+def test_only_the_author_can_undo_a_label(city, curator):
+    someone = get_user_model().objects.create_user("other", is_staff=True)
+    label = ImageTrainingData.objects.create(
+        poi=poi("Orsay"),
+        image_url=SelectedImage.objects.get(poi__name="Orsay").source_url,
+        image_label="good",
+        labelled_by=someone,
+    )
+    assert curator.post(UNDO, {"label_id": label.pk}).status_code == 403
+    assert ImageTrainingData.objects.filter(pk=label.pk).exists()
+
+
+def test_without_javascript_a_label_redirects_back(city, curator):
+    selected = SelectedImage.objects.get(poi__name="Orsay")
+    data = {"poi": selected.poi_id, "image_url": selected.source_url, "label": "good"}
+    response = curator.post(MARK, {**data, "next": "/image-ranking/?city=paris"})
+    assert response.status_code == 302 and response["Location"] == "/image-ranking/?city=paris"
+    response = curator.post(MARK, {**data, "next": "https://evil.example/"})
+    assert response["Location"] == REVIEW  # no open redirect
+    html = curator.get(REVIEW, {"city": "paris"}).content.decode()
+    assert "Marked good" in html
+
+
+# ------------------------------------------------------------------------------ alternatives
+
+
+def test_fetch_alternatives_renders_candidates_from_the_replica(city, curator, commons_settings):
+    r = commons_settings
+    r.add_file("File:Louvre night.jpg", size=(3000, 2000), color=(60, 60, 90))
+    r.set_search(
+        "Louvre", ["File:Louvre front.jpg", "File:Louvre side.jpg", "File:Louvre night.jpg"]
+    )
+    ImageCandidate.objects.filter(poi__name="Louvre").update(score=None)
+    RankingState.objects.filter(poi__name="Louvre").update(candidates_fetched_at=None)
+    before = len(r.requests)
+    url = reverse("image_ranking:fetch_alternatives", args=[poi("Louvre").pk])
+    response = curator.get(url, **HTMX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<html" not in html and 'id="alternatives-' in html
+    assert "Louvre side.jpg" in html and "Louvre night.jpg" in html
+    assert "Louvre front.jpg" not in html  # the current image is not offered again
+    assert "Use this image" in html and "Score " in html
+    assert "/960px-Louvre_night.jpg" in html
+    assert len(r.requests) > before  # searched Commons again
+    # Commons text is escaped, and a javascript: "licence URL" is no link.
+    assert "<b>Eve</b>" not in html and "&lt;script&gt;" in html
+    assert "javascript:" not in html
+    # A second look comes from the candidate cache: no request.
+    before = len(r.requests)
+    curator.get(url, **HTMX)
+    assert len(r.requests) == before
+
+
+def test_fetch_alternatives_without_javascript_is_a_page(city, curator):
+    url = reverse("image_ranking:fetch_alternatives", args=[poi("Orsay").pk])
+    html = curator.get(url).content.decode()
+    assert "<html" in html and "Orsay side.jpg" in html and "All POIs" in html
+
+
+def test_commons_failure_is_shown_not_a_500(city, curator, commons_settings, settings):
+    settings.IMAGE_RANKING_MAX_RETRIES = 0
+    RankingState.objects.filter(poi__name="Orsay").update(candidates_fetched_at=None)
+    commons_settings.fail_next("/w/api.php", 403, body=b"blocked")
+    url = reverse("image_ranking:fetch_alternatives", args=[poi("Orsay").pk])
+    response = curator.get(url, **HTMX)
+    assert response.status_code == 200 and "HTTP 403" in response.content.decode()
+
+
+def test_use_this_image_replaces_the_current_one(city, curator):
+    side = candidate("Louvre", "side")
+    louvre = poi("Louvre")
+    old_name = louvre.image_file.name
+    response = curator.post(USE, {"poi": louvre.pk, "candidate": side.pk}, **HTMX)
+    assert response.status_code == 200 and 'id="poi-' in response.content.decode()
+    louvre.refresh_from_db()
+    assert louvre.image_file.name != old_name
+    selected = SelectedImage.objects.get(poi=louvre)
+    assert selected.title == "File:Louvre side.jpg" and selected.chosen_by == "curator"
+    assert selected.author == "Eve <script>alert(1)</script>"  # stored as plain text
+
+
+def test_use_refuses_another_pois_candidate(city, curator):
+    other = candidate("Orsay", "side")
+    response = curator.post(USE, {"poi": poi("Louvre").pk, "candidate": other.pk})
+    assert response.status_code == 400
+    assert SelectedImage.objects.get(poi__name="Louvre").title == "File:Louvre front.jpg"
+
+
+def test_mark_all_current_images_on_the_page_good(city, curator):
+    louvre = poi("Louvre")
+    ImageTrainingData.objects.create(
+        poi=louvre, image_url=SelectedImage.objects.get(poi=louvre).source_url, image_label="bad"
+    )
+    ids = list(PointOfInterest.objects.exclude(image_file="").values_list("pk", flat=True))
+    response = curator.post(BULK_GOOD, {"poi": ids, "next": REVIEW})
+    assert response.status_code == 302
+    assert ImageTrainingData.objects.filter(image_label="good").count() == 3  # Louvre kept
+    assert ImageTrainingData.objects.get(poi=louvre).image_label == "bad"
+    assert "Marked 3 current image(s) good." in curator.get(REVIEW).content.decode()
+    assert curator.post(BULK_GOOD, {}).status_code == 400
