@@ -285,7 +285,6 @@ def review(request: HttpRequest) -> HttpResponse:
         "cards": cards,
         "filters": filters,
         "querystring": filters.querystring(),
-        "labelled_total": ImageTrainingData.objects.count(),
         **_filter_choices(),
     }
     template = f"{TEMPLATE}#poi-list" if request.htmx else TEMPLATE
@@ -306,7 +305,6 @@ def fetch_alternatives(request: HttpRequest, poi_id: int) -> HttpResponse:
         "filters": Filters(),
         "querystring": "",
         "single": True,
-        "labelled_total": ImageTrainingData.objects.count(),
         **_filter_choices(),
     }
     return TemplateResponse(request, TEMPLATE, page_context)
