@@ -47,7 +47,7 @@ def browser_page(monkeypatch):
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        yield page
+        yield page, sync_api.expect
         browser.close()
 
 
@@ -71,7 +71,7 @@ def ranked_city(commons_settings, monkeypatch):
 def test_curator_labels_a_candidate_with_the_keyboard(
     browser_page, live_server, ranked_city, tmp_path
 ):
-    page = browser_page
+    page, expect = browser_page
     page.goto(f"{live_server.url}/image-ranking/")
     assert "/admin/login/" in page.url  # staff only: sent to log in first
     page.fill("#id_username", "curator")
@@ -86,13 +86,13 @@ def test_curator_labels_a_candidate_with_the_keyboard(
     candidate_tile = card.locator(".tile-candidate").first
     candidate_tile.wait_for()
     assert "Louvre side.jpg" in candidate_tile.inner_text()
-    assert page.locator("#counter-total").inner_text() == "3"
+    expect(page.locator("#counter-total")).to_have_text("3")  # retries: no timing race
 
     candidate_tile.focus()
     page.keyboard.press("g")
     candidate_tile.locator(".marked-good").wait_for()
     assert page.evaluate("window.__sameDocument") is True
-    assert page.locator("#counter-labelled").inner_text() == "1"
+    expect(page.locator("#counter-labelled")).to_have_text("1")
 
     side = ImageCandidate.objects.get(title="File:Louvre side.jpg")
     row = ImageTrainingData.objects.get()
@@ -111,4 +111,5 @@ def test_curator_labels_a_candidate_with_the_keyboard(
     # u undoes the last label, in place.
     page.keyboard.press("u")
     candidate_tile.get_by_role("button", name="Good").wait_for()
+    expect(page.locator("#counter-labelled")).to_have_text("0")
     assert not ImageTrainingData.objects.exists()

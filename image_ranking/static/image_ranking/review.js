@@ -69,6 +69,7 @@
       undoStack.push(swapped.id.replace(/^label-/, ""));
     }
   });
+  document.addEventListener("htmx:afterSwap", updateCounter);
   document.addEventListener("htmx:afterSettle", updateCounter);
 
   async function fetchAll(button) {
