@@ -279,12 +279,17 @@ def review(request: HttpRequest) -> HttpResponse:
     filters = Filters.from_request(request)
     queryset = filters.apply(poi_queryset()).order_by("name", "pk")
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-    cards = [card_context(request, poi) for poi in page.object_list]
+    # ?alternatives=all is the no-JavaScript bulk fetch (with JavaScript, review.js
+    # fetches card by card instead and shows progress).
+    open_all = request.GET.get("alternatives") == "all"
+    cards = [card_context(request, poi, alternatives=open_all) for poi in page.object_list]
+    querystring = filters.querystring()
     context = {
         "page": page,
         "cards": cards,
         "filters": filters,
-        "querystring": filters.querystring(),
+        "querystring": querystring,
+        "fetch_all_query": filters.querystring(page=page.number, alternatives="all"),
         **_filter_choices(),
     }
     template = f"{TEMPLATE}#poi-list" if request.htmx else TEMPLATE

@@ -113,3 +113,10 @@ def test_curator_labels_a_candidate_with_the_keyboard(
     candidate_tile.get_by_role("button", name="Good").wait_for()
     expect(page.locator("#counter-labelled")).to_have_text("0")
     assert not ImageTrainingData.objects.exists()
+
+    # Bulk: the remaining cards are fetched one by one, with progress.
+    page.get_by_role("link", name="Fetch alternatives for every POI on this page").click()
+    expect(page.locator("#fetch-status")).to_have_text("Fetched alternatives for 1 POI.")
+    expect(page.locator("#fetch-progress")).to_have_attribute("max", "1")
+    expect(page.locator(".tile-candidate")).to_have_count(2)
+    assert page.evaluate("window.__sameDocument") is True

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from cities.models import City, PoiList, PointOfInterest
 from image_ranking import views
+from image_ranking.exceptions import ModelWeightsMissingError
 from image_ranking.models import ImageCandidate, ImageTrainingData, RankingState, SelectedImage
 from image_ranking.services import scoring
 from tests.image_ranking.ranking_helpers import BrightnessScorer
@@ -315,6 +316,32 @@ def test_commons_failure_is_shown_not_a_500(city, curator, commons_settings, set
     url = reverse("image_ranking:fetch_alternatives", args=[poi("Orsay").pk])
     response = curator.get(url, **HTMX)
     assert response.status_code == 200 and "HTTP 403" in response.content.decode()
+
+
+def test_missing_model_weights_are_shown_not_a_500(city, curator, monkeypatch):
+    def no_weights(name=None):
+        raise ModelWeightsMissingError("Run `manage.py download_models` first.")
+
+    monkeypatch.setattr(scoring, "get_scorer", no_weights)
+    RankingState.objects.filter(poi__name="Orsay").update(candidates_fetched_at=None)
+    ImageCandidate.objects.filter(poi__name="Orsay").update(score=None)
+    url = reverse("image_ranking:fetch_alternatives", args=[poi("Orsay").pk])
+    response = curator.get(url, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'role="alert"' in html and "download_models" in html
+
+
+def test_fetch_alternatives_for_the_whole_page_without_javascript(city, curator, monkeypatch):
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    first = curator.get(REVIEW, {"city": "paris"}).content.decode()
+    assert 'href="?city=paris&amp;page=1&amp;alternatives=all"' in first
+    response = curator.get(REVIEW, {"city": "paris", "page": 1, "alternatives": "all"})
+    cards = response.context["cards"]
+    assert [c["poi"].name for c in cards] == ["Café Flore", "Louvre"]
+    for card in cards:
+        assert [t.title for t in card["alternatives"]] == [f"File:{card['poi'].name} side.jpg"]
+    assert response.content.decode().count("Use this image") == 2
 
 
 def test_use_this_image_replaces_the_current_one(city, curator):

@@ -76,7 +76,8 @@
     const links = Array.from(document.querySelectorAll("a[data-fetch]"));
     const progress = document.getElementById("fetch-progress");
     const status = document.getElementById("fetch-status");
-    button.disabled = true;
+    if (button.getAttribute("aria-disabled") === "true") return;
+    button.setAttribute("aria-disabled", "true");
     progress.hidden = false;
     progress.max = links.length;
     for (let i = 0; i < links.length; i++) {
@@ -90,16 +91,20 @@
       }
       progress.value = i + 1;
     }
-    if (progress.value === links.length) status.textContent = "Fetched alternatives for " + links.length + " POIs.";
-    button.disabled = false;
+    if (progress.value === links.length) status.textContent = "Fetched alternatives for " + links.length + (links.length === 1 ? " POI." : " POIs.");
+    button.removeAttribute("aria-disabled");
   }
 
   document.addEventListener("DOMContentLoaded", function () {
     updateCounter();
+    // Without JavaScript the link opens the page with every card's alternatives (one
+    // long request); here the cards are fetched one by one with a progress bar.
     const button = document.getElementById("fetch-all");
     if (button) {
-      button.hidden = false;
-      button.addEventListener("click", function () { fetchAll(button); });
+      button.addEventListener("click", function (event) {
+        event.preventDefault();
+        fetchAll(button);
+      });
     }
   });
 })();
