@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Exists, Model, OuterRef, QuerySet
@@ -43,7 +43,7 @@ from image_ranking.services.storage import IMAGE_FIELD
 
 PAGE_SIZE = 12
 TEMPLATE = "image_ranking/review.html"
-CATEGORY_FIELD = "category"
+CATEGORY_FIELD = "category"  # optional on the host's POI model: no filter without it
 
 
 def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -220,7 +220,7 @@ class Filters:
             queryset = queryset.filter(**{conf.POI_CITY_SLUG_LOOKUP: self.city})
         if self.plist:
             queryset = queryset.filter(**{f"{conf.POI_LISTS_LOOKUP}__pk": int(self.plist)})
-        if self.category:
+        if self.category and _has_field(queryset.model, CATEGORY_FIELD):
             queryset = queryset.filter(**{CATEGORY_FIELD: self.category})
         if self.labelled:
             has_label = Exists(ImageTrainingData.objects.filter(poi=OuterRef("pk")))
@@ -238,13 +238,25 @@ class Filters:
         return urlencode({k: v for k, v in values.items() if v})
 
 
+def _has_field(model: type[Model], name: str) -> bool:
+    try:
+        model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return True
+
+
 def _filter_choices() -> dict[str, Any]:
     model = get_poi_model()
     city_field = conf.POI_CITY_SLUG_LOOKUP.split("__")[0]
     lists_field = conf.POI_LISTS_LOOKUP
     cities = model._meta.get_field(city_field).related_model._default_manager.order_by("name")
     lists = model._meta.get_field(lists_field).related_model._default_manager.order_by("name")
-    categories = getattr(model._meta.get_field(CATEGORY_FIELD), "choices", None) or []
+    categories = (
+        getattr(model._meta.get_field(CATEGORY_FIELD), "choices", None) or []
+        if _has_field(model, CATEGORY_FIELD)
+        else []
+    )
     return {"cities": cities, "lists": lists, "categories": categories}
 
 
@@ -277,7 +289,8 @@ def alternatives_context(request: HttpRequest, poi: Model) -> dict[str, Any]:
 @staff_required
 def review(request: HttpRequest) -> HttpResponse:
     filters = Filters.from_request(request)
-    queryset = filters.apply(poi_queryset()).order_by("name", "pk")
+    queryset = filters.apply(poi_queryset())
+    queryset = queryset.order_by(*(["name"] if _has_field(queryset.model, "name") else []), "pk")
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     # ?alternatives=all is the no-JavaScript bulk fetch (with JavaScript, review.js
     # fetches card by card instead and shows progress).

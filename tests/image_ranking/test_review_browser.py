@@ -88,7 +88,10 @@ def test_curator_labels_a_candidate_with_the_keyboard(
     assert "Louvre side.jpg" in candidate_tile.inner_text()
     expect(page.locator("#counter-total")).to_have_text("3")  # retries: no timing race
 
-    candidate_tile.focus()
+    # Arrow keys move the focus from the current image to the candidate beside it.
+    card.locator(".tile-current").focus()
+    page.keyboard.press("ArrowRight")
+    assert candidate_tile.evaluate("el => el === document.activeElement")
     page.keyboard.press("g")
     candidate_tile.locator(".marked-good").wait_for()
     assert page.evaluate("window.__sameDocument") is True

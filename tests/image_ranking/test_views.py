@@ -12,9 +12,9 @@ from django.urls import reverse
 
 from cities.models import City, PoiList, PointOfInterest
 from image_ranking import views
-from image_ranking.exceptions import ModelWeightsMissingError
+from image_ranking.exceptions import ImageStorageError, ModelWeightsMissingError
 from image_ranking.models import ImageCandidate, ImageTrainingData, RankingState, SelectedImage
-from image_ranking.services import scoring
+from image_ranking.services import ranking, scoring
 from tests.image_ranking.ranking_helpers import BrightnessScorer
 
 pytestmark = pytest.mark.django_db
@@ -355,6 +355,22 @@ def test_use_this_image_replaces_the_current_one(city, curator):
     selected = SelectedImage.objects.get(poi=louvre)
     assert selected.title == "File:Louvre side.jpg" and selected.chosen_by == "curator"
     assert selected.author == "Eve <script>alert(1)</script>"  # stored as plain text
+
+
+def test_use_this_image_failure_is_shown_and_keeps_the_image(city, curator, monkeypatch):
+    def broken(poi, candidate, **kwargs):
+        raise ImageStorageError("The disk is full; free space and retry.")
+
+    monkeypatch.setattr(ranking, "choose_candidate", broken)
+    side = candidate("Louvre", "side")
+    louvre = poi("Louvre")
+    old_name = louvre.image_file.name
+    response = curator.post(USE, {"poi": louvre.pk, "candidate": side.pk}, **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200 and 'role="alert"' in html
+    assert "disk is full" in html and "current image is unchanged" in html
+    louvre.refresh_from_db()
+    assert louvre.image_file.name == old_name
 
 
 def test_use_refuses_another_pois_candidate(city, curator):
