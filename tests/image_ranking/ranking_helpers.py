@@ -173,3 +173,18 @@ class FakeCommons:
                     raise AssertionError("the original must never be downloaded")
                 return f.data
         raise CommonsError(f"HTTP 404 for {url}")
+
+
+class FakeTime:
+    """A clock (epoch seconds) that only moves when something sleeps on it."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds

@@ -13,8 +13,7 @@ from PIL import Image
 
 from cities.models import City, PoiList, PointOfInterest, Validation
 from image_ranking.models import ImageCandidate, SelectedImage
-from image_ranking.services import scoring
-from tests.image_ranking.ranking_helpers import BrightnessScorer, jpeg
+from tests.image_ranking.ranking_helpers import jpeg
 
 pytestmark = pytest.mark.django_db
 
@@ -23,13 +22,6 @@ pytestmark = pytest.mark.django_db
 def _commit_immediately(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         yield
-
-
-@pytest.fixture
-def brightness(monkeypatch):
-    scorer = BrightnessScorer()
-    monkeypatch.setattr(scoring, "get_scorer", lambda name=None: scorer)
-    return scorer
 
 
 @pytest.fixture

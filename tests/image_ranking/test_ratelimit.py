@@ -14,19 +14,7 @@ import pytest
 from image_ranking.models import RateLimitBucket
 from image_ranking.services.ratelimit import RateLimiter
 from tests.conftest import REPO_ROOT
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 5_000_000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from tests.image_ranking.ranking_helpers import FakeTime
 
 
 @pytest.mark.django_db

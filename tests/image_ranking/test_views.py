@@ -15,7 +15,6 @@ from image_ranking import views
 from image_ranking.exceptions import ImageStorageError, ModelWeightsMissingError
 from image_ranking.models import ImageCandidate, ImageTrainingData, RankingState, SelectedImage
 from image_ranking.services import ranking, scoring
-from tests.image_ranking.ranking_helpers import BrightnessScorer
 
 pytestmark = pytest.mark.django_db
 
@@ -31,13 +30,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 def _commit_immediately(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         yield
-
-
-@pytest.fixture
-def brightness(monkeypatch):
-    scorer = BrightnessScorer()
-    monkeypatch.setattr(scoring, "get_scorer", lambda name=None: scorer)
-    return scorer
 
 
 @pytest.fixture

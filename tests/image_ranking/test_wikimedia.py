@@ -13,23 +13,9 @@ from image_ranking.exceptions import (
 from image_ranking.services import wikimedia
 from image_ranking.services.ratelimit import RateLimiter
 from image_ranking.services.wikimedia import Candidate, CommonsClient, filter_reason
+from tests.image_ranking.ranking_helpers import FakeTime
 
 pytestmark = pytest.mark.django_db
-
-
-class FakeTime:
-    """A clock that only moves when something sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
