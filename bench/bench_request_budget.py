@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/bench_request_budget.py [--top-k K] [--small-places 67]
 
-Serves the realistic Paris scenario of ``bench/scenario_paris.py`` (100 listed POIs:
+Without ``--top-k`` it measures the app's default ``IMAGE_RANKING_SCORE_TOP_K``.
+
+Serves the realistic Paris scenario of ``bench/scenario_paris.py`` (99 listed POIs:
 landmarks with full result pages full of maps, PDFs, logos, tiny scans and shared views;
 restaurants and shops with a few results; neighbourhood places with none) from the loopback
 Commons replica of the test suite, and runs ``manage.py rank_poi_images`` over it with the
@@ -38,6 +40,7 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from bench import scenario_paris  # noqa: E402
+from image_ranking.conf import conf  # noqa: E402
 from image_ranking.services import scoring  # noqa: E402
 from tests.commons_replica import CommonsReplica  # noqa: E402
 from tests.image_ranking.ranking_helpers import BrightnessScorer  # noqa: E402
@@ -72,7 +75,12 @@ def line(label: str, requests: int, pois: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--top-k", type=int, default=0, help="IMAGE_RANKING_SCORE_TOP_K")
+    parser.add_argument(
+        "--top-k",
+        type=int,
+        default=None,
+        help="IMAGE_RANKING_SCORE_TOP_K (default: the app's setting; 0 scores every candidate)",
+    )
     parser.add_argument("--small-places", type=int, default=67)
     args = parser.parse_args()
 
@@ -83,7 +91,8 @@ def main() -> None:
     settings.IMAGE_RANKING_DOWNLOAD_HOSTS = ["127.0.0.1"]
     settings.IMAGE_RANKING_RATE_LIMIT_PER_HOUR = 10_000_000.0  # count requests, not hours
     settings.IMAGE_RANKING_RATE_LIMIT_BURST = 10_000
-    settings.IMAGE_RANKING_SCORE_TOP_K = args.top_k
+    if args.top_k is not None:  # otherwise measure what the app does by default
+        settings.IMAGE_RANKING_SCORE_TOP_K = args.top_k
     scorer = BrightnessScorer()
     scoring.get_scorer = lambda name=None: scorer
 
@@ -100,7 +109,7 @@ def main() -> None:
     downloads = [p for p in replica.download_requests]
     print(
         f"{pois} listed POIs, {len(scenario.files)} Commons files, {len(scenario.wikidata)} "
-        f"Wikidata P18 images; SCORE_TOP_K={args.top_k or 'all'}"
+        f"Wikidata P18 images; SCORE_TOP_K={conf.SCORE_TOP_K or 'all'}"
     )
     line("spec design (search+thumbs+orig)", spec, pois)
     line("first run (--missing-only)", first_requests, pois)
