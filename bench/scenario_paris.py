@@ -1,7 +1,7 @@
 """A realistic Commons scenario for a city guide, for the request-budget benchmark.
 
 Paris's 33 POIs from ``cities/data/paris.json`` plus generated neighbourhood places
-(cafés, bakeries, small shops...), 100 listed POIs in all, with the kind of results
+(cafés, bakeries, small shops...), 99 listed POIs in all, with the kind of results
 Commons search really gives:
 
 - landmarks: a full page of 10 results, of which some are maps and plans, PDFs and
