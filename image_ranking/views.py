@@ -347,15 +347,20 @@ def mark(request: HttpRequest) -> HttpResponse:
         return _bad_request(
             "'image_url' must be this POI's current image or one of its candidates."
         )
-    tile.label = ImageTrainingData.objects.create(
-        poi=poi,
+    tile.label = _save_label(request, tile, label)
+    return _label_response(request, tile)
+
+
+def _save_label(request: HttpRequest, tile: Tile, label: str) -> ImageTrainingData:
+    """A curator's label on a tile, with the score it had (training data)."""
+    return ImageTrainingData.objects.create(
+        poi=tile.poi,
         image_url=tile.url,
         thumbnail_url=(tile.candidate.thumbnail_url or None) if tile.candidate else None,
         image_label=label,
         aesthetic_score=tile.score,
         labelled_by=request.user,
     )
-    return _label_response(request, tile)
 
 
 @require_POST
@@ -427,16 +432,7 @@ def mark_page_good(request: HttpRequest) -> HttpResponse:
                 continue
             attach_labels(poi, [tile])
             if tile.label is None:
-                ImageTrainingData.objects.create(
-                    poi=poi,
-                    image_url=tile.url,
-                    thumbnail_url=(tile.candidate.thumbnail_url or None)
-                    if tile.candidate
-                    else None,
-                    image_label=ImageTrainingData.Label.GOOD,
-                    aesthetic_score=tile.score,
-                    labelled_by=request.user,
-                )
+                _save_label(request, tile, ImageTrainingData.Label.GOOD)
                 created += 1
     messages.success(request, f"Marked {created} current image(s) good.")
     target = _safe_next(request, reverse("image_ranking:review"))
