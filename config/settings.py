@@ -13,23 +13,19 @@ from pathlib import Path
 import dj_database_url
 import django
 
-from image_ranking.conf import env_overrides
+from config.env import app_overrides, env, unknown_names
+from image_ranking.conf import PREFIX as _APP_PREFIX
+from image_ranking.conf import declared_names
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    return env(name, "bool", default)
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return [item.strip() for item in value.split(",") if item.strip()]
+    return env(name, "list", default)
 
 
 DEBUG = env_bool("DEBUG", True)
@@ -46,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "config",
     "cities",
     "image_ranking",
 ]
@@ -139,4 +136,7 @@ LOGGING = {
 # Defaults for image_ranking live in image_ranking/conf.py; the environment overrides them.
 IMAGE_RANKING_POI_MODEL = "cities.PointOfInterest"
 IMAGE_RANKING_VALIDATION_MODEL = "cities.Validation"
-globals().update(env_overrides())
+_IMAGE_RANKING_KINDS = {name: s.kind for name, s in declared_names().items()}
+globals().update(app_overrides(_APP_PREFIX, _IMAGE_RANKING_KINDS))
+# Reported by config.checks (image_ranking.W002): an IMAGE_RANKING_* variable that is no setting.
+UNKNOWN_ENV_SETTINGS = unknown_names(_APP_PREFIX, set(_IMAGE_RANKING_KINDS))

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from image_ranking.conf import DEFAULTS, PREFIX, conf, unknown_env_names
+from image_ranking.conf import PREFIX, Setting, conf, declared, declared_names
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "str": (str,),
@@ -18,61 +18,46 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "bool": (bool,),
     "list": (list, tuple),
     "path": (str, type(None)),
+    "dict": (dict,),
 }
 
 PRECISIONS = ("fp32", "int8")
 
-# name -> smallest allowed value
-_MINIMUMS: dict[str, float] = {
-    "REQUEST_TIMEOUT": 0.1,
-    "MAX_DOWNLOAD_BYTES": 1024,
-    "MAX_RETRIES": 0,
-    "RATE_LIMIT_PER_HOUR": 0.001,
-    "RATE_LIMIT_BURST": 1,
-    "CANDIDATE_LIMIT": 1,
-    "THUMBNAIL_WIDTH": 20,
-    "MIN_IMAGE_WIDTH": 0,
-    "MAX_ASPECT_RATIO": 1,
-    "CANDIDATE_CACHE_DAYS": 0,
-    "TARGET_WIDTH": 1,
-    "TARGET_HEIGHT": 1,
-    "SCORE_BATCH_SIZE": 1,
-    "TORCH_THREADS": 0,
-    "BATCH_SIZE": 1,
-    "SCORE_TOP_K": 0,
-    "RANKING_THUMBNAIL_WIDTH": 20,
-}
+
+def _type_ok(setting: Setting[Any], value: Any) -> bool:
+    kind = setting.kind
+    ok = isinstance(value, _TYPES[kind]) and not (
+        kind in {"int", "float"} and isinstance(value, bool)
+    )
+    if kind == "path" and not ok:
+        ok = hasattr(value, "__fspath__")
+    if kind == "list" and ok:
+        ok = all(isinstance(item, str) for item in value)
+    if kind == "dict" and ok:
+        ok = all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in value.items())
+    return ok
 
 
 def _setting_type_errors() -> tuple[list[checks.CheckMessage], set[str]]:
     errors: list[checks.CheckMessage] = []
     bad: set[str] = set()
-    for name, (kind, _default) in DEFAULTS.items():
+    for setting in declared():
+        name = setting.name  # type: ignore[attr-defined]
         value = getattr(conf, name)
-        allowed = _TYPES[kind]
-        ok = isinstance(value, allowed) and not (
-            kind in {"int", "float"} and isinstance(value, bool)
-        )
-        if kind == "path" and not ok:
-            ok = hasattr(value, "__fspath__")
-        if kind == "list" and ok:
-            ok = all(isinstance(item, str) for item in value)
-        if not ok:
+        if not _type_ok(setting, value):
             bad.add(name)
             errors.append(
                 checks.Error(
-                    f"{PREFIX}{name} must be {_describe(kind)}, got {value!r}.",
+                    f"{PREFIX}{name} must be {_describe(setting.kind)}, got {value!r}.",
                     hint=f"Fix {PREFIX}{name} in your settings or environment.",
                     id="image_ranking.E001",
                 )
             )
-            continue
-        minimum = _MINIMUMS.get(name)
-        if minimum is not None and value < minimum:
+        elif setting.minimum is not None and value < setting.minimum:
             bad.add(name)
             errors.append(
                 checks.Error(
-                    f"{PREFIX}{name} must be at least {minimum}, got {value!r}.",
+                    f"{PREFIX}{name} must be at least {setting.minimum}, got {value!r}.",
                     id="image_ranking.E002",
                 )
             )
@@ -87,7 +72,27 @@ def _describe(kind: str) -> str:
         "bool": "True or False",
         "list": "a list of strings (comma-separated in the environment)",
         "path": "a filesystem path or None",
+        "dict": "a dict of strings (key=value pairs in the environment)",
     }[kind]
+
+
+def _poi_field_errors() -> list[checks.CheckMessage]:
+    from image_ranking import get_poi_model
+    from image_ranking.poi import get_poi_adapter
+
+    try:
+        model = get_poi_model()
+    except ImproperlyConfigured:
+        return []  # reported as E003
+    return [
+        checks.Error(
+            f"{PREFIX}POI_FIELDS: {problem}.",
+            hint="Map each role to a field path of your POI model ('city__name'), or to None "
+            "when the model has no such field (see image_ranking/poi.py).",
+            id="image_ranking.E009",
+        )
+        for problem in get_poi_adapter().problems(model)
+    ]
 
 
 @checks.register()
@@ -109,6 +114,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                     id="image_ranking.E003",
                 )
             )
+
+    if "POI_FIELDS" not in bad and "POI_MODEL" not in bad:
+        errors += _poi_field_errors()
 
     for name in ("COMMONS_API_URL", "WIKIDATA_API_URL"):
         if name in bad:
@@ -173,17 +181,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             )
         )
 
-    for name in unknown_env_names():
-        errors.append(
-            checks.Warning(
-                f"Environment variable {name} matches no image_ranking setting and is ignored.",
-                hint=f"Known settings: {', '.join(PREFIX + n for n in sorted(DEFAULTS))}.",
-                id="image_ranking.W002",
-            )
-        )
     # A setting defined in settings.py with our prefix but unknown is likely a typo too.
     for name in dir(settings):
-        if name.startswith(PREFIX) and name[len(PREFIX) :] not in DEFAULTS:
+        if name.startswith(PREFIX) and name[len(PREFIX) :] not in declared_names():
             errors.append(
                 checks.Warning(
                     f"Setting {name} matches no image_ranking setting and is ignored.",

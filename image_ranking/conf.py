@@ -1,92 +1,127 @@
 """Typed access to the ``IMAGE_RANKING_*`` settings.
 
-Each value is read from ``django.conf.settings`` on every access (so tests and
-``override_settings`` see changes at once), falling back to the default below.
-``checks.py`` validates them; ``env_overrides`` lets a project take any of them
-from an environment variable of the same name.
+Each setting is a typed descriptor on ``Settings``: ``conf.RATE_LIMIT_PER_HOUR`` reads
+``settings.IMAGE_RANKING_RATE_LIMIT_PER_HOUR`` on every access (so tests and
+``override_settings`` see changes at once), falling back to the default declared here, as
+django-cors-headers does. The app reads Django settings only; a host project that wants
+them from the environment parses them itself (this project: ``config/env.py``, by the
+``kind`` declared here). ``checks.py`` validates every value.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from django.conf import settings as django_settings
+
+PREFIX = "IMAGE_RANKING_"
 
 DEFAULT_USER_AGENT = (
     "image_ranking/0.1 (https://example.org/set-IMAGE_RANKING_USER_AGENT; ops@example.org)"
 )
 
-# name (without prefix) -> (type, default). The type drives parsing of environment
-# variables and the system checks; "list" means a comma-separated list of strings.
-DEFAULTS: dict[str, tuple[str, Any]] = {
-    "POI_MODEL": ("str", "cities.PointOfInterest"),
-    "VALIDATION_MODEL": ("str", "cities.Validation"),
-    # Lookups on the POI model the app relies on (kept as settings so a host with
-    # other names can plug in without code changes).
-    "POI_LISTS_LOOKUP": ("str", "lists"),
-    "POI_CITY_SLUG_LOOKUP": ("str", "city__slug"),
-    "USER_AGENT": ("str", DEFAULT_USER_AGENT),
-    "COMMONS_API_URL": ("str", "https://commons.wikimedia.org/w/api.php"),
-    "WIKIDATA_API_URL": ("str", "https://www.wikidata.org/w/api.php"),
-    "DOWNLOAD_HOSTS": ("list", ["upload.wikimedia.org"]),
-    "REQUEST_TIMEOUT": ("float", 20.0),
-    "MAX_DOWNLOAD_BYTES": ("int", 25 * 1024 * 1024),
-    "MAX_RETRIES": ("int", 4),
-    "RATE_LIMIT_PER_HOUR": ("float", 500.0),
-    "RATE_LIMIT_BURST": ("int", 5),
-    "CANDIDATE_LIMIT": ("int", 10),
-    "THUMBNAIL_WIDTH": ("int", 330),
-    # Width of the thumbnails a ranking run scores. At a standard Commons width >=
-    # TARGET_WIDTH the winner is stored from the very bytes that were scored: no
-    # separate winner download, and the full original is never fetched.
-    "RANKING_THUMBNAIL_WIDTH": ("int", 960),
-    # Score only the first K kept candidates in search order (Wikidata image first);
-    # 0 scores them all. A landmark's page of 10 results keeps about 6 after the filters;
-    # 5 saves about 10% of a first run's requests (bench/bench_request_budget.py).
-    "SCORE_TOP_K": ("int", 5),
-    "MIN_IMAGE_WIDTH": ("int", 640),
-    "MAX_ASPECT_RATIO": ("float", 3.0),
-    "CANDIDATE_CACHE_DAYS": ("int", 30),
-    "TARGET_WIDTH": ("int", 800),
-    "TARGET_HEIGHT": ("int", 600),
-    "SCORER": ("str", "laion-vit-l-14"),
-    "SCORE_THRESHOLD": ("float", 5.0),
-    "SCORE_BATCH_SIZE": ("int", 16),
-    "TORCH_THREADS": ("int", 0),
-    "DEVICE": ("str", "cpu"),
-    # "fp32" (reference scores) or "int8": the CLIP backbone's linear layers dynamically
-    # quantised, about 2x faster on a CPU for score differences of a few hundredths.
-    "PRECISION": ("str", "fp32"),
-    "WEIGHTS_DIR": ("path", None),
-    "CACHE_DIR": ("path", None),
-    "LEARNED_HEAD": ("path", None),
-    "FALLBACK_ENABLED": ("bool", False),
-    "FALLBACK_DIR": ("str", "cities/images/fallbacks"),
-    "BATCH_SIZE": ("int", 50),
-}
+T = TypeVar("T")
 
-PREFIX = "IMAGE_RANKING_"
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """One setting: its default, its kind (for checks and environment parsers) and bounds.
+
+    ``kind`` is one of str, int, float, bool, list (of strings), path (str or None) and
+    dict (str -> str or None).
+    """
+
+    default: T
+    kind: str
+    minimum: float | None = None
+    doc: str = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        object.__setattr__(self, "name", name)
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> Setting[T]: ...
+    @overload
+    def __get__(self, obj: object, objtype: type | None = None) -> T: ...
+    def __get__(self, obj: object | None, objtype: type | None = None) -> T | Setting[T]:
+        if obj is None:
+            return self
+        return getattr(django_settings, PREFIX + self.name, self.default)  # type: ignore[attr-defined]
+
+    @property
+    def setting_name(self) -> str:
+        return PREFIX + self.name  # type: ignore[attr-defined]
 
 
 class Settings:
     """Attribute access to the app's settings, e.g. ``conf.RATE_LIMIT_PER_HOUR``."""
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            _kind, default = DEFAULTS[name]
-        except KeyError:
-            raise AttributeError(f"No setting IMAGE_RANKING_{name}") from None
-        return getattr(django_settings, PREFIX + name, default)
+    # -- the host's models ---------------------------------------------------------------
+    POI_MODEL: Setting[str] = Setting("cities.PointOfInterest", "str")
+    VALIDATION_MODEL: Setting[str] = Setting("cities.Validation", "str")
+    # Where the app reads a host POI's fields (see image_ranking/poi.py); merged over
+    # poi.DEFAULT_FIELDS, a role set to None means the host has no such field.
+    POI_FIELDS: Setting[dict[str, str | None]] = Setting({}, "dict")
+
+    # -- Wikimedia -----------------------------------------------------------------------
+    USER_AGENT: Setting[str] = Setting(DEFAULT_USER_AGENT, "str")
+    COMMONS_API_URL: Setting[str] = Setting("https://commons.wikimedia.org/w/api.php", "str")
+    WIKIDATA_API_URL: Setting[str] = Setting("https://www.wikidata.org/w/api.php", "str")
+    DOWNLOAD_HOSTS: Setting[list[str]] = Setting(["upload.wikimedia.org"], "list")
+    REQUEST_TIMEOUT: Setting[float] = Setting(20.0, "float", minimum=0.1)
+    MAX_DOWNLOAD_BYTES: Setting[int] = Setting(25 * 1024 * 1024, "int", minimum=1024)
+    MAX_RETRIES: Setting[int] = Setting(4, "int", minimum=0)
+    RATE_LIMIT_PER_HOUR: Setting[float] = Setting(500.0, "float", minimum=0.001)
+    RATE_LIMIT_BURST: Setting[int] = Setting(5, "int", minimum=1)
+
+    # -- candidates ----------------------------------------------------------------------
+    CANDIDATE_LIMIT: Setting[int] = Setting(10, "int", minimum=1)
+    THUMBNAIL_WIDTH: Setting[int] = Setting(330, "int", minimum=20)
+    # Width of the thumbnails a ranking run scores. At a standard Commons width >=
+    # TARGET_WIDTH the winner is stored from the very bytes that were scored: no
+    # separate winner download, and the full original is never fetched.
+    RANKING_THUMBNAIL_WIDTH: Setting[int] = Setting(960, "int", minimum=20)
+    # Score only the first K kept candidates in search order (Wikidata image first);
+    # 0 scores them all. A landmark's page of 10 results keeps about 6 after the filters;
+    # 5 saves about 10% of a first run's requests (bench/bench_request_budget.py).
+    SCORE_TOP_K: Setting[int] = Setting(5, "int", minimum=0)
+    MIN_IMAGE_WIDTH: Setting[int] = Setting(640, "int", minimum=0)
+    MAX_ASPECT_RATIO: Setting[float] = Setting(3.0, "float", minimum=1)
+    CANDIDATE_CACHE_DAYS: Setting[int] = Setting(30, "int", minimum=0)
+
+    # -- stored images -------------------------------------------------------------------
+    TARGET_WIDTH: Setting[int] = Setting(800, "int", minimum=1)
+    TARGET_HEIGHT: Setting[int] = Setting(600, "int", minimum=1)
+    FALLBACK_ENABLED: Setting[bool] = Setting(False, "bool")
+    FALLBACK_DIR: Setting[str] = Setting("cities/images/fallbacks", "str")
+
+    # -- scoring -------------------------------------------------------------------------
+    SCORER: Setting[str] = Setting("laion-vit-l-14", "str")
+    SCORE_THRESHOLD: Setting[float] = Setting(5.0, "float")
+    SCORE_BATCH_SIZE: Setting[int] = Setting(16, "int", minimum=1)
+    TORCH_THREADS: Setting[int] = Setting(0, "int", minimum=0)
+    DEVICE: Setting[str] = Setting("cpu", "str")
+    # "fp32" (reference scores) or "int8": the CLIP backbone's linear layers dynamically
+    # quantised, about 2x faster on a CPU for score differences of a few hundredths.
+    PRECISION: Setting[str] = Setting("fp32", "str")
+    WEIGHTS_DIR: Setting[str | None] = Setting(None, "path")
+    CACHE_DIR: Setting[str | None] = Setting(None, "path")
+    LEARNED_HEAD: Setting[str | None] = Setting(None, "path")
+
+    # -- runs ----------------------------------------------------------------------------
+    BATCH_SIZE: Setting[int] = Setting(50, "int", minimum=1)
 
     @property
     def cache_dir(self) -> Path:
         """Folder for downloaded weights, trained heads and embedding caches."""
-        configured = getattr(django_settings, PREFIX + "CACHE_DIR", None)
+        configured = self.CACHE_DIR
         if configured:
             return Path(configured).expanduser()
+        # The XDG convention, like Path.home() reading HOME: not an app setting.
         xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
         return Path(xdg) / "image_ranking"
 
@@ -95,53 +130,16 @@ class Settings:
         return self.USER_AGENT == DEFAULT_USER_AGENT
 
 
+def declared() -> Iterator[Setting[Any]]:
+    """Every declared setting, in declaration order."""
+    for value in vars(Settings).values():
+        if isinstance(value, Setting):
+            yield value
+
+
+def declared_names() -> Mapping[str, Setting[Any]]:
+    """``{"RATE_LIMIT_PER_HOUR": Setting(...)}`` for every declared setting."""
+    return {setting.name: setting for setting in declared()}  # type: ignore[attr-defined]
+
+
 conf = Settings()
-
-
-def parse_value(kind: str, raw: str) -> Any:
-    """Parse one environment variable's text as a setting of the given kind."""
-    raw = raw.strip()
-    if kind == "str":
-        return raw
-    if kind == "path":
-        return raw or None
-    if kind == "int":
-        return int(raw)
-    if kind == "float":
-        return float(raw)
-    if kind == "bool":
-        lowered = raw.lower()
-        if lowered in {"1", "true", "yes", "on"}:
-            return True
-        if lowered in {"0", "false", "no", "off", ""}:
-            return False
-        raise ValueError(f"expected true/false, got {raw!r}")
-    if kind == "list":
-        return [item.strip() for item in raw.split(",") if item.strip()]
-    raise ValueError(f"unknown kind {kind}")
-
-
-def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Return ``{"IMAGE_RANKING_X": value}`` for each known variable set in the environment.
-
-    A value that does not parse is kept as the raw string so that the system checks
-    report it with the setting's name instead of the project failing to import.
-    """
-    environ = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    for name, (kind, _default) in DEFAULTS.items():
-        key = PREFIX + name
-        if key not in environ:
-            continue
-        try:
-            values[key] = parse_value(kind, environ[key])
-        except ValueError:
-            values[key] = environ[key]
-    return values
-
-
-def unknown_env_names(environ: Mapping[str, str] | None = None) -> list[str]:
-    """Environment variables with the prefix that match no setting (likely typos)."""
-    environ = os.environ if environ is None else environ
-    known = {PREFIX + name for name in DEFAULTS}
-    return sorted(k for k in environ if k.startswith(PREFIX) and k not in known)

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Exists, Model, OuterRef, QuerySet
@@ -35,15 +35,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from image_ranking import get_poi_model
-from image_ranking.conf import conf
 from image_ranking.exceptions import ImageRankingError
 from image_ranking.models import ImageCandidate, ImageTrainingData, SelectedImage
+from image_ranking.poi import get_poi_adapter
 from image_ranking.services import ranking
-from image_ranking.services.storage import IMAGE_FIELD
 
 PAGE_SIZE = 12
 TEMPLATE = "image_ranking/review.html"
-CATEGORY_FIELD = "category"  # optional on the host's POI model: no filter without it
 
 
 def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -102,12 +100,12 @@ def _http_only(url: str) -> str:
 
 
 def _media_url(request: HttpRequest, poi: Model) -> str:
-    field_file = getattr(poi, IMAGE_FIELD)
+    field_file = get_poi_adapter().image(poi)
     return request.build_absolute_uri(field_file.url) if field_file else ""
 
 
 def current_tile(request: HttpRequest, poi: Model) -> Tile | None:
-    field_file = getattr(poi, IMAGE_FIELD)
+    field_file = get_poi_adapter().image(poi)
     if not field_file:
         return None
     selected = SelectedImage.objects.filter(poi=poi).select_related("candidate").first()
@@ -168,10 +166,12 @@ def known_image(request: HttpRequest, poi: Model, url: str) -> Tile | None:
 
 
 def poi_queryset() -> QuerySet:
+    adapter = get_poi_adapter()
     return (
         get_poi_model()
-        ._default_manager.exclude(**{IMAGE_FIELD: ""})
-        .exclude(**{f"{IMAGE_FIELD}__isnull": True})
+        ._default_manager.exclude(**{adapter.image_field: ""})
+        .exclude(**{f"{adapter.image_field}__isnull": True})
+        .select_related(*adapter.related_paths())
     )
 
 
@@ -216,12 +216,13 @@ class Filters:
         )
 
     def apply(self, queryset: QuerySet) -> QuerySet:
-        if self.city:
-            queryset = queryset.filter(**{conf.POI_CITY_SLUG_LOOKUP: self.city})
-        if self.plist:
-            queryset = queryset.filter(**{f"{conf.POI_LISTS_LOOKUP}__pk": int(self.plist)})
-        if self.category and _has_field(queryset.model, CATEGORY_FIELD):
-            queryset = queryset.filter(**{CATEGORY_FIELD: self.category})
+        adapter = get_poi_adapter()
+        if self.city and adapter.has("city_slug"):
+            queryset = queryset.filter(**{adapter.path("city_slug"): self.city})
+        if self.plist and adapter.has("lists"):
+            queryset = queryset.filter(**{f"{adapter.path('lists')}__pk": int(self.plist)})
+        if self.category and adapter.has("category"):
+            queryset = queryset.filter(**{adapter.path("category"): self.category})
         if self.labelled:
             has_label = Exists(ImageTrainingData.objects.filter(poi=OuterRef("pk")))
             queryset = queryset.filter(has_label if self.labelled == "yes" else ~has_label)
@@ -238,26 +239,33 @@ class Filters:
         return urlencode({k: v for k, v in values.items() if v})
 
 
-def _has_field(model: type[Model], name: str) -> bool:
-    try:
-        model._meta.get_field(name)
-    except FieldDoesNotExist:
-        return False
-    return True
+def _related_model(model: type[Model], path: str | None) -> type[Model] | None:
+    """The model at the end of a relation path (``city`` of ``city__slug``), if any."""
+    if not path:
+        return None
+    current: Any = model
+    for part in path.split("__"):
+        field = current._meta.get_field(part)
+        if field.related_model is None:
+            return current if current is not model else None
+        current = field.related_model
+    return current
 
 
 def _filter_choices() -> dict[str, Any]:
     model = get_poi_model()
-    city_field = conf.POI_CITY_SLUG_LOOKUP.split("__")[0]
-    lists_field = conf.POI_LISTS_LOOKUP
-    cities = model._meta.get_field(city_field).related_model._default_manager.order_by("name")
-    lists = model._meta.get_field(lists_field).related_model._default_manager.order_by("name")
-    categories = (
-        getattr(model._meta.get_field(CATEGORY_FIELD), "choices", None) or []
-        if _has_field(model, CATEGORY_FIELD)
-        else []
-    )
-    return {"cities": cities, "lists": lists, "categories": categories}
+    adapter = get_poi_adapter()
+    city_model = _related_model(model, adapter.path("city_slug"))
+    list_model = _related_model(model, adapter.path("lists"))
+    categories: Any = []
+    if adapter.has("category"):
+        field = model._meta.get_field(adapter.path("category"))  # type: ignore[arg-type]
+        categories = getattr(field, "choices", None) or []
+    return {
+        "cities": city_model._default_manager.all() if city_model else [],
+        "lists": list_model._default_manager.all() if list_model else [],
+        "categories": categories,
+    }
 
 
 def card_context(request: HttpRequest, poi: Model, *, alternatives: bool = False) -> dict:
@@ -290,7 +298,7 @@ def alternatives_context(request: HttpRequest, poi: Model) -> dict[str, Any]:
 def review(request: HttpRequest) -> HttpResponse:
     filters = Filters.from_request(request)
     queryset = filters.apply(poi_queryset())
-    queryset = queryset.order_by(*(["name"] if _has_field(queryset.model, "name") else []), "pk")
+    queryset = queryset.order_by(get_poi_adapter().path("name"), "pk")
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     # ?alternatives=all is the no-JavaScript bulk fetch (with JavaScript, review.js
     # fetches card by card instead and shows progress).

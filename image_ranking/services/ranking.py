@@ -34,8 +34,9 @@ from image_ranking.exceptions import (
     UnknownScorerError,
 )
 from image_ranking.models import ImageCandidate, RankingState, SelectedImage
+from image_ranking.poi import get_poi_adapter
 from image_ranking.services import validations
-from image_ranking.services.storage import IMAGE_FIELD, store_poi_image
+from image_ranking.services.storage import store_poi_image
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +125,7 @@ def _reason_key(reason: str) -> str:
 
 
 def _city_name(poi: Model) -> str:
-    city = validations.poi_city(poi)
-    return str(city) if city is not None else "no city"
+    return get_poi_adapter().city_name(poi) or "no city"
 
 
 class Ranker:
@@ -389,7 +389,7 @@ class Ranker:
                 .first()
             )
             if other is not None:
-                storage = getattr(other.poi, IMAGE_FIELD).storage
+                storage = get_poi_adapter().image(other.poi).storage
                 try:
                     with storage.open(other.file_name, "rb") as handle:
                         return handle.read()
@@ -417,14 +417,15 @@ class Ranker:
                 logger.exception("Unexpected error while ranking %s", poi)
             message = f"{kind} error: {exc}"
             logger.warning("Ranking %s failed: %s", poi, message)
-            result = RankResult(poi.pk, str(getattr(poi, "name", poi)), Outcome.FAILED, message)
+            name = get_poi_adapter().name(poi) or str(poi)
+            result = RankResult(poi.pk, name, Outcome.FAILED, message)
             self._record(poi, result)
         result.requests = self._request_count() - before
         result.dry_run = self.dry_run
         return result
 
     def _rank(self, poi: Model) -> RankResult:
-        name = str(getattr(poi, "name", poi))
+        name = get_poi_adapter().name(poi) or str(poi)
         selected = SelectedImage.objects.filter(poi=poi).first()
         if selected is not None and selected.chosen_by == SelectedImage.ChosenBy.CURATOR:
             result = RankResult(
@@ -456,7 +457,7 @@ class Ranker:
         return result
 
     def _has_file(self, poi: Model) -> bool:
-        field_file = getattr(poi, IMAGE_FIELD)
+        field_file = get_poi_adapter().image(poi)
         if not field_file:
             return False
         try:
@@ -560,8 +561,9 @@ class Ranker:
     def _apply_fallback(
         self, poi: Model, selected: SelectedImage | None, result: RankResult
     ) -> None:
-        category = str(getattr(poi, "category", "") or "")
-        storage = getattr(poi, IMAGE_FIELD).storage
+        adapter = get_poi_adapter()
+        category = adapter.category(poi)
+        storage = adapter.image(poi).storage
         folder = conf.FALLBACK_DIR.strip("/")
         found = None
         for extension in FALLBACK_EXTENSIONS:

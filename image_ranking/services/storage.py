@@ -21,6 +21,7 @@ from PIL import Image
 from image_ranking.conf import conf
 from image_ranking.exceptions import ImageDecodeError, ImageStorageError
 from image_ranking.models import SelectedImage
+from image_ranking.poi import get_poi_adapter
 from image_ranking.services import images
 from image_ranking.services.images import normalise_mode, open_image
 
@@ -28,9 +29,6 @@ if TYPE_CHECKING:
     from image_ranking.models import ImageCandidate
 
 logger = logging.getLogger(__name__)
-
-# The host POI's image field (the contract with the host app, like its name and city).
-IMAGE_FIELD = "image_file"
 
 # Decompression-bomb limit for stored images (see images.MAX_PIXELS).
 MAX_PIXELS = images.MAX_PIXELS
@@ -119,7 +117,8 @@ def store_poi_image(
 
     prepared = prepare_image(image_bytes)
     provenance = _provenance(candidate, source)
-    field_file = getattr(poi, IMAGE_FIELD)
+    image_field = get_poi_adapter().image_field
+    field_file = getattr(poi, image_field)
     previous_name = field_file.name or ""
     new_name = ""
     try:
@@ -142,7 +141,7 @@ def store_poi_image(
         # BaseException too: a Ctrl-C between the file write and the commit must not
         # leave an orphan file behind.
         # FieldFile.save put the new name on the instance: put the old one back.
-        setattr(poi, IMAGE_FIELD, previous_name)
+        setattr(poi, image_field, previous_name)
         if new_name:
             _delete_quietly(field_file.storage, new_name)
         if isinstance(exc, Exception) and not isinstance(exc, ImageStorageError):
@@ -166,11 +165,12 @@ def _commit(
     provenance: dict[str, Any],
 ) -> SelectedImage:
     poi_model = type(poi)
+    image_field = get_poi_adapter().image_field
     # Lock the row and read the stored name from the database, not from a possibly
     # stale instance: a concurrent store must not make us delete the wrong file.
-    locked = poi_model._default_manager.select_for_update().only("pk", IMAGE_FIELD).get(pk=poi.pk)
-    old_name = getattr(locked, IMAGE_FIELD).name or ""
-    poi_model._default_manager.filter(pk=poi.pk).update(**{IMAGE_FIELD: new_name})
+    locked = poi_model._default_manager.select_for_update().only("pk", image_field).get(pk=poi.pk)
+    old_name = getattr(locked, image_field).name or ""
+    poi_model._default_manager.filter(pk=poi.pk).update(**{image_field: new_name})
 
     defaults = {
         "candidate": candidate if candidate is not None and candidate.pk else None,
@@ -190,14 +190,14 @@ def _commit(
         resolve_no_image(poi)
 
     if old_name and old_name != new_name:
-        storage = getattr(poi, IMAGE_FIELD).storage
+        storage = getattr(poi, image_field).storage
         transaction.on_commit(lambda: _delete_old_file(poi_model, storage, old_name))
     return selected
 
 
 def _delete_old_file(poi_model: type[Model], storage: Any, name: str) -> None:
     # Never delete a file another POI still points at (e.g. a hand-made copy).
-    if poi_model._default_manager.filter(**{IMAGE_FIELD: name}).exists():
+    if poi_model._default_manager.filter(**{get_poi_adapter().image_field: name}).exists():
         return
     _delete_quietly(storage, name)
 

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Model
 
 from image_ranking import get_validation_model
-from image_ranking.conf import conf
+from image_ranking.poi import get_poi_adapter
 
 CONTEXT = "image_ranking"
 AGGREGATE = "no_images"
@@ -21,12 +21,6 @@ def _open_reports(poi: Model):
     return get_validation_model()._default_manager.filter(
         context=CONTEXT, aggregate=AGGREGATE, poi=poi, resolved=False
     )
-
-
-def poi_city(poi: Model) -> Model | None:
-    """The POI's city object, found through ``IMAGE_RANKING_POI_CITY_SLUG_LOOKUP``."""
-    attribute = conf.POI_CITY_SLUG_LOOKUP.split("__")[0]
-    return getattr(poi, attribute, None)
 
 
 def report_no_image(poi: Model, description: str) -> Model:
@@ -54,14 +48,10 @@ def report_no_image(poi: Model, description: str) -> Model:
         }
         field_names = {f.name for f in validation_model._meta.get_fields()}
         if "city" in field_names:
-            fields["city"] = poi_city(poi)
+            fields["city"] = get_poi_adapter().city(poi)
         return validation_model._default_manager.create(**fields)
 
 
 def resolve_no_image(poi: Model) -> int:
     """Mark the POI's open "no suitable image" reports resolved; returns how many."""
     return _open_reports(poi).update(resolved=True)
-
-
-def open_report(poi: Model) -> Model | None:
-    return _open_reports(poi).order_by("pk").first()

@@ -44,6 +44,7 @@ from image_ranking.exceptions import (
     DownloadTooLargeError,
     TransientCommonsError,
 )
+from image_ranking.poi import get_poi_adapter
 from image_ranking.services.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
@@ -342,9 +343,10 @@ class CommonsClient:
         self, poi: Any, limit: int = 10, *, include_filtered: bool = False
     ) -> list[Candidate]:
         """The POI's Wikidata image (first) and Commons search results, in that order."""
-        qid = (getattr(poi, "wikidata_id", "") or "").strip().upper()
+        qid = get_poi_adapter().wikidata_id(poi)
         title = self.fetch_wikidata_images([qid]).get(qid) if qid else None
-        found = self._with_wikidata_image(self.search(str(poi.name), limit), title, None)
+        name = get_poi_adapter().name(poi)
+        found = self._with_wikidata_image(self.search(name, limit), title, None)
         return [c for c in found if include_filtered or not c.filtered_reason]
 
     def fetch_candidates_for_pois(
@@ -356,12 +358,13 @@ class CommonsClient:
         failing Wikidata look-up raises, as it concerns the whole batch.
         """
         pois = list(pois)
-        qids = {poi.pk: (getattr(poi, "wikidata_id", "") or "").strip().upper() for poi in pois}
+        adapter = get_poi_adapter()
+        qids = {poi.pk: adapter.wikidata_id(poi) for poi in pois}
         images = self.fetch_wikidata_images(q for q in qids.values() if q)
         searched: dict[Any, list[Candidate]] = {}
         for poi in pois:
             try:
-                searched[poi.pk] = self.search(str(poi.name), limit)
+                searched[poi.pk] = self.search(adapter.name(poi), limit)
             except CommonsError as exc:
                 logger.warning("Commons search for %s failed: %s", poi, exc)
         # The P18 image is usually among the search results; only the others cost a

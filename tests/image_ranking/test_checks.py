@@ -84,14 +84,35 @@ def test_unknown_precision_is_e008(settings):
     assert "fp32, int8" in messages[0].hint
 
 
-def test_unknown_environment_variable_warns(monkeypatch):
-    monkeypatch.setenv("IMAGE_RANKING_RATE_LIMT", "10")
-    messages = check_settings()
+def test_unknown_environment_variable_warns(settings):
+    # config/settings.py lists them (config.env.unknown_names); the project's check warns.
+    from config.checks import check_environment
+
+    settings.UNKNOWN_ENV_SETTINGS = ["IMAGE_RANKING_RATE_LIMT"]
+    messages = check_environment()
     assert [m.id for m in messages] == ["image_ranking.W002"]
     assert "IMAGE_RANKING_RATE_LIMT" in messages[0].msg
+
+
+def test_dict_setting_is_type_checked(settings):
+    settings.IMAGE_RANKING_POI_FIELDS = {"name": 3}
+    assert "image_ranking.E001" in [m.id for m in check_settings()]
 
 
 def test_manage_py_check_fails_on_errors(settings):
     settings.IMAGE_RANKING_SCORER = "clip-large"
     with pytest.raises(SystemCheckError, match="image_ranking.E006"):
         call_command("check")
+
+
+def test_poi_field_that_does_not_resolve_is_e009(settings):
+    settings.IMAGE_RANKING_POI_FIELDS = {"city_name": "town__label", "colour": "x"}
+    messages = [m for m in check_settings() if m.id == "image_ranking.E009"]
+    assert len(messages) == 2
+    assert "town__label" in messages[0].msg or "town__label" in messages[1].msg
+
+
+def test_poi_required_field_cannot_be_none(settings):
+    settings.IMAGE_RANKING_POI_FIELDS = {"name": None}
+    messages = [m for m in check_settings() if m.id == "image_ranking.E009"]
+    assert ["'name' field is required" in m.msg for m in messages] == [True]

@@ -4,7 +4,18 @@ from pathlib import Path
 
 import pytest
 
-from image_ranking.conf import DEFAULT_USER_AGENT, conf, env_overrides, unknown_env_names
+from config.env import app_overrides, parse, unknown_names
+from image_ranking.conf import DEFAULT_USER_AGENT, PREFIX, Setting, conf, declared_names
+
+KINDS = {name: s.kind for name, s in declared_names().items()}
+
+
+def env_overrides(environ):
+    return app_overrides(PREFIX, KINDS, environ)
+
+
+def unknown_env_names(environ):
+    return unknown_names(PREFIX, set(KINDS), environ)
 
 
 def test_defaults_are_read_when_unset(settings):
@@ -22,8 +33,22 @@ def test_settings_are_read_on_each_access(settings):
 
 
 def test_unknown_setting_is_an_attribute_error():
-    with pytest.raises(AttributeError, match="IMAGE_RANKING_NOPE"):
+    with pytest.raises(AttributeError, match="NOPE"):
         _ = conf.NOPE
+
+
+def test_settings_declare_their_type():
+    assert isinstance(type(conf).__dict__["RATE_LIMIT_PER_HOUR"], Setting)
+    assert declared_names()["RATE_LIMIT_PER_HOUR"].kind == "float"
+    assert (
+        declared_names()["RATE_LIMIT_PER_HOUR"].setting_name == "IMAGE_RANKING_RATE_LIMIT_PER_HOUR"
+    )
+
+
+def test_env_dict_parses_pairs():
+    assert parse("dict", "name=title, city_name=") == {"name": "title", "city_name": None}
+    with pytest.raises(ValueError):
+        parse("dict", "name")
 
 
 def test_env_overrides_parse_by_type():

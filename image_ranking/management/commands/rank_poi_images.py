@@ -31,8 +31,8 @@ from image_ranking import get_poi_model
 from image_ranking.conf import conf
 from image_ranking.exceptions import ImageRankingError
 from image_ranking.models import RankingRun, RankingState, SelectedImage
+from image_ranking.poi import get_poi_adapter
 from image_ranking.services.ranking import FATAL_ERRORS, Ranker, RankResult
-from image_ranking.services.storage import IMAGE_FIELD
 
 logger = logging.getLogger("image_ranking.commands.rank_poi_images")
 
@@ -238,25 +238,31 @@ class Command(BaseCommand):
     def _select(self, params: dict[str, Any]) -> QuerySet:
         poi_model = get_poi_model()
         manager = poi_model._default_manager
-        city_lookup = conf.POI_CITY_SLUG_LOOKUP
+        adapter = get_poi_adapter()
+        city_lookup = adapter.path("city_slug")
+        if params["city"] and city_lookup is None:
+            raise CommandError(
+                "--city needs the POI model's city slug: set 'city_slug' in "
+                "IMAGE_RANKING_POI_FIELDS."
+            )
         if params["city"] and not manager.filter(**{city_lookup: params["city"]}).exists():
             known = sorted(s for s in manager.values_list(city_lookup, flat=True).distinct() if s)
             hint = f" Known cities: {', '.join(known)}." if known else " No city has POIs yet."
             raise CommandError(f"No POIs in a city with slug {params['city']!r}.{hint}")
-        queryset = manager.filter(**{f"{conf.POI_LISTS_LOOKUP}__isnull": False})
+        lists = adapter.path("lists")
+        queryset = manager.filter(**{f"{lists}__isnull": False}) if lists else manager.all()
         if params["city"]:
             queryset = queryset.filter(**{city_lookup: params["city"]})
         if params["missing_only"]:
             # A category fallback is a stand-in: keep looking for a real photo.
             queryset = queryset.filter(
-                Q(**{IMAGE_FIELD: ""})
-                | Q(**{f"{IMAGE_FIELD}__isnull": True})
+                Q(**{adapter.image_field: ""})
+                | Q(**{f"{adapter.image_field}__isnull": True})
                 | Q(selected_image__chosen_by=SelectedImage.ChosenBy.FALLBACK)
             )
-        related = city_lookup.split("__")[0]
         # values_list + pk__in keeps DISTINCT away from the ordering columns (PostgreSQL).
         ids = queryset.values("pk").distinct()
-        return manager.filter(pk__in=ids).select_related(related).order_by("pk")
+        return manager.filter(pk__in=ids).select_related(*adapter.related_paths()).order_by("pk")
 
     # -- runs and resume ---------------------------------------------------------------
 
@@ -475,7 +481,7 @@ def _iter_pois(queryset: QuerySet, chunk: int) -> Any:
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
         rows = queryset.model._default_manager.filter(pk__in=part).select_related(
-            conf.POI_CITY_SLUG_LOOKUP.split("__")[0]
+            *get_poi_adapter().related_paths()
         )
         by_pk = {poi.pk: poi for poi in rows}
         for pk in part:
