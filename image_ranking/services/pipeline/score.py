@@ -1,0 +1,182 @@
+"""Score stage: every kept candidate gets a score from the current scorer.
+
+Scores are reused by file (sha1) and scorer name and version; a thumbnail is downloaded
+only for a file never scored by this scorer, once per run (an in-memory LRU by sha1),
+and the winner is later stored from those very bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from django.db.models import Model
+from django.utils import timezone
+
+from image_ranking.conf import conf
+from image_ranking.exceptions import (
+    CommonsError,
+    DisallowedHostError,
+    DownloadTooLargeError,
+    TransientCommonsError,
+)
+from image_ranking.models import ImageCandidate, SelectedImage
+from image_ranking.poi import get_poi_adapter
+from image_ranking.services.pipeline.decide import candidate_order_key
+from image_ranking.services.pipeline.gather import THUMBNAIL_REASON
+
+logger = logging.getLogger(__name__)
+
+# Scored thumbnails kept in memory for the run (by sha1), so an image shared by
+# several POIs is never downloaded twice. About 150 KB each at 960 px.
+BYTES_CACHE_SIZE = 64
+
+SCORE_FIELDS = ["score", "scorer_name", "scorer_version", "scored_at"]
+
+
+class ThumbnailScorer:
+    """Scores candidates' thumbnails; ``client`` and ``scorer`` are lazy callables."""
+
+    def __init__(
+        self, client: Callable[[], Any], scorer: Callable[[], Any], *, dry_run: bool
+    ) -> None:
+        self._client = client
+        self._scorer = scorer
+        self.dry_run = dry_run
+        self._bytes: OrderedDict[str, bytes] = OrderedDict()
+
+    def score(self, candidates: Sequence[ImageCandidate]) -> int:
+        """Score the first ``SCORE_TOP_K`` kept candidates lacking a current score;
+        returns how many thumbnails were scored now."""
+        kept = sorted((c for c in candidates if not c.filtered_reason), key=candidate_order_key)
+        if not kept:
+            return 0
+        to_score = kept[: conf.SCORE_TOP_K or len(kept)]
+        scorer = self._scorer()
+        name, version = scorer.name, scorer.version
+        missing = [c for c in to_score if not c.score_is_current(name, version)]
+        if not missing:
+            return 0
+        self._reuse_scores(missing, name, version)
+        missing = [c for c in missing if not c.score_is_current(name, version)]
+        groups, payloads = self._download(missing)
+        if not payloads:
+            return 0
+        scores = scorer.score_images(payloads)
+        now = timezone.now()
+        for group, value in zip(groups, scores, strict=True):
+            for cand in group:
+                if value is None:
+                    self._mark_unusable(
+                        [cand], f"{THUMBNAIL_REASON} could not be decoded or scored"
+                    )
+                    continue
+                cand.score = float(value)
+                cand.scorer_name, cand.scorer_version, cand.scored_at = name, version, now
+                self._save(cand, SCORE_FIELDS)
+        return len(payloads)
+
+    def _download(
+        self, missing: list[ImageCandidate]
+    ) -> tuple[list[list[ImageCandidate]], list[bytes]]:
+        """One download per distinct file; refused or missing thumbnails are marked."""
+        by_key: dict[str, list[ImageCandidate]] = {}
+        for cand in missing:
+            by_key.setdefault(cand.sha1 or cand.title, []).append(cand)
+        payloads: list[bytes] = []
+        groups: list[list[ImageCandidate]] = []
+        for key, group in by_key.items():
+            try:
+                data = self.thumbnail_bytes(group[0])
+            except (DisallowedHostError, DownloadTooLargeError) as exc:
+                self._mark_unusable(group, f"{THUMBNAIL_REASON} refused: {exc}")
+                continue
+            except TransientCommonsError:
+                raise  # Commons is struggling: fail this POI, retry it later
+            except CommonsError as exc:
+                self._mark_unusable(group, f"{THUMBNAIL_REASON} unavailable: {exc}")
+                continue
+            payloads.append(data)
+            groups.append(group)
+            self._remember(key, data)
+        return groups, payloads
+
+    def _reuse_scores(self, missing: list[ImageCandidate], name: str, version: str) -> None:
+        sha1s = {c.sha1 for c in missing if c.sha1}
+        if not sha1s:
+            return
+        known = dict(
+            ImageCandidate.objects.filter(
+                sha1__in=sha1s, scorer_name=name, scorer_version=version, score__isnull=False
+            ).values_list("sha1", "score")
+        )
+        now = timezone.now()
+        for cand in missing:
+            if cand.sha1 in known:
+                cand.score = known[cand.sha1]
+                cand.scorer_name, cand.scorer_version, cand.scored_at = name, version, now
+                self._save(cand, SCORE_FIELDS)
+
+    def _mark_unusable(self, group: Iterable[ImageCandidate], reason: str) -> None:
+        for cand in group:
+            logger.info("Candidate %s dropped: %s", cand.title, reason)
+            cand.filtered_reason = reason[:200]
+            self._save(cand, ["filtered_reason"])
+
+    def _save(self, cand: ImageCandidate, fields: list[str]) -> None:
+        if not self.dry_run and cand.pk:
+            cand.save(update_fields=[*fields, "updated_at"])
+
+    # -- bytes -------------------------------------------------------------------------
+
+    def _remember(self, key: str, data: bytes) -> None:
+        self._bytes[key] = data
+        self._bytes.move_to_end(key)
+        while len(self._bytes) > BYTES_CACHE_SIZE:
+            self._bytes.popitem(last=False)
+
+    def thumbnail_bytes(self, cand: ImageCandidate) -> bytes:
+        key = cand.sha1 or cand.title
+        if key in self._bytes:
+            self._bytes.move_to_end(key)
+            return self._bytes[key]
+        if not cand.thumbnail_url:
+            raise CommonsError("Commons gave no thumbnail URL for this file")
+        # Never the original: thumbnails come at a standard width >= the target.
+        return self._client().download_image(cand.thumbnail_url, max_bytes=conf.MAX_DOWNLOAD_BYTES)
+
+    def winner_bytes(self, cand: ImageCandidate) -> bytes:
+        """The bytes to store for a candidate, fetching only when nothing local has them."""
+        key = cand.sha1 or cand.title
+        if key in self._bytes:
+            return self._bytes[key]
+        stored = _stored_copy(cand.sha1)
+        if stored is not None:
+            return stored
+        data = self.thumbnail_bytes(cand)
+        self._remember(key, data)
+        return data
+
+
+def _stored_copy(sha1: str) -> bytes | None:
+    """The file another POI already shows for this sha1 (no request), if readable."""
+    if not sha1:
+        return None
+    other = (
+        SelectedImage.objects.filter(sha1=sha1)
+        .exclude(chosen_by=SelectedImage.ChosenBy.FALLBACK)
+        .exclude(file_name="")
+        .select_related("poi")
+        .first()
+    )
+    if other is None:
+        return None
+    poi: Model = other.poi
+    storage = get_poi_adapter().image(poi).storage
+    try:
+        with storage.open(other.file_name, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
