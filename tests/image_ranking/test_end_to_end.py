@@ -81,9 +81,11 @@ def test_first_run_stores_winners_and_reports(city, brightness, commons_settings
     louvre = stored("Louvre")
     assert louvre.size[0] <= 800 and louvre.size[1] <= 600 and louvre.size == (800, 533)
     selected = SelectedImage.objects.get(poi__name="Louvre")
-    assert selected.title == "File:Louvre pyramid.jpg"  # the brightest kept candidate
+    # The Wikidata image is verified to show the Louvre; the brighter search results
+    # have no evidence either way, so they only count when nothing verified passes.
+    assert selected.title == "File:Louvre courtyard.jpg"
     assert selected.author == "Jane & Doe" and selected.license_name == "CC BY-SA 4.0"
-    assert selected.page_url.endswith("File:Louvre_pyramid.jpg")
+    assert selected.page_url.endswith("File:Louvre_courtyard.jpg")
     assert stored("Orsay").size == (800, 600)
 
     # Thumbnails at 960 px, kept candidates only, never an original, no second download.

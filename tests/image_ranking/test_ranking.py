@@ -154,23 +154,29 @@ def test_unchanged_winner_is_not_downloaded_again(poi, eiffel, scorer):
     assert PointOfInterest.objects.get(pk=poi.pk).image_file.name == name
 
 
-def test_image_shared_between_pois_is_scored_and_fetched_once(city, commons, scorer):
+def test_image_shared_between_pois_goes_to_one_and_is_fetched_once(city, commons, scorer):
     commons.add_file("File:Paris skyline.jpg", grey(240))
     commons.add_file("File:Louvre court.jpg", grey(60))
     commons.set_search("Eiffel Tower", ["File:Paris skyline.jpg"])
-    commons.set_search("Louvre", ["File:Louvre court.jpg", "File:Paris skyline.jpg"])
+    commons.set_search("Louvre", ["File:Paris skyline.jpg", "File:Louvre court.jpg"])
     eiffel, louvre = make_poi(city, "Eiffel Tower"), make_poi(city, "Louvre")
-    results = list(rank_pois([eiffel, louvre], client=commons, scorer=scorer))
+    results = list(rank_pois([eiffel, louvre], client=commons, scorer=scorer, threshold=2))
     assert [r.outcome for r in results] == ["updated", "updated"]
-    assert [r.chosen.title for r in results] == ["File:Paris skyline.jpg"] * 2
+    # One photo, one POI: the Louvre gets its next best.
+    assert [r.chosen.title for r in results] == ["File:Paris skyline.jpg", "File:Louvre court.jpg"]
     assert (
         commons.downloads.count(commons.files["File:Paris skyline.jpg"].candidate.thumbnail_url)
         == 1
     )
     assert commons.request_count == 2 + 2  # 2 searches + 2 distinct thumbnails
     assert scorer.scored == 2
-    # A later, separate run reuses the score and copies the stored file: no download.
-    other = make_poi(city, "Tour Montparnasse")
+    # Stable on a re-run: each keeps its own, nothing is fetched.
+    again = list(rank_pois([louvre, eiffel], client=commons, scorer=scorer, threshold=2))
+    assert [r.outcome for r in again] == ["unchanged", "unchanged"]
+    assert SelectedImage.objects.get(poi=louvre).title == "File:Louvre court.jpg"
+    # Another city may show the same file: its stored copy is reused, no download.
+    lyon = City.objects.create(name="Lyon", slug="lyon")
+    other = make_poi(lyon, "Tour Montparnasse")
     commons.set_search("Tour Montparnasse", ["File:Paris skyline.jpg"])
     result = rank_poi_images(other, client=commons, scorer=scorer)
     assert result.outcome == "updated" and result.requests == 1  # the search only
@@ -340,15 +346,26 @@ def test_wikidata_image_is_batched_and_ranked_first_on_ties(city, commons, score
     assert commons.request_count == 5
 
 
-def test_undecodable_thumbnail_is_dropped_not_retried(poi, commons, scorer):
+def test_broken_thumbnail_is_retried_on_later_runs_then_given_up(poi, commons, scorer):
     commons.add_file("File:Good.jpg", grey(200))
     commons.add_file("File:Broken.jpg", grey(250))
-    commons.files["File:Broken.jpg"].data = b"garbage"
+    commons.files["File:Broken.jpg"].data = b"<html>Server busy</html>"  # HTML, once or more
     commons.set_search("Eiffel Tower", ["File:Broken.jpg", "File:Good.jpg"])
     result = rank_poi_images(poi, client=commons, scorer=scorer)
     assert result.chosen.title == "File:Good.jpg"
     broken = ImageCandidate.objects.get(title="File:Broken.jpg")
-    assert broken.filtered_reason.startswith("thumbnail could not be decoded")
+    assert broken.filtered_reason.startswith("thumbnail retry 1/3: not an image")
+    # Later runs try it again, a bounded number of times, then give up until --refresh.
+    for attempt in (2, 3):
+        get_candidates(poi, client=commons, scorer=scorer)
+        broken.refresh_from_db()
+        assert broken.filtered_reason.startswith(f"thumbnail retry {attempt}/3")
+    assert "given up until --refresh" in broken.filtered_reason
     before = commons.request_count
-    get_candidates(poi, client=commons, scorer=scorer, refresh=True)
-    assert commons.request_count == before + 1  # the search; not the broken thumbnail
+    get_candidates(poi, client=commons, scorer=scorer)
+    assert commons.request_count == before  # given up: not fetched
+    # Commons serves it again; --refresh clears the mark and it is scored (and wins).
+    commons.files["File:Broken.jpg"].data = grey(250)
+    kept = get_candidates(poi, client=commons, scorer=scorer, refresh=True)
+    assert kept[0].title == "File:Broken.jpg" and kept[0].filtered_reason == ""
+    assert ImageCandidate.objects.get(title="File:Broken.jpg").thumbnail_failures == 0

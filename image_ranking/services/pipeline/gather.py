@@ -1,6 +1,8 @@
 """Gather stage: a POI's candidates, from the cache while fresh, else from Commons.
 
-Fetched candidates are saved at once (upserted by POI and title, the ones Commons no
+The client's ``gather`` (one strategy per POI: Wikidata item and category, coordinates,
+or name only) returns the candidates and the POI's Wikidata item; the judge stage reads
+both, then the rows are saved at once (upserted by POI and title, the ones Commons no
 longer lists deleted), so an interrupted run wastes nothing; a dry run keeps them in
 memory. Wikidata look-ups are batched across POIs by ``prefetch``.
 """
@@ -19,15 +21,39 @@ from django.utils import timezone
 from image_ranking.conf import conf
 from image_ranking.exceptions import CommonsError
 from image_ranking.models import ImageCandidate, RankingState, SelectedImage
+from image_ranking.poi import PoiInfo, get_poi_adapter
+from image_ranking.services.photo_check import PIXELS_REASON
+from image_ranking.services.pipeline import judge
 
 logger = logging.getLogger(__name__)
 
 # Wikidata's wbgetentities takes at most 50 ids per request.
 MAX_PREFETCH = 50
 
-# filtered_reason prefix for candidates dropped at scoring time (thumbnail trouble),
-# as opposed to the client's metadata filters.
+# filtered_reason prefixes set at scoring time (thumbnail trouble, pixels that are no
+# photo), as opposed to the metadata filters: kept while the file is unchanged.
 THUMBNAIL_REASON = "thumbnail"
+# A transient thumbnail failure ("thumbnail retry 1/3: HTTP 404"): retried on a later
+# run, cleared by --refresh.
+RETRY_REASON = "thumbnail retry"
+
+
+def _gather_many(client: Any, pois: Sequence[Model]) -> dict[Any, tuple[Any, list[Any]]]:
+    """{pk: (item, candidates)} from the client's ``gather`` (older clients: no item)."""
+    if hasattr(client, "gather"):
+        infos = [get_poi_adapter().info(poi) for poi in pois]
+        found = client.gather(infos, limit=conf.CANDIDATE_LIMIT)
+        return {pk: (g.item, list(g.candidates)) for pk, g in found.items()}
+    found = client.fetch_candidates_for_pois(pois, limit=conf.CANDIDATE_LIMIT)
+    return {pk: (None, list(cands)) for pk, cands in found.items()}
+
+
+def _gather_one(client: Any, poi: Model) -> tuple[Any, list[Any]]:
+    if hasattr(client, "gather_one"):
+        found = client.gather_one(get_poi_adapter().info(poi), limit=conf.CANDIDATE_LIMIT)
+        return found.item, list(found.candidates)
+    cands = client.fetch_candidates(poi, limit=conf.CANDIDATE_LIMIT, include_filtered=True)
+    return None, list(cands)
 
 
 class CandidateCache:
@@ -37,7 +63,7 @@ class CandidateCache:
         self._client = client
         self.dry_run = dry_run
         self.refresh = refresh
-        self._prefetched: dict[Any, list[Any]] = {}  # dry run: fetched, not saved
+        self._prefetched: dict[Any, tuple[Any, list[Any]]] = {}  # dry run: not saved
         self._fetched_now: set[Any] = set()  # saved by this run: never fetch twice
 
     def is_fresh(self, poi: Model) -> bool:
@@ -60,35 +86,32 @@ class CandidateCache:
         for start in range(0, len(stale), MAX_PREFETCH):
             chunk = stale[start : start + MAX_PREFETCH]
             try:
-                fetched = self._client().fetch_candidates_for_pois(
-                    chunk, limit=conf.CANDIDATE_LIMIT
-                )
+                fetched = _gather_many(self._client(), chunk)
             except CommonsError as exc:
                 logger.warning("Batched candidate look-up failed (%s); fetching one by one", exc)
                 continue
             by_pk = {poi.pk: poi for poi in chunk}
-            for pk, candidates in fetched.items():
+            for pk, (item, candidates) in fetched.items():
                 if pk not in by_pk:
                     continue
                 if self.dry_run:
-                    self._prefetched[pk] = list(candidates)
+                    self._prefetched[pk] = (item, candidates)
                 else:
-                    self.save(by_pk[pk], candidates)
+                    self.save(by_pk[pk], candidates, item)
 
     def candidates(self, poi: Model) -> list[ImageCandidate]:
         """All the POI's candidates (filtered ones too), fetched or from the cache."""
         prefetched = self._prefetched.pop(poi.pk, None)
         if prefetched is not None:
-            return self.save(poi, prefetched)
+            return self.save(poi, prefetched[1], prefetched[0])
         if self.is_fresh(poi) and not (self.dry_run and poi.pk in self._fetched_now):
             return list(ImageCandidate.objects.filter(poi=poi))
-        fetched = self._client().fetch_candidates(
-            poi, limit=conf.CANDIDATE_LIMIT, include_filtered=True
-        )
-        return self.save(poi, fetched)
+        item, fetched = _gather_one(self._client(), poi)
+        return self.save(poi, fetched, item)
 
-    def save(self, poi: Model, fetched: Iterable[Any]) -> list[ImageCandidate]:
-        """Upsert Commons candidates by (poi, title); drop those Commons no longer lists."""
+    def save(self, poi: Model, fetched: Iterable[Any], item: Any = None) -> list[ImageCandidate]:
+        """Upsert Commons candidates by (poi, title), judged against the POI and its
+        Wikidata item; drop those Commons no longer lists."""
         existing = {c.title: c for c in ImageCandidate.objects.filter(poi=poi)}
         result: list[ImageCandidate] = []
         seen: set[str] = set()
@@ -97,26 +120,36 @@ class CandidateCache:
                 continue
             seen.add(cand.title)
             obj = existing.get(cand.title) or ImageCandidate(poi=poi, title=cand.title)
-            update_candidate(obj, cand)
+            update_candidate(obj, cand, clear_retries=self.refresh)
             result.append(obj)
+        info: PoiInfo = get_poi_adapter().info(poi)
+        judge.judge_rows(result, info, item)
         self._fetched_now.add(poi.pk)
         if not self.dry_run:
             _persist(poi, result, seen)
         return result
 
 
-def update_candidate(obj: ImageCandidate, cand: Any) -> None:
-    """Copy a client ``Candidate`` onto its row; a re-uploaded file loses its old score."""
+def update_candidate(obj: ImageCandidate, cand: Any, *, clear_retries: bool = False) -> None:
+    """Copy a client ``Candidate`` onto its row; a re-uploaded file loses its old score.
+
+    Scoring-time reasons stay while the file is unchanged, except transient thumbnail
+    marks when ``clear_retries`` (``--refresh``).
+    """
     if obj.pk and obj.sha1 != cand.sha1:
         obj.score = None
         obj.scorer_name = obj.scorer_version = ""
         obj.scored_at = None
+    same_file = obj.sha1 == cand.sha1 and obj.thumbnail_url == (cand.thumbnail_url or "")
+    retry = obj.filtered_reason.startswith(RETRY_REASON)
     keep_thumbnail_reason = (
         obj.pk
-        and obj.filtered_reason.startswith(THUMBNAIL_REASON)
-        and obj.sha1 == cand.sha1
-        and obj.thumbnail_url == (cand.thumbnail_url or "")
+        and obj.filtered_reason.startswith((THUMBNAIL_REASON, PIXELS_REASON))
+        and same_file
+        and not (retry and clear_retries)
     )
+    if not keep_thumbnail_reason:
+        obj.thumbnail_failures = 0
     obj.source = cand.source or ImageCandidate.Source.COMMONS
     obj.sha1 = cand.sha1 or ""
     obj.image_url = cand.image_url
@@ -132,6 +165,13 @@ def update_candidate(obj: ImageCandidate, cand: Any) -> None:
     obj.license_url = cand.license_url or ""
     obj.attribution_required = cand.attribution_required
     obj.search_rank = cand.search_rank
+    obj.categories = list(getattr(cand, "categories", ()) or ())
+    obj.assessments = list(getattr(cand, "assessments", ()) or ())
+    obj.latitude = getattr(cand, "latitude", None)
+    obj.longitude = getattr(cand, "longitude", None)
+    obj.description = getattr(cand, "description", "") or ""
+    obj.object_name = (getattr(cand, "object_name", "") or "")[:500]
+    obj.found_by = list(getattr(cand, "found_by", ()) or ())
     if cand.filtered_reason or not keep_thumbnail_reason:
         obj.filtered_reason = cand.filtered_reason or ""
 

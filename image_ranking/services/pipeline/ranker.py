@@ -18,11 +18,11 @@ from image_ranking.exceptions import (
 )
 from image_ranking.models import ImageCandidate, SelectedImage
 from image_ranking.poi import get_poi_adapter
-from image_ranking.services.pipeline.decide import decide, no_image_reason
+from image_ranking.services.pipeline.decide import decide, keep_current, no_image_reason
 from image_ranking.services.pipeline.gather import CandidateCache
 from image_ranking.services.pipeline.result import Outcome, RankResult
 from image_ranking.services.pipeline.score import ThumbnailScorer
-from image_ranking.services.pipeline.store import Storer
+from image_ranking.services.pipeline.store import Storer, has_file, taken_files
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +91,10 @@ class Ranker:
     def candidates(self, poi: Model) -> list[ImageCandidate]:
         return self.cache.candidates(poi)
 
-    def score(self, candidates: Sequence[ImageCandidate]) -> int:
-        return self.scoring.score(candidates)
+    def score(
+        self, candidates: Sequence[ImageCandidate], *, taken: frozenset[str] = frozenset()
+    ) -> int:
+        return self.scoring.score(candidates, taken=taken)
 
     def winner_bytes(self, cand: ImageCandidate) -> bytes:
         return self.scoring.winner_bytes(cand)
@@ -133,8 +135,9 @@ class Ranker:
             return result
 
         candidates = self.candidates(poi)
-        scored_now = self.score(candidates)
-        decision = decide(candidates, self.threshold)
+        taken = taken_files(poi, (c.sha1 for c in candidates))
+        scored_now = self.score(candidates, taken=taken)
+        decision = decide(candidates, self.threshold, taken)
         result = RankResult(
             poi.pk,
             name,
@@ -145,13 +148,26 @@ class Ranker:
             kept_count=len(decision.kept),
             scored_count=scored_now,
         )
-        if decision.winner is not None:
+        keep_why = self._keep_why(poi, decision, selected)
+        if keep_why:
+            result.chosen = decision.winner
+            self.storer.keep_current(result, keep_why)
+        elif decision.winner is not None:
             self.storer.store_winner(poi, decision.winner, selected, result, self.winner_bytes)
         else:
-            reason = no_image_reason(decision, self.threshold)
+            reason = no_image_reason(decision, self.threshold, name)
             self.storer.store_nothing(poi, selected, result, reason)
         self.storer.record(poi, result)
         return result
+
+    def _keep_why(self, poi: Model, decision: Any, selected: SelectedImage | None) -> str:
+        """Why the current ranked image stays although another file won ("" if not)."""
+        winner = decision.winner
+        if winner is None or selected is None or selected.sha1 == winner.sha1:
+            return ""
+        if selected.chosen_by != SelectedImage.ChosenBy.RANKER or not has_file(poi):
+            return ""
+        return keep_current(decision, selected, (self.scorer.name, self.scorer.version))
 
     # -- many POIs ---------------------------------------------------------------------
 

@@ -1,8 +1,14 @@
-"""Score stage: every kept candidate gets a score from the current scorer.
+"""Score stage: the candidates that could win get a score from the current scorer.
 
 Scores are reused by file (sha1) and scorer name and version; a thumbnail is downloaded
 only for a file never scored by this scorer, once per run (an in-memory LRU by sha1),
-and the winner is later stored from those very bytes.
+and the winner is later stored from those very bytes. Downloaded thumbnails that are
+plans, maps or logos (``photo_check``) are dropped before the scorer sees them.
+
+Failures: a refused download (host, size) and content that decodes but cannot be scored
+are permanent; a 404, an HTML page or a truncated body is marked "thumbnail retry n/3"
+and tried again on a later run (``--refresh`` starts the count again); network errors
+and 5xx fail the POI (``TransientCommonsError``), which is ranked again later.
 """
 
 from __future__ import annotations
@@ -20,12 +26,16 @@ from image_ranking.exceptions import (
     CommonsError,
     DisallowedHostError,
     DownloadTooLargeError,
+    ImageDecodeError,
     TransientCommonsError,
 )
 from image_ranking.models import ImageCandidate, SelectedImage
 from image_ranking.poi import get_poi_adapter
-from image_ranking.services.pipeline.decide import candidate_order_key
-from image_ranking.services.pipeline.gather import THUMBNAIL_REASON
+from image_ranking.services.images import open_image
+from image_ranking.services.photo_check import check_image
+from image_ranking.services.pipeline.decide import scoring_order
+from image_ranking.services.pipeline.gather import RETRY_REASON, THUMBNAIL_REASON
+from image_ranking.services.relevance import NOT_A_PHOTO
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +44,8 @@ logger = logging.getLogger(__name__)
 BYTES_CACHE_SIZE = 64
 
 SCORE_FIELDS = ["score", "scorer_name", "scorer_version", "scored_at"]
+# Runs a 404/HTML/truncated thumbnail is tried on before it is given up (until --refresh).
+MAX_THUMBNAIL_FAILURES = 3
 
 
 class ThumbnailScorer:
@@ -46,14 +58,27 @@ class ThumbnailScorer:
         self._scorer = scorer
         self.dry_run = dry_run
         self._bytes: OrderedDict[str, bytes] = OrderedDict()
+        self._attempted: set[str] = set()  # thumbnails that failed in this run
 
-    def score(self, candidates: Sequence[ImageCandidate]) -> int:
-        """Score the first ``SCORE_TOP_K`` kept candidates lacking a current score;
-        returns how many thumbnails were scored now."""
-        kept = sorted((c for c in candidates if not c.filtered_reason), key=candidate_order_key)
-        if not kept:
+    def retry_due(self, cand: ImageCandidate) -> bool:
+        """A transient thumbnail failure from an earlier run, still within the bound."""
+        return (
+            cand.filtered_reason.startswith(RETRY_REASON)
+            and cand.thumbnail_failures < MAX_THUMBNAIL_FAILURES
+            and (cand.sha1 or cand.title) not in self._attempted
+        )
+
+    def score(
+        self, candidates: Sequence[ImageCandidate], *, taken: frozenset[str] = frozenset()
+    ) -> int:
+        """Score the first ``SCORE_TOP_K`` candidates that could win (most relevant first,
+        see ``decide.scoring_order``) lacking a current score; returns how many thumbnails
+        were scored now. ``taken``: sha1s another POI of the city shows."""
+        usable = [c for c in candidates if not c.filtered_reason or self.retry_due(c)]
+        ordered = scoring_order(usable, taken)
+        if not ordered:
             return 0
-        to_score = kept[: conf.SCORE_TOP_K or len(kept)]
+        to_score = ordered[: conf.SCORE_TOP_K or len(ordered)]
         scorer = self._scorer()
         name, version = scorer.name, scorer.version
         missing = [c for c in to_score if not c.score_is_current(name, version)]
@@ -75,13 +100,18 @@ class ThumbnailScorer:
                     continue
                 cand.score = float(value)
                 cand.scorer_name, cand.scorer_version, cand.scored_at = name, version, now
-                self._save(cand, SCORE_FIELDS)
+                fields = list(SCORE_FIELDS)
+                if cand.filtered_reason.startswith(RETRY_REASON):
+                    cand.filtered_reason, cand.thumbnail_failures = "", 0
+                    fields += ["filtered_reason", "thumbnail_failures"]
+                self._save(cand, fields)
         return len(payloads)
 
     def _download(
         self, missing: list[ImageCandidate]
     ) -> tuple[list[list[ImageCandidate]], list[bytes]]:
-        """One download per distinct file; refused or missing thumbnails are marked."""
+        """One download per distinct file; refused, missing, undecodable and line-art
+        thumbnails are marked and left out."""
         by_key: dict[str, list[ImageCandidate]] = {}
         for cand in missing:
             by_key.setdefault(cand.sha1 or cand.title, []).append(cand)
@@ -96,7 +126,16 @@ class ThumbnailScorer:
             except TransientCommonsError:
                 raise  # Commons is struggling: fail this POI, retry it later
             except CommonsError as exc:
-                self._mark_unusable(group, f"{THUMBNAIL_REASON} unavailable: {exc}")
+                self._retry_later(key, group, str(exc))
+                continue
+            try:
+                image = open_image(data)
+            except ImageDecodeError as exc:
+                self._retry_later(key, group, f"not an image (HTML or truncated?): {exc}")
+                continue
+            check = check_image(image)
+            if not check.is_photo:
+                self._mark_not_a_photo(group, check.reason)
                 continue
             payloads.append(data)
             groups.append(group)
@@ -119,11 +158,31 @@ class ThumbnailScorer:
                 cand.scorer_name, cand.scorer_version, cand.scored_at = name, version, now
                 self._save(cand, SCORE_FIELDS)
 
-    def _mark_unusable(self, group: Iterable[ImageCandidate], reason: str) -> None:
+    def _retry_later(self, key: str, group: Iterable[ImageCandidate], why: str) -> None:
+        self._attempted.add(key)
+        for cand in group:
+            failures = cand.thumbnail_failures + 1
+            cand.thumbnail_failures = failures
+            until = " (given up until --refresh)" if failures >= MAX_THUMBNAIL_FAILURES else ""
+            cand.filtered_reason = (
+                f"{RETRY_REASON} {failures}/{MAX_THUMBNAIL_FAILURES}{until}: {why}"
+            )[:200]
+            logger.info("Thumbnail of %s failed: %s", cand.title, cand.filtered_reason)
+            self._save(cand, ["filtered_reason", "thumbnail_failures"])
+
+    def _mark_not_a_photo(self, group: list[ImageCandidate], reason: str) -> None:
+        for cand in group:
+            cand.relevance = NOT_A_PHOTO
+            cand.evidence = [reason]
+        self._mark_unusable(group, reason, extra=["relevance", "evidence"])
+
+    def _mark_unusable(
+        self, group: Iterable[ImageCandidate], reason: str, extra: Sequence[str] = ()
+    ) -> None:
         for cand in group:
             logger.info("Candidate %s dropped: %s", cand.title, reason)
             cand.filtered_reason = reason[:200]
-            self._save(cand, ["filtered_reason"])
+            self._save(cand, ["filtered_reason", *extra])
 
     def _save(self, cand: ImageCandidate, fields: list[str]) -> None:
         if not self.dry_run and cand.pk:

@@ -5,7 +5,7 @@ the POI's RankingState). A real image is never taken away because nothing better
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from django.db.models import Model
 from django.utils import timezone
@@ -29,6 +29,28 @@ def has_file(poi: Model) -> bool:
         return field_file.storage.exists(field_file.name)
     except OSError:
         return False
+
+
+def taken_files(poi: Model, sha1s: Iterable[str]) -> frozenset[str]:
+    """Of ``sha1s``, the files another POI of the same city shows (one photo, one POI).
+
+    Without a city role every POI counts as one city. Fallback images do not count.
+    """
+    wanted = {s for s in sha1s if s}
+    if not wanted:
+        return frozenset()
+    rows = (
+        SelectedImage.objects.filter(sha1__in=wanted)
+        .exclude(poi=poi)
+        .exclude(chosen_by=SelectedImage.ChosenBy.FALLBACK)
+    )
+    adapter = get_poi_adapter()
+    path = adapter.path("city")
+    if path:
+        city = adapter.city(poi)
+        lookup = {f"poi__{path}": city} if city is not None else {f"poi__{path}__isnull": True}
+        rows = rows.filter(**lookup)
+    return frozenset(rows.values_list("sha1", flat=True))
 
 
 def shows_same_file(poi: Model, selected: SelectedImage | None, sha1: str) -> bool:
