@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from image_ranking.exceptions import (
@@ -290,3 +292,95 @@ def test_standard_thumbnail_widths():
     assert wikimedia.standard_thumb_width(800) == 960
     assert wikimedia.standard_thumb_width(5000) == 3840
     assert CommonsClient(thumb_width=960).thumb_width == 960
+
+
+# ------------------------------------------------------------------ relevance metadata
+
+
+def test_extmetadata_gives_categories_assessments_geotag_and_description(client, commons_replica):
+    r = commons_replica
+    r.add_file(
+        "File:Uhrturm Graz.jpg",
+        categories=["Clock Tower (Graz)", "Category:Schlossberg_(Graz)"],
+        assessments=["featured", "Quality"],
+        gps=(47.0737, 15.4375),
+        description='<p>The <a href="/wiki/Clock">clock tower</a> on the Schlossberg &amp; sky</p>',
+        object_name="<b>Uhrturm</b>",
+    )
+    best = client.search("Uhrturm")[0]
+    assert best.categories == ("Clock Tower (Graz)", "Schlossberg (Graz)")
+    assert best.assessments == ("featured", "quality")
+    assert (best.latitude, best.longitude) == (47.0737, 15.4375)
+    assert best.description == "The clock tower on the Schlossberg & sky"
+    assert best.object_name == "Uhrturm"
+    asked = r.api_requests[0]["iiextmetadatafilter"].split("|")
+    assert {"Categories", "Assessments", "GPSLatitude", "ImageDescription"} <= set(asked)
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon"), [("north", "15.4"), ("47.1", ""), ("95", "15.4"), ("nan", "1"), ("inf", "2")]
+)
+def test_bad_geotags_are_no_geotag(lat, lon):
+    meta = {"GPSLatitude": {"value": lat}, "GPSLongitude": {"value": lon}}
+    assert wikimedia.geotag(meta) == (None, None)
+
+
+def test_plain_text_strips_tags_between_cells():
+    assert wikimedia.plain_text("<td>Graz</td><td>Austria</td>") == "Graz Austria"
+    assert wikimedia.plain_text("Caf&eacute; <script>x</script>") == "Café x"
+    assert wikimedia.plain_text(None) == ""
+
+
+def test_category_marks_plans_and_coats_of_arms():
+    base = Candidate("File:IMG_0042.jpg", "u", "t", 330, 200, 2000, 1500, "image/jpeg", "s", "p")
+    plan = replace(base, categories=("Clock Tower (Graz)", "Floor plans of Graz"))
+    arms = replace(base, categories=("Coats of arms of Graz",))
+    photo = replace(base, categories=("Clock Tower (Graz)", "Planetarium", "Flagship stores"))
+    assert filter_reason(plan) == (
+        "category marks a map, plan, logo, flag or drawing (Category:Floor plans of Graz)"
+    )
+    assert filter_reason(arms).startswith("category marks")
+    assert filter_reason(photo) == ""
+
+
+def test_wikidata_items_carry_p18_p373_p625_and_commonswiki(client, commons_replica):
+    r = commons_replica
+    r.set_wikidata(
+        "Q1030437",
+        "File:Uhrturm Graz.jpg",
+        category="Clock Tower (Graz)",
+        coordinates=(47.0737, 15.4375),
+        commonswiki="Category:Clock Tower (Graz)",
+        label="Clock Tower",
+    )
+    r.set_wikidata("Q2", commonswiki="Category:Earth")
+    items = client.fetch_wikidata_items(["q1030437", "Q2", "Q3", "not-an-id", "Q1030437"])
+    item = items["Q1030437"]
+    assert item.image == "File:Uhrturm Graz.jpg" and item.commons_category == "Clock Tower (Graz)"
+    assert item.coordinates == (47.0737, 15.4375)
+    assert item.commonswiki == "Category:Clock Tower (Graz)" and item.labels == {
+        "en": "Clock Tower"
+    }
+    assert items["Q2"].commons_category is None and items["Q2"].image is None
+    assert items["Q3"] == wikimedia.WikidataItem("Q3")
+    # One request; the malformed id is not sent (it would fail the whole batch).
+    assert [q["ids"] for q in r.wikidata_requests] == ["Q1030437|Q2|Q3"]
+    assert r.wikidata_requests[0]["props"] == "claims|sitelinks|labels"
+
+
+def test_deprecated_claims_are_skipped_and_preferred_ones_win():
+    def claim(value, rank="normal", prop="P18"):
+        snak = {"snaktype": "value", "property": prop, "datavalue": {"value": value}}
+        return {"mainsnak": snak, "rank": rank}
+
+    entity = {
+        "claims": {
+            "P18": [claim("Old.jpg", "deprecated"), claim("A.jpg"), claim("B.jpg", "preferred")],
+            "P625": [claim({"latitude": 1, "longitude": 2, "globe": "x/Q405"}, prop="P625")],
+            "P373": [claim({"no": "string"}, prop="P373"), claim("Graz_Old Town", prop="P373")],
+        }
+    }
+    item = wikimedia.wikidata_item("Q1", entity)
+    assert item.image == "File:B.jpg"
+    assert item.coordinates is None  # on the Moon
+    assert item.commons_category == "Graz Old Town"
