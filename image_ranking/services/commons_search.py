@@ -12,12 +12,15 @@ source of relevance costs its own request. The plan per POI:
    - otherwise the plain name (found_by "name"): unique names find their photos, and
      extmetadata (GPS, categories) tells the judge which ones are namesakes elsewhere.
 2. A second query only when the first leaves the judge too little:
-   - the category held fewer than ``MIN_USABLE`` usable files (it may only have
-     subcategories): the name near the POI (``nearcoord:``), or the plain name;
-   - the name search shows namesakes elsewhere (a geotag kilometres away, categories
-     that do not name the city) and fewer than ``MIN_USABLE`` files of this place: the
-     name near the POI, files depicting the item (``haswbstatement:P180=Q``), or the
-     name with the city's name.
+   - the category held fewer than ``MIN_USABLE`` usable files (its files may sit in
+     subcategories): a narrowing query (below), else the plain name;
+   - the name search returned a full page showing namesakes elsewhere (a geotag
+     kilometres away, categories that never name the city) and fewer than ``MIN_USABLE``
+     files of this place: a narrowing query, which finds this place's files among more
+     famous namesakes: the name with the city's name, else the name near the POI
+     (``nearcoord:``), else files depicting the item (``haswbstatement:P180=Q``). Those
+     queries only return files the name search would return too, further down its
+     ranking, so after a short page they cannot find anything new and are not asked.
 
 So a POI costs one search, two at most; the Wikidata look-up (50 POIs per request) and
 the P18 images that no search returned (50 per request) are shared by the batch.
@@ -108,7 +111,11 @@ def first_query(poi: PoiInfo, item: WikidataItem | None) -> Query | None:
 
 
 def second_query(
-    poi: PoiInfo, item: WikidataItem | None, first: Query, found: Sequence[Candidate]
+    poi: PoiInfo,
+    item: WikidataItem | None,
+    first: Query,
+    found: Sequence[Candidate],
+    limit: int,
 ) -> Query | None:
     """A second search when the first leaves too little (None: one request was enough)."""
     usable = [c for c in found if not c.filtered_reason]
@@ -116,18 +123,31 @@ def second_query(
     if "category" in first.found_by:
         if len(usable) >= MIN_USABLE:
             return None
-        return (near_query(poi.name, point) if point else None) or name_query(poi.name)
+        # Files in subcategories, or never categorised: look by name, narrowly if possible.
+        return narrow_query(poi, item, point) or name_query(poi.name)
+    # Every narrowing query below is a subset of the name search (its words are required
+    # too): when that returned less than a full page, they cannot find anything new.
+    if len(found) < limit:
+        return None
     here = sum(1 for c in usable if shows_here(c, poi, item, point))
     elsewhere = sum(1 for c in usable if shows_elsewhere(c, poi, point))
     if here >= MIN_USABLE or not elsewhere:
         return None
+    return narrow_query(poi, item, point)
+
+
+def narrow_query(
+    poi: PoiInfo, item: WikidataItem | None, point: tuple[float, float] | None
+) -> Query | None:
+    """The name with the city's name (files categorised or described under the city),
+    else the name near the POI (geotagged files), else files depicting the item."""
+    name, city = search_words(poi.name), search_words(poi.city_name)
+    if name and city and not set(city.casefold().split()) <= set(name.casefold().split()):
+        return Query(f"{name} {city}", ("name",))
     if point:
         return near_query(poi.name, point)
     if item is not None and item.qid:
         return depicts_query(item.qid)
-    if poi.city_name and search_words(poi.city_name):
-        words = search_words(f"{poi.name} {poi.city_name}")
-        return Query(words, ("name",))
     return None
 
 

@@ -583,7 +583,7 @@ class CommonsClient:
         if first is None:
             return []
         found = _merge([], self.search(first.search, limit), first.found_by)
-        second = commons_search.second_query(poi, item, first, found)
+        second = commons_search.second_query(poi, item, first, found, limit)
         if second is not None and second.search != first.search:
             found = _merge(found, self.search(second.search, limit), second.found_by)
         return found
