@@ -93,9 +93,11 @@ def test_first_run_stores_winners_and_reports(city, brightness, commons_settings
     downloads = r.download_requests
     assert all("/thumb/" in d and "/960px-" in d for d in downloads)
     assert not any("plan" in d or "small" in d or "logo" in d for d in downloads)
-    assert len(downloads) == 3 + 1 + 1  # Louvre 3 kept, Pantheon 1, Orsay 1
-    # 1 Wikidata batch + 1 imageinfo for its P18 + 4 searches + 5 thumbnails.
-    assert result["request_count"] == len(r.requests) == 1 + 1 + 4 + 5
+    # Louvre: only its verified P18 (it passes, so files without evidence are not
+    # fetched); Pantheon 1, Orsay 1.
+    assert len(downloads) == 1 + 1 + 1
+    # 1 Wikidata batch + 1 imageinfo for its P18 + 4 searches + 3 thumbnails.
+    assert result["request_count"] == len(r.requests) == 1 + 1 + 4 + 3
 
     pantheon = Validation.objects.get(poi__name="Pantheon", resolved=False)
     assert "below the threshold" in pantheon.description and "Paris" in pantheon.description

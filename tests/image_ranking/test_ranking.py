@@ -342,8 +342,9 @@ def test_wikidata_image_is_batched_and_ranked_first_on_ties(city, commons, score
     results = list(Ranker(client=commons, scorer=scorer).rank_many(pois, batch_size=50))
     assert results[0].chosen.title == "File:P18.jpg"
     assert commons.batch_calls == 1
-    # 1 batched Wikidata request + 2 searches + 2 thumbnails.
-    assert commons.request_count == 5
+    # 1 batched Wikidata request + 2 searches + 1 thumbnail: the verified P18 passes,
+    # so the Eiffel Tower's search result (no evidence either way) is not fetched.
+    assert commons.request_count == 4
 
 
 def test_broken_thumbnail_is_retried_on_later_runs_then_given_up(poi, commons, scorer):

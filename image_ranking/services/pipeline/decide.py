@@ -76,19 +76,14 @@ def eligible(
     ]
 
 
-def scoring_order(
-    candidates: Sequence[ImageCandidate], taken: Collection[str] = ()
-) -> list[ImageCandidate]:
+def scoring_order(candidates: Sequence[ImageCandidate]) -> list[ImageCandidate]:
     """The candidates worth a thumbnail, most relevant first, then search order.
 
     ``candidates`` may include rows marked for a thumbnail retry; they count as kept.
+    Files of unknown relevance are left out when the name is shared.
     """
     shared = name_is_shared(candidates)
-    usable = [
-        c
-        for c in candidates
-        if not (c.sha1 and c.sha1 in taken) and not (shared and tier(c) == UNKNOWN)
-    ]
+    usable = [c for c in candidates if not (shared and tier(c) == UNKNOWN)]
     return sorted(usable, key=lambda c: (TIERS.index(tier(c)), *candidate_order_key(c)))
 
 

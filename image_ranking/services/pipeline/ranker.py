@@ -92,9 +92,13 @@ class Ranker:
         return self.cache.candidates(poi)
 
     def score(
-        self, candidates: Sequence[ImageCandidate], *, taken: frozenset[str] = frozenset()
+        self,
+        candidates: Sequence[ImageCandidate],
+        *,
+        taken: frozenset[str] = frozenset(),
+        threshold: float | None = None,
     ) -> int:
-        return self.scoring.score(candidates, taken=taken)
+        return self.scoring.score(candidates, taken=taken, threshold=threshold)
 
     def winner_bytes(self, cand: ImageCandidate) -> bytes:
         return self.scoring.winner_bytes(cand)
@@ -136,7 +140,7 @@ class Ranker:
 
         candidates = self.candidates(poi)
         taken = taken_files(poi, (c.sha1 for c in candidates))
-        scored_now = self.score(candidates, taken=taken)
+        scored_now = self.score(candidates, taken=taken, threshold=self.threshold)
         decision = decide(candidates, self.threshold, taken)
         result = RankResult(
             poi.pk,

@@ -33,9 +33,9 @@ from image_ranking.models import ImageCandidate, SelectedImage
 from image_ranking.poi import get_poi_adapter
 from image_ranking.services.images import open_image
 from image_ranking.services.photo_check import check_image
-from image_ranking.services.pipeline.decide import scoring_order
+from image_ranking.services.pipeline.decide import scoring_order, tier
 from image_ranking.services.pipeline.gather import RETRY_REASON, THUMBNAIL_REASON
-from image_ranking.services.relevance import NOT_A_PHOTO
+from image_ranking.services.relevance import NOT_A_PHOTO, TIERS
 
 logger = logging.getLogger(__name__)
 
@@ -69,16 +69,42 @@ class ThumbnailScorer:
         )
 
     def score(
-        self, candidates: Sequence[ImageCandidate], *, taken: frozenset[str] = frozenset()
+        self,
+        candidates: Sequence[ImageCandidate],
+        *,
+        taken: frozenset[str] = frozenset(),
+        threshold: float | None = None,
     ) -> int:
         """Score the first ``SCORE_TOP_K`` candidates that could win (most relevant first,
         see ``decide.scoring_order``) lacking a current score; returns how many thumbnails
-        were scored now. ``taken``: sha1s another POI of the city shows."""
+        were scored now.
+
+        ``taken``: sha1s another POI of the city shows; they keep their place in the top
+        K (so the files scored do not change when another POI takes one) but are not
+        scored. With ``threshold``, tiers are scored in order and the next tier only when
+        none of this one passes: a verified winner needs no unknown file's thumbnail.
+        """
         usable = [c for c in candidates if not c.filtered_reason or self.retry_due(c)]
-        ordered = scoring_order(usable, taken)
-        if not ordered:
+        ordered = scoring_order(usable)
+        budget = [
+            c
+            for c in ordered[: conf.SCORE_TOP_K or len(ordered)]
+            if c.sha1 not in taken or not c.sha1
+        ]
+        scored = 0
+        for level in TIERS:
+            group = [c for c in budget if tier(c) == level]
+            scored += self._score_group(group)
+            if threshold is not None and any(
+                c.score is not None and c.score >= threshold and not c.filtered_reason
+                for c in group
+            ):
+                break
+        return scored
+
+    def _score_group(self, to_score: list[ImageCandidate]) -> int:
+        if not to_score:
             return 0
-        to_score = ordered[: conf.SCORE_TOP_K or len(ordered)]
         scorer = self._scorer()
         name, version = scorer.name, scorer.version
         missing = [c for c in to_score if not c.score_is_current(name, version)]
