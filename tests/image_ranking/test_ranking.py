@@ -370,3 +370,23 @@ def test_broken_thumbnail_is_retried_on_later_runs_then_given_up(poi, commons, s
     kept = get_candidates(poi, client=commons, scorer=scorer, refresh=True)
     assert kept[0].title == "File:Broken.jpg" and kept[0].filtered_reason == ""
     assert ImageCandidate.objects.get(title="File:Broken.jpg").thumbnail_failures == 0
+
+
+def test_winner_whose_thumbnail_fails_on_a_rerun_is_not_replaced_by_a_lower_one(
+    poi, eiffel, scorer
+):
+    first = rank_poi_images(poi, client=eiffel, scorer=scorer, threshold=3)
+    assert first.chosen.title == "File:Eiffel bright.jpg"
+    name = PointOfInterest.objects.get(pk=poi.pk).image_file.name
+    # A new scorer version must score both again; the winner's thumbnail fails once.
+    eiffel.files["File:Eiffel bright.jpg"].data = b"<html>502 Bad Gateway</html>"
+    new = BrightnessScorer(version="2")
+    result = rank_poi_images(poi, client=eiffel, scorer=new, threshold=3)
+    assert result.outcome == "unchanged" and "could not be re-evaluated" in result.message
+    assert PointOfInterest.objects.get(pk=poi.pk).image_file.name == name
+    assert SelectedImage.objects.get(poi=poi).title == "File:Eiffel bright.jpg"
+    # Next run it answers again: re-scored under version 2, and it stays.
+    eiffel.files["File:Eiffel bright.jpg"].data = grey(230)
+    again = rank_poi_images(poi, client=eiffel, scorer=new, threshold=3)
+    assert again.outcome == "unchanged" and again.chosen.title == "File:Eiffel bright.jpg"
+    assert SelectedImage.objects.get(poi=poi).scorer_version == "2"
