@@ -101,6 +101,9 @@ class Settings:
     # Score points a relevant Featured picture gains (Quality 0.6x, Valued 0.4x of it);
     # Commons' human review as a prior. Never given to files of unknown relevance.
     RELEVANCE_ASSESSMENT_WEIGHT: Setting[float] = Setting(0.5, "float", minimum=0)
+    # With a CLIP scorer, its text tower also drops maps, plans, arms and logos
+    # (services/clip_check.py; one more image pass per scored batch).
+    RELEVANCE_CLIP_CHECK: Setting[bool] = Setting(False, "bool")
 
     # -- stored images -------------------------------------------------------------------
     TARGET_WIDTH: Setting[int] = Setting(800, "int", minimum=1)

@@ -22,6 +22,7 @@ from image_ranking.conf import conf
 from image_ranking.exceptions import CommonsError
 from image_ranking.models import ImageCandidate, RankingState, SelectedImage
 from image_ranking.poi import PoiInfo, get_poi_adapter
+from image_ranking.services.clip_check import REASON as CLIP_REASON
 from image_ranking.services.photo_check import PIXELS_REASON
 from image_ranking.services.pipeline import judge
 
@@ -144,7 +145,7 @@ def update_candidate(obj: ImageCandidate, cand: Any, *, clear_retries: bool = Fa
     retry = obj.filtered_reason.startswith(RETRY_REASON)
     keep_thumbnail_reason = (
         obj.pk
-        and obj.filtered_reason.startswith((THUMBNAIL_REASON, PIXELS_REASON))
+        and obj.filtered_reason.startswith((THUMBNAIL_REASON, PIXELS_REASON, CLIP_REASON))
         and same_file
         and not (retry and clear_retries)
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 from image_ranking.models import ImageCandidate
 from image_ranking.poi import PoiInfo
+from image_ranking.services.clip_check import REASON as CLIP_REASON
 from image_ranking.services.photo_check import PIXELS_REASON
 from image_ranking.services.relevance import NOT_A_PHOTO, Judgement, judge
 
@@ -19,7 +20,7 @@ from image_ranking.services.relevance import NOT_A_PHOTO, Judgement, judge
 def apply(row: ImageCandidate, judgement: Judgement) -> None:
     """Write a judgement onto a row (not saved); a metadata filter reason wins, and the
     pixels' verdict (kept while the file is unchanged) stands."""
-    if row.filtered_reason.startswith(PIXELS_REASON):
+    if row.filtered_reason.startswith((PIXELS_REASON, CLIP_REASON)):
         row.relevance = NOT_A_PHOTO
         row.evidence = [row.filtered_reason]
         return

@@ -97,8 +97,9 @@ class Ranker:
         *,
         taken: frozenset[str] = frozenset(),
         threshold: float | None = None,
+        place: tuple[str, str] = ("", ""),
     ) -> int:
-        return self.scoring.score(candidates, taken=taken, threshold=threshold)
+        return self.scoring.score(candidates, taken=taken, threshold=threshold, place=place)
 
     def winner_bytes(self, cand: ImageCandidate) -> bytes:
         return self.scoring.winner_bytes(cand)
@@ -140,7 +141,8 @@ class Ranker:
 
         candidates = self.candidates(poi)
         taken = taken_files(poi, (c.sha1 for c in candidates))
-        scored_now = self.score(candidates, taken=taken, threshold=self.threshold)
+        place = (name, get_poi_adapter().city_name(poi))
+        scored_now = self.score(candidates, taken=taken, threshold=self.threshold, place=place)
         decision = decide(candidates, self.threshold, taken)
         result = RankResult(
             poi.pk,

@@ -31,6 +31,7 @@ from image_ranking.exceptions import (
 )
 from image_ranking.models import ImageCandidate, SelectedImage
 from image_ranking.poi import get_poi_adapter
+from image_ranking.services import clip_check
 from image_ranking.services.images import open_image
 from image_ranking.services.photo_check import check_image
 from image_ranking.services.pipeline.decide import scoring_order, tier
@@ -74,6 +75,7 @@ class ThumbnailScorer:
         *,
         taken: frozenset[str] = frozenset(),
         threshold: float | None = None,
+        place: tuple[str, str] = ("", ""),
     ) -> int:
         """Score the first ``SCORE_TOP_K`` candidates that could win (most relevant first,
         see ``decide.scoring_order``) lacking a current score; returns how many thumbnails
@@ -83,6 +85,7 @@ class ThumbnailScorer:
         K (so the files scored do not change when another POI takes one) but are not
         scored. With ``threshold``, tiers are scored in order and the next tier only when
         none of this one passes: a verified winner needs no unknown file's thumbnail.
+        ``place``: the POI's name and city, for the optional CLIP check.
         """
         usable = [c for c in candidates if not c.filtered_reason or self.retry_due(c)]
         ordered = scoring_order(usable)
@@ -94,7 +97,7 @@ class ThumbnailScorer:
         scored = 0
         for level in TIERS:
             group = [c for c in budget if tier(c) == level]
-            scored += self._score_group(group)
+            scored += self._score_group(group, place)
             if threshold is not None and any(
                 c.score is not None and c.score >= threshold and not c.filtered_reason
                 for c in group
@@ -102,7 +105,7 @@ class ThumbnailScorer:
                 break
         return scored
 
-    def _score_group(self, to_score: list[ImageCandidate]) -> int:
+    def _score_group(self, to_score: list[ImageCandidate], place: tuple[str, str]) -> int:
         if not to_score:
             return 0
         scorer = self._scorer()
@@ -112,7 +115,9 @@ class ThumbnailScorer:
             return 0
         self._reuse_scores(missing, name, version)
         missing = [c for c in missing if not c.score_is_current(name, version)]
-        groups, payloads = self._download(missing)
+        groups, payloads, images = self._download(missing)
+        if conf.RELEVANCE_CLIP_CHECK and payloads:
+            groups, payloads = self._clip_filter(scorer, groups, payloads, images, place)
         if not payloads:
             return 0
         scores = scorer.score_images(payloads)
@@ -135,7 +140,7 @@ class ThumbnailScorer:
 
     def _download(
         self, missing: list[ImageCandidate]
-    ) -> tuple[list[list[ImageCandidate]], list[bytes]]:
+    ) -> tuple[list[list[ImageCandidate]], list[bytes], list[Any]]:
         """One download per distinct file; refused, missing, undecodable and line-art
         thumbnails are marked and left out."""
         by_key: dict[str, list[ImageCandidate]] = {}
@@ -143,6 +148,7 @@ class ThumbnailScorer:
             by_key.setdefault(cand.sha1 or cand.title, []).append(cand)
         payloads: list[bytes] = []
         groups: list[list[ImageCandidate]] = []
+        images: list[Any] = []
         for key, group in by_key.items():
             try:
                 data = self.thumbnail_bytes(group[0])
@@ -165,8 +171,32 @@ class ThumbnailScorer:
                 continue
             payloads.append(data)
             groups.append(group)
+            images.append(image)
             self._remember(key, data)
-        return groups, payloads
+        return groups, payloads, images
+
+    def _clip_filter(
+        self,
+        scorer: Any,
+        groups: list[list[ImageCandidate]],
+        payloads: list[bytes],
+        images: list[Any],
+        place: tuple[str, str],
+    ) -> tuple[list[list[ImageCandidate]], list[bytes]]:
+        """Drop what the scorer's CLIP text tower sees as a map, plan, arms or logo."""
+        scorer.ensure_loaded()
+        encoder = clip_check.text_encoder(scorer)
+        if encoder is None:
+            return groups, payloads  # no text tower: the other checks stand alone
+        reasons = clip_check.check_images(encoder, images, *place)
+        kept_groups, kept_payloads = [], []
+        for group, data, reason in zip(groups, payloads, reasons, strict=True):
+            if reason:
+                self._mark_not_a_photo(group, reason)
+            else:
+                kept_groups.append(group)
+                kept_payloads.append(data)
+        return kept_groups, kept_payloads
 
     def _reuse_scores(self, missing: list[ImageCandidate], name: str, version: str) -> None:
         sha1s = {c.sha1 for c in missing if c.sha1}
