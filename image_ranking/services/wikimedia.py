@@ -489,7 +489,8 @@ class CommonsClient:
             )
             pages = query_pages(payload)  # checks the shape of the whole answer
             # Commons normalises titles ("File:A_b.jpg" -> "File:A b.jpg"): map them back.
-            aliases = {n["to"]: n["from"] for n in payload["query"].get("normalized") or []}
+            normalized = (payload.get("query") or {}).get("normalized") or []
+            aliases = {n["to"]: n["from"] for n in normalized}
             for page in pages:
                 candidate = candidate_from_page(page, source=source)
                 if candidate is not None:
@@ -517,7 +518,9 @@ class CommonsClient:
                     "action": "wbgetentities",
                     "ids": "|".join(chunk),
                     "props": "claims|sitelinks|labels",
+                    # Only what is used: famous items have labels in 300 languages.
                     "sitefilter": "commonswiki",
+                    "languages": "en",
                 },
             )
             for key, entity in commons_schema.entities_answer(payload)["entities"].items():
@@ -642,7 +645,7 @@ class CommonsClient:
                 payload = json.loads(response.body)
             except ValueError:
                 raise TransientCommonsError(f"{url} returned something that is not JSON") from None
-            error = payload.get("error") if isinstance(payload, dict) else None
+            error = commons_schema.api_error(payload)
             if error:
                 code = str(error.get("code", ""))
                 info = plain_text(error.get("info", ""))

@@ -605,3 +605,13 @@ def test_odd_search_answer_leaves_the_poi_for_a_later_run(client, commons_replic
     commons_replica.add_file("File:B 1.jpg")
     commons_replica.answer_next("/w/api.php", {"query": {"pages": [{"title": 5}]}})
     assert list(client.gather([PoiInfo(1, "A"), PoiInfo(2, "B")])) == [2]
+
+
+def test_odd_error_object_is_a_malformed_answer(client, commons_replica, settings):
+    settings.IMAGE_RANKING_MAX_RETRIES = 0
+    commons_replica.answer_next("/w/api.php", {"error": "oops"})
+    with pytest.raises(MalformedResponseError, match="answer.error is str, expected an object"):
+        client.search("Tour Eiffel")
+    commons_replica.answer_next("/w/api.php", {"error": {"code": "badvalue", "info": "<b>No</b>"}})
+    with pytest.raises(CommonsError, match="Wikimedia API error badvalue: No"):
+        client.search("Tour Eiffel")
