@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from image_ranking.poi import PoiInfo
@@ -55,6 +55,8 @@ class Query:
 
     search: str
     found_by: tuple[str, ...]
+    # Its files go before the first query's: it narrowed a name search to this place.
+    ranks_first: bool = False
 
 
 def search_words(text: str) -> str:
@@ -133,7 +135,8 @@ def second_query(
     elsewhere = sum(1 for c in usable if shows_elsewhere(c, poi, point))
     if here >= MIN_USABLE or not elsewhere:
         return None
-    return narrow_query(poi, item, point)
+    narrow = narrow_query(poi, item, point)
+    return replace(narrow, ranks_first=True) if narrow else None
 
 
 def narrow_query(

@@ -587,9 +587,12 @@ class CommonsClient:
             return []
         found = _merge([], self.search(first.search, limit), first.found_by)
         second = commons_search.second_query(poi, item, first, found, limit)
-        if second is not None and second.search != first.search:
-            found = _merge(found, self.search(second.search, limit), second.found_by)
-        return found
+        if second is None or second.search == first.search:
+            return found
+        more = _merge([], self.search(second.search, limit), second.found_by)
+        if second.ranks_first:
+            return _merge(more, found, first.found_by)
+        return _merge(found, more, second.found_by)
 
     def fetch_candidates(
         self, poi: Any, limit: int = 10, *, include_filtered: bool = False
