@@ -442,31 +442,6 @@ class CommonsClient:
             }
         )
 
-    def category_files(self, category: str, limit: int = 10) -> list[Candidate]:
-        """One ``generator=categorymembers`` request: files directly in ``Category:category``."""
-        return self._generator_files(
-            {
-                "generator": "categorymembers",
-                "gcmtitle": "Category:" + category.removeprefix("Category:"),
-                "gcmtype": "file",
-                "gcmlimit": str(_clamp_limit(limit)),
-            }
-        )
-
-    def geo_files(
-        self, point: tuple[float, float], radius_m: int = 1000, limit: int = 10
-    ) -> list[Candidate]:
-        """One ``generator=geosearch`` request: geotagged files nearest to ``point``."""
-        return self._generator_files(
-            {
-                "generator": "geosearch",
-                "ggscoord": f"{point[0]:.6f}|{point[1]:.6f}",
-                "ggsradius": str(max(10, min(int(radius_m), 10_000))),
-                "ggsnamespace": "6",
-                "ggslimit": str(_clamp_limit(limit)),
-            }
-        )
-
     def _generator_files(self, params: dict[str, str]) -> list[Candidate]:
         """Files of one generator request, in the server's order (search ``index`` first)."""
         payload = self._api(self.api_url, {"action": "query", **params, **self._imageinfo_params()})
