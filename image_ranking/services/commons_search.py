@@ -127,8 +127,10 @@ def second_query(
             return None
         # Files in subcategories, or never categorised: look by name, narrowly if possible.
         return narrow_query(poi, item, point) or name_query(poi.name)
-    # Every narrowing query below is a subset of the name search (its words are required
-    # too): when that returned less than a full page, they cannot find anything new.
+    # The name-with-city and name-near-here queries are subsets of the name search (its
+    # words are required too): after less than a full page they cannot find anything new.
+    # (Depicts is not a subset, but it is only reached when there is neither a city nor
+    # coordinates, and then no file can show itself to be elsewhere.)
     if len(found) < limit:
         return None
     here = sum(1 for c in usable if shows_here(c, poi, item, point))
