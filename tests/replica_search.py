@@ -18,12 +18,13 @@ categories, then in the description; ties keep the order files were added.
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from image_ranking.services.commons_search import distance_km
 
 DEFAULT_NEAR_KM = 5.0
 FILETYPES = {
@@ -124,15 +125,6 @@ def _nearcoord(value: str) -> tuple[float, float, float] | None:
 
 def _category_key(name: str) -> str:
     return " ".join(name.removeprefix("Category:").replace("_", " ").split()).casefold()
-
-
-def distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
-    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
 
 
 def _fields(f: SearchableFile) -> tuple[list[str], list[list[str]], list[str]]:

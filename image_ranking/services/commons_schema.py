@@ -69,6 +69,7 @@ PAGE = Shape(
 NORMALIZED = Shape({"from": str, "to": str}, required=("from", "to"))
 QUERY = Shape({"pages": (ListOf(PAGE), MapOf(PAGE)), "normalized": ListOf(NORMALIZED)})
 QUERY_ANSWER = Shape({"query": QUERY})
+API_ERROR = Shape({"code": str, "info": str})
 
 SNAK = Shape({"snaktype": str, "property": str, "datavalue": Shape({"type": str})})
 CLAIM = Shape({"mainsnak": SNAK, "rank": str})
@@ -146,6 +147,13 @@ def check(value: Any, shape: Shape, where: str = "answer") -> dict[str, Any]:
         if key in value:
             _expect(value[key], expected, f"{where}.{key}")
     return value
+
+
+def api_error(payload: Any) -> dict[str, Any] | None:
+    """The ``error`` object of an answer, if any (other shapes are checked by the caller)."""
+    if not isinstance(payload, dict) or not payload.get("error"):
+        return None
+    return check(payload["error"], API_ERROR, "answer.error")
 
 
 def query_answer(payload: Any) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from image_ranking.poi import PoiInfo
@@ -55,6 +55,8 @@ class Query:
 
     search: str
     found_by: tuple[str, ...]
+    # Its files go before the first query's: it narrowed a name search to this place.
+    ranks_first: bool = False
 
 
 def search_words(text: str) -> str:
@@ -125,15 +127,18 @@ def second_query(
             return None
         # Files in subcategories, or never categorised: look by name, narrowly if possible.
         return narrow_query(poi, item, point) or name_query(poi.name)
-    # Every narrowing query below is a subset of the name search (its words are required
-    # too): when that returned less than a full page, they cannot find anything new.
+    # The name-with-city and name-near-here queries are subsets of the name search (its
+    # words are required too): after less than a full page they cannot find anything new.
+    # (Depicts is not a subset, but it is only reached when there is neither a city nor
+    # coordinates, and then no file can show itself to be elsewhere.)
     if len(found) < limit:
         return None
     here = sum(1 for c in usable if shows_here(c, poi, item, point))
     elsewhere = sum(1 for c in usable if shows_elsewhere(c, poi, point))
     if here >= MIN_USABLE or not elsewhere:
         return None
-    return narrow_query(poi, item, point)
+    narrow = narrow_query(poi, item, point)
+    return replace(narrow, ranks_first=True) if narrow else None
 
 
 def narrow_query(

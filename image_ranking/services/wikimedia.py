@@ -442,31 +442,6 @@ class CommonsClient:
             }
         )
 
-    def category_files(self, category: str, limit: int = 10) -> list[Candidate]:
-        """One ``generator=categorymembers`` request: files directly in ``Category:category``."""
-        return self._generator_files(
-            {
-                "generator": "categorymembers",
-                "gcmtitle": "Category:" + category.removeprefix("Category:"),
-                "gcmtype": "file",
-                "gcmlimit": str(_clamp_limit(limit)),
-            }
-        )
-
-    def geo_files(
-        self, point: tuple[float, float], radius_m: int = 1000, limit: int = 10
-    ) -> list[Candidate]:
-        """One ``generator=geosearch`` request: geotagged files nearest to ``point``."""
-        return self._generator_files(
-            {
-                "generator": "geosearch",
-                "ggscoord": f"{point[0]:.6f}|{point[1]:.6f}",
-                "ggsradius": str(max(10, min(int(radius_m), 10_000))),
-                "ggsnamespace": "6",
-                "ggslimit": str(_clamp_limit(limit)),
-            }
-        )
-
     def _generator_files(self, params: dict[str, str]) -> list[Candidate]:
         """Files of one generator request, in the server's order (search ``index`` first)."""
         payload = self._api(self.api_url, {"action": "query", **params, **self._imageinfo_params()})
@@ -489,7 +464,8 @@ class CommonsClient:
             )
             pages = query_pages(payload)  # checks the shape of the whole answer
             # Commons normalises titles ("File:A_b.jpg" -> "File:A b.jpg"): map them back.
-            aliases = {n["to"]: n["from"] for n in payload["query"].get("normalized") or []}
+            normalized = (payload.get("query") or {}).get("normalized") or []
+            aliases = {n["to"]: n["from"] for n in normalized}
             for page in pages:
                 candidate = candidate_from_page(page, source=source)
                 if candidate is not None:
@@ -517,7 +493,9 @@ class CommonsClient:
                     "action": "wbgetentities",
                     "ids": "|".join(chunk),
                     "props": "claims|sitelinks|labels",
+                    # Only what is used: famous items have labels in 300 languages.
                     "sitefilter": "commonswiki",
+                    "languages": "en",
                 },
             )
             for key, entity in commons_schema.entities_answer(payload)["entities"].items():
@@ -584,9 +562,12 @@ class CommonsClient:
             return []
         found = _merge([], self.search(first.search, limit), first.found_by)
         second = commons_search.second_query(poi, item, first, found, limit)
-        if second is not None and second.search != first.search:
-            found = _merge(found, self.search(second.search, limit), second.found_by)
-        return found
+        if second is None or second.search == first.search:
+            return found
+        more = _merge([], self.search(second.search, limit), second.found_by)
+        if second.ranks_first:
+            return _merge(more, found, first.found_by)
+        return _merge(found, more, second.found_by)
 
     def fetch_candidates(
         self, poi: Any, limit: int = 10, *, include_filtered: bool = False
@@ -642,7 +623,7 @@ class CommonsClient:
                 payload = json.loads(response.body)
             except ValueError:
                 raise TransientCommonsError(f"{url} returned something that is not JSON") from None
-            error = payload.get("error") if isinstance(payload, dict) else None
+            error = commons_schema.api_error(payload)
             if error:
                 code = str(error.get("code", ""))
                 info = plain_text(error.get("info", ""))

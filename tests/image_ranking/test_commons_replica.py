@@ -86,25 +86,22 @@ def test_set_search_overrides_one_exact_query(graz):
     assert titles(graz, "Clock tower") != ["File:IMG 2041.jpg"]  # another string: Cirrus
 
 
+def generated(replica, generator: str, **params) -> list[str]:
+    answer = api(replica, action="query", generator=generator, **params)
+    pages = answer["query"]["pages"]
+    assert all("index" not in p for p in pages)  # only search results are ranked
+    return [p["title"] for p in pages]
+
+
 def test_categorymembers_and_geosearch(graz):
-    members = api(
-        graz,
-        action="query",
-        generator="categorymembers",
-        gcmtitle="Category:Clock Tower (Graz)",
-        gcmtype="file",
-    )["query"]["pages"]
-    assert [p["title"] for p in members] == ["File:Clock tower plan.svg", "File:Uhrturm Graz.jpg"]
-    assert all("index" not in p for p in members)
-    near = api(
-        graz,
-        action="query",
-        generator="geosearch",
-        ggscoord="47.0707|15.4395",
-        ggsradius="10000",
-        ggsnamespace="6",
-    )["query"]["pages"]
-    assert [p["title"] for p in near] == ["File:IMG 2041.jpg", "File:Uhrturm Graz.jpg"]
+    members = generated(
+        graz, "categorymembers", gcmtitle="Category:Clock Tower (Graz)", gcmtype="file"
+    )
+    assert members == ["File:Clock tower plan.svg", "File:Uhrturm Graz.jpg"]
+    near = generated(
+        graz, "geosearch", ggscoord="47.0707|15.4395", ggsradius="10000", ggsnamespace="6"
+    )
+    assert near == ["File:IMG 2041.jpg", "File:Uhrturm Graz.jpg"]
     too_far = api(graz, action="query", generator="geosearch", ggscoord="1|2", ggsradius="20000")
     assert too_far["error"]["code"] == "badvalue"
 
