@@ -154,6 +154,7 @@ def main() -> None:
     first = rank("--missing-only")
     ours_requests = len(replica.requests) - before
     rerun = rank("--all")
+    refreshed = rank("--all", "--refresh")  # as when the candidate cache has expired
     stored = {
         s.poi.name: s.title
         for s in SelectedImage.objects.select_related("poi").exclude(chosen_by="fallback")
@@ -179,6 +180,10 @@ def main() -> None:
         f"re-run --all, nothing changed: {rerun['request_count']} requests, "
         f"{rerun['request_count'] / pois:.2f} per POI, {rerun['updated_count']} updated "
         f"(target <= 1.5)"
+    )
+    print(
+        f"re-run --all --refresh (cache expired): {refreshed['request_count']} requests, "
+        f"{refreshed['request_count'] / pois:.2f} per POI, {refreshed['updated_count']} updated"
     )
     print(
         f"first run: {first['updated_count']} stored, {first['no_image_count']} no image, "

@@ -390,3 +390,17 @@ def test_winner_whose_thumbnail_fails_on_a_rerun_is_not_replaced_by_a_lower_one(
     again = rank_poi_images(poi, client=eiffel, scorer=new, threshold=3)
     assert again.outcome == "unchanged" and again.chosen.title == "File:Eiffel bright.jpg"
     assert SelectedImage.objects.get(poi=poi).scorer_version == "2"
+
+
+def test_dry_run_gives_a_shared_photo_to_one_poi_too(city, commons, scorer):
+    commons.add_file("File:Square panorama.jpg", grey(240))
+    commons.add_file("File:Cathedral front.jpg", grey(150))
+    commons.set_search("Market Square", ["File:Square panorama.jpg"])
+    commons.set_search("Cathedral", ["File:Square panorama.jpg", "File:Cathedral front.jpg"])
+    pois = [make_poi(city, "Market Square"), make_poi(city, "Cathedral")]
+    results = list(rank_pois(pois, client=commons, scorer=scorer, dry_run=True))
+    assert [r.chosen.title for r in results] == [
+        "File:Square panorama.jpg",
+        "File:Cathedral front.jpg",
+    ]
+    assert not SelectedImage.objects.exists()

@@ -43,6 +43,11 @@ def _default_scorer() -> Any:
     return get_scorer()
 
 
+def _city_key(poi: Model) -> Any:
+    city = get_poi_adapter().city(poi)
+    return getattr(city, "pk", city)
+
+
 class Ranker:
     """Ranking with the state one run shares; the command keeps one for a whole run so
     that images shared by several POIs are scored and fetched once."""
@@ -67,6 +72,9 @@ class Ranker:
         self.cache = CandidateCache(lambda: self.client, dry_run=dry_run, refresh=refresh)
         self.scoring = ThumbnailScorer(lambda: self.client, lambda: self.scorer, dry_run=dry_run)
         self.storer = Storer(dry_run=dry_run, fallback=self.fallback)
+        # Files chosen in this run, by sha1: (city key, POI pk). A dry run stores nothing,
+        # so one photo, one POI needs this memory to say what a real run would do.
+        self._claimed: dict[str, tuple[Any, Any]] = {}
 
     @property
     def client(self) -> Any:
@@ -140,7 +148,7 @@ class Ranker:
             return result
 
         candidates = self.candidates(poi)
-        taken = taken_files(poi, (c.sha1 for c in candidates))
+        taken = self._taken(poi, candidates)
         place = (name, get_poi_adapter().city_name(poi))
         scored_now = self.score(candidates, taken=taken, threshold=self.threshold, place=place)
         decision = decide(candidates, self.threshold, taken)
@@ -156,7 +164,8 @@ class Ranker:
         )
         keep_why = self._keep_why(poi, decision, selected)
         if keep_why:
-            result.chosen = decision.winner
+            assert selected is not None
+            result.chosen = next((c for c in candidates if c.sha1 == selected.sha1), None)
             self.storer.keep_current(result, keep_why)
         elif decision.winner is not None:
             self.storer.store_winner(poi, decision.winner, selected, result, self.winner_bytes)
@@ -164,7 +173,22 @@ class Ranker:
             reason = no_image_reason(decision, self.threshold, name)
             self.storer.store_nothing(poi, selected, result, reason)
         self.storer.record(poi, result)
+        if result.chosen is not None and result.chosen.sha1:
+            self._claimed[result.chosen.sha1] = (_city_key(poi), poi.pk)
         return result
+
+    def _taken(self, poi: Model, candidates: Sequence[ImageCandidate]) -> frozenset[str]:
+        """Files another POI of the city shows (stored, or chosen earlier in this run)."""
+        sha1s = {c.sha1 for c in candidates if c.sha1}
+        city = _city_key(poi)
+        claimed = {
+            sha1
+            for sha1 in sha1s
+            if sha1 in self._claimed
+            and self._claimed[sha1][0] == city
+            and self._claimed[sha1][1] != poi.pk
+        }
+        return taken_files(poi, sha1s) | claimed
 
     def _keep_why(self, poi: Model, decision: Any, selected: SelectedImage | None) -> str:
         """Why the current ranked image stays although another file won ("" if not)."""
