@@ -40,21 +40,15 @@ RETRY_REASON = "thumbnail retry"
 
 
 def _gather_many(client: Any, pois: Sequence[Model]) -> dict[Any, tuple[Any, list[Any]]]:
-    """{pk: (item, candidates)} from the client's ``gather`` (older clients: no item)."""
-    if hasattr(client, "gather"):
-        infos = [get_poi_adapter().info(poi) for poi in pois]
-        found = client.gather(infos, limit=conf.CANDIDATE_LIMIT)
-        return {pk: (g.item, list(g.candidates)) for pk, g in found.items()}
-    found = client.fetch_candidates_for_pois(pois, limit=conf.CANDIDATE_LIMIT)
-    return {pk: (None, list(cands)) for pk, cands in found.items()}
+    """{pk: (Wikidata item, candidates)} for a batch (``CommonsClient.gather``)."""
+    infos = [get_poi_adapter().info(poi) for poi in pois]
+    found = client.gather(infos, limit=conf.CANDIDATE_LIMIT)
+    return {pk: (g.item, list(g.candidates)) for pk, g in found.items()}
 
 
 def _gather_one(client: Any, poi: Model) -> tuple[Any, list[Any]]:
-    if hasattr(client, "gather_one"):
-        found = client.gather_one(get_poi_adapter().info(poi), limit=conf.CANDIDATE_LIMIT)
-        return found.item, list(found.candidates)
-    cands = client.fetch_candidates(poi, limit=conf.CANDIDATE_LIMIT, include_filtered=True)
-    return None, list(cands)
+    found = client.gather_one(get_poi_adapter().info(poi), limit=conf.CANDIDATE_LIMIT)
+    return found.item, list(found.candidates)
 
 
 class CandidateCache:
