@@ -22,32 +22,22 @@ Everything happens in a temporary database and media folder.
 from __future__ import annotations
 
 import io
-import os
 import sys
-import tempfile
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-WORK = Path(tempfile.mkdtemp(prefix="bench-relevance-"))
-os.environ["DATABASE_URL"] = f"sqlite:///{WORK / 'bench.sqlite3'}"
-os.environ["MEDIA_ROOT"] = str(WORK / "media")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ["IMAGE_RANKING_USER_AGENT"] = "image_ranking-bench/0.1 (bench; nobody@example.org)"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import harness  # noqa: E402
 
-import django  # noqa: E402
+WORK = harness.setup("bench-relevance-")
 
-django.setup()
-
-from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from bench import scenario_namesakes  # noqa: E402
 from image_ranking.conf import conf  # noqa: E402
 from image_ranking.models import ImageCandidate, SelectedImage  # noqa: E402
-from image_ranking.services import scoring, wikimedia  # noqa: E402
+from image_ranking.services import wikimedia  # noqa: E402
 from tests.commons_replica import CommonsReplica  # noqa: E402
 from tests.image_ranking.ranking_helpers import BrightnessScorer  # noqa: E402
 
@@ -94,19 +84,12 @@ def seed_design(scenario, replica, scorer) -> tuple[dict[str, str], int]:
     for poi in scenario.pois:
         found = client.search(poi.name, SEARCH_LIMIT)
         requests += 1 + len(found) + (1 if found else 0)
-        titles = ([poi.p18] if poi.p18 else []) + [c.title for c in found]
-        kept = (
-            [
-                c
-                for c in (*client.image_info([poi.p18]).values(), *found)
-                if not wikimedia.filter_reason(replace(c, categories=()))
-            ]
-            if poi.p18
-            else [c for c in found if not wikimedia.filter_reason(replace(c, categories=()))]
-        )
+        p18 = list(client.image_info([poi.p18]).values()) if poi.p18 else []
+        # The seed's metadata filters read titles, types and sizes, never categories.
+        kept = [c for c in (*p18, *found) if not wikimedia.filter_reason(replace(c, categories=()))]
         scores = scorer.score_images([scenario.files[c.title].thumbnail() for c in kept])
         best = max(zip(scores, (c.title for c in kept), strict=True), default=None)
-        if best is not None and best[0] >= conf.SCORE_THRESHOLD and titles:
+        if best is not None and best[0] >= conf.SCORE_THRESHOLD:
             chosen[poi.name] = best[1]
     return chosen, requests
 
@@ -137,15 +120,8 @@ def row(label: str, m: dict, requests: float, pois: int) -> None:
 def main() -> None:
     scenario = scenario_namesakes.build()
     replica = serve(scenario)
-    settings.IMAGE_RANKING_COMMONS_API_URL = replica.api_url
-    settings.IMAGE_RANKING_WIKIDATA_API_URL = replica.wikidata_url
-    settings.IMAGE_RANKING_DOWNLOAD_HOSTS = ["127.0.0.1"]
-    settings.IMAGE_RANKING_RATE_LIMIT_PER_HOUR = 10_000_000.0  # count requests, not hours
-    settings.IMAGE_RANKING_RATE_LIMIT_BURST = 10_000
     scorer = BrightnessScorer()
-    scoring.get_scorer = lambda name=None: scorer
-
-    call_command("migrate", verbosity=0)
+    harness.point_at(replica, scorer)
     city_file = scenario_namesakes.write_city_json(scenario, WORK / "aldmere.json")
     call_command("load_city", str(city_file), stdout=io.StringIO())
 

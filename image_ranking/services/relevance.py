@@ -20,7 +20,6 @@ Every piece is a short human line kept on the candidate ("depicts Q123", "80 m a
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -29,6 +28,7 @@ from typing import Any
 
 from image_ranking.conf import conf
 from image_ranking.poi import PoiInfo
+from image_ranking.services.commons_search import distance_km
 
 VERIFIED = "verified"
 LIKELY = "likely"
@@ -80,13 +80,8 @@ def _contains(haystack: str, needle: str) -> bool:
 
 
 def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Great-circle distance in metres (haversine)."""
-    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = (
-        math.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    )
-    return 2 * 6_371_000 * math.asin(min(1.0, math.sqrt(h)))
+    """Great-circle distance in metres (the search plan's haversine)."""
+    return 1000 * distance_km(a, b)
 
 
 def format_distance(metres: float) -> str:
