@@ -70,7 +70,10 @@ class CandidateCache:
         if state is None or state.candidates_fetched_at is None:
             return False
         age = timezone.now() - state.candidates_fetched_at
-        return age < timedelta(days=conf.CANDIDATE_CACHE_DAYS)
+        if age >= timedelta(days=conf.CANDIDATE_CACHE_DAYS):
+            return False
+        # Rows cached before relevance was judged lack the metadata to judge them: fetch.
+        return not ImageCandidate.objects.filter(poi=poi, relevance="").exists()
 
     def prefetch(self, pois: Sequence[Model]) -> None:
         """Fetch candidates for the POIs whose cache is stale, Wikidata look-ups batched.

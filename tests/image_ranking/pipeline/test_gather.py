@@ -108,3 +108,13 @@ def test_marks_from_scoring_survive_a_refetch_of_the_same_file(poi):
     row.filtered_reason, row.score = "not a photo (pixels): x", 7.0
     update_candidate(row, candidate("File:A.jpg", sha1="new"))
     assert row.filtered_reason == "" and row.score is None
+
+
+def test_rows_cached_before_relevance_existed_are_fetched_again(poi):
+    client = Client(Gathered(None, [candidate("File:A.jpg")]))
+    cache = CandidateCache(lambda: client, dry_run=False, refresh=False)
+    cache.candidates(poi)
+    ImageCandidate.objects.filter(poi=poi).update(relevance="")  # as migrated from 0002
+    again = CandidateCache(lambda: client, dry_run=False, refresh=False)
+    assert not again.is_fresh(poi)
+    assert again.candidates(poi)[0].relevance == "unknown" and client.calls == 2
