@@ -6,6 +6,7 @@ The end-to-end runs against the loopback Commons replica are in test_rank_comman
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -404,3 +405,21 @@ def test_dry_run_gives_a_shared_photo_to_one_poi_too(city, commons, scorer):
         "File:Cathedral front.jpg",
     ]
     assert not SelectedImage.objects.exists()
+
+
+def test_current_image_found_to_show_a_namesake_is_kept_but_reported(poi, commons, scorer):
+    commons.add_file("File:Eiffel.jpg", grey(200))
+    commons.set_search("Eiffel Tower", ["File:Eiffel.jpg"])
+    rank_poi_images(poi, client=commons, scorer=scorer)
+    assert not Validation.objects.exists()
+    # Commons now says it is another Eiffel Tower, and nothing else is found.
+    commons.add_file("File:Eiffel.jpg", grey(200), categories=("Eiffel Tower (Las Vegas)",))
+    commons.files["File:Eiffel.jpg"].candidate = replace(
+        commons.files["File:Eiffel.jpg"].candidate,
+        sha1=SelectedImage.objects.get(poi=poi).sha1,
+    )
+    result = rank_pois([poi], client=commons, scorer=scorer, refresh=True)
+    assert next(result).outcome == "unchanged"
+    report = Validation.objects.get(resolved=False)
+    assert "seems not to show it" in report.description
+    assert "elsewhere: Category:Eiffel Tower (Las Vegas)" in report.description

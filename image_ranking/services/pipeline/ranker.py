@@ -23,6 +23,7 @@ from image_ranking.services.pipeline.gather import CandidateCache
 from image_ranking.services.pipeline.result import Outcome, RankResult
 from image_ranking.services.pipeline.score import ThumbnailScorer
 from image_ranking.services.pipeline.store import Storer, has_file, taken_files
+from image_ranking.services.relevance import DROPPED
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,16 @@ def _default_scorer() -> Any:
     from image_ranking.services.scoring import get_scorer
 
     return get_scorer()
+
+
+def _doubt(candidates: Sequence[ImageCandidate], selected: SelectedImage | None) -> str:
+    """Why the POI's current ranked image seems not to show it ("" if no reason to doubt)."""
+    if selected is None or selected.chosen_by != SelectedImage.ChosenBy.RANKER:
+        return ""
+    current = next((c for c in candidates if selected.sha1 and c.sha1 == selected.sha1), None)
+    if current is None or current.relevance not in DROPPED:
+        return ""
+    return f"{current.title}: {current.filtered_reason or current.relevance}"
 
 
 def _city_key(poi: Model) -> Any:
@@ -171,7 +182,7 @@ class Ranker:
             self.storer.store_winner(poi, decision.winner, selected, result, self.winner_bytes)
         else:
             reason = no_image_reason(decision, self.threshold, name)
-            self.storer.store_nothing(poi, selected, result, reason)
+            self.storer.store_nothing(poi, selected, result, reason, _doubt(candidates, selected))
         self.storer.record(poi, result)
         if result.chosen is not None and result.chosen.sha1:
             self._claimed[result.chosen.sha1] = (_city_key(poi), poi.pk)

@@ -116,14 +116,29 @@ class Storer:
         result.message = f"No better image ({why}); kept the current one."
 
     def store_nothing(
-        self, poi: Model, selected: SelectedImage | None, result: RankResult, reason: str
+        self,
+        poi: Model,
+        selected: SelectedImage | None,
+        result: RankResult,
+        reason: str,
+        doubt: str = "",
     ) -> None:
-        """No candidate passes: keep a real image, else report (and maybe fall back)."""
+        """No candidate passes: keep a real image, else report (and maybe fall back).
+
+        ``doubt``: why the kept image seems not to show the POI (e.g. a namesake); it is
+        kept, as nothing better exists, but reported so that a curator can look.
+        """
         is_fallback = selected is not None and selected.chosen_by == SelectedImage.ChosenBy.FALLBACK
+        city = get_poi_adapter().city_name(poi) or "no city"
         if has_file(poi) and not is_fallback:
             self.keep_current(result, reason)
+            if doubt and not self.dry_run:
+                validations.report_no_image(
+                    poi,
+                    f"The image of {result.poi_name} ({city}) seems not to show it ({doubt}) "
+                    f"and no photo replaces it: {reason}.",
+                )
             return
-        city = get_poi_adapter().city_name(poi) or "no city"
         description = f"No suitable image for {result.poi_name} ({city}): {reason}."
         result.outcome = Outcome.NO_IMAGE
         result.message = description
