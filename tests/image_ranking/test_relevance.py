@@ -125,7 +125,9 @@ def test_description_naming_another_place_is_elsewhere():
     file = File("File:Clock tower 2.jpg", description="The Clock Tower in Boston, Massachusetts")
     judgement = judge(file, CLOCK, None)
     assert judgement.verdict == "elsewhere" and place_of(judgement.reason) == "Boston"
-    # ... but not when the place is the POI's own city.
+    # ... but not a season, nor the POI's own city.
+    winter = File("File:Clock tower 4.jpg", description="Clock Tower in Winter")
+    assert judge(winter, CLOCK, None).verdict == "unknown"
     home = File("File:Clock tower 3.jpg", description="Clock Tower in Graz at dusk")
     assert judge(home, CLOCK, None).verdict == "likely"
 
