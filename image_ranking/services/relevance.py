@@ -53,36 +53,10 @@ QUALIFIED = re.compile(
     r"^(?P<base>.+?)\s*(?:\((?P<paren>[^()]+)\)|,\s*(?P<comma>.+)|\s+in\s+(?P<in>.+))$"
 )
 # Capitalised words after "NAME in" that are times, not places ("Clock Tower in Winter").
-NOT_PLACES = frozenset(
-    [
-        "winter",
-        "spring",
-        "summer",
-        "autumn",
-        "fall",
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "morning",
-        "evening",
-        "night",
-        "christmas",
-        "easter",
-        "snow",
-        "fog",
-        "the",
-        "a",
-        "an",
-    ]
+NOT_PLACES = re.compile(
+    r"(winter|spring|summer|autumn|fall|january|february|march|april|may|june|july|august|"
+    r"september|october|november|december|morning|evening|night|christmas|easter|snow|fog|"
+    r"the|a|an)"
 )
 ASSESSMENT_FACTORS = {"featured": 1.0, "quality": 0.6, "valued": 0.4}
 
@@ -169,7 +143,7 @@ def _elsewhere_description(description: str, name: str, city: str) -> str:
     plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
     for match in pattern.finditer(" ".join(plain.split())):
         place = match.group(1)
-        if not place[0].isupper() or normalise(place).split()[0] in NOT_PLACES:
+        if not place[0].isupper() or NOT_PLACES.fullmatch(normalise(place).split()[0]):
             continue
         if city and _contains(normalise(place), city):
             continue
