@@ -381,7 +381,11 @@ class Transport:
             return self.session.get(url, params=params, **options)
         prepared = self.session.prepare_request(requests.Request("GET", checked.url))
         setattr(prepared, PIN_ATTRIBUTE, checked)
-        return self.session.send(prepared, proxies={}, **options)
+        # What session.get would add (a CA bundle from REQUESTS_CA_BUNDLE...), but no proxy.
+        env = self.session.merge_environment_settings(prepared.url, {}, None, None, None)
+        return self.session.send(
+            prepared, proxies={}, verify=env["verify"], cert=env["cert"], **options
+        )
 
     def with_retries(self, call: Callable[[], Any]) -> Any:
         """``call()``, retried on transient failures (not at all when not waiting)."""

@@ -452,3 +452,109 @@ def test_too_many_redirects_is_an_error(client, replica):
     with pytest.raises(CommonsError, match="redirects"):
         client.download_image(replica.base_url + "/loop.jpg")
     assert client.request_count == http.MAX_REDIRECTS + 1
+
+
+# ------------------------------------------------------------------ TLS, pinned
+
+
+def _certificate(name: str, issuer_name, issuer_key, key, *, ca: bool):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer_name or subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if not ca:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False
+        )
+    return builder.sign(issuer_key or key, hashes.SHA256())
+
+
+@pytest.fixture
+def tls_server(tmp_path, request):
+    """An HTTPS server on 127.0.0.1 whose certificate names ``request.param``, issued by
+    a throwaway CA (``ca_file``); it records the SNI name each handshake asked for."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    ca_key, leaf_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    ca = _certificate("Test CA", None, None, ca_key, ca=True)
+    leaf = _certificate(request.param, ca.subject, ca_key, leaf_key, ca=False)
+    pem = serialization.Encoding.PEM
+    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (tmp_path / "leaf.pem").write_bytes(leaf.public_bytes(pem))
+    (tmp_path / "leaf.key").write_bytes(
+        leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    sni: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "leaf.pem", tmp_path / "leaf.key")
+    context.sni_callback = lambda sock, name, ctx: sni.append(name)
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):  # noqa: N802
+            body = b"\xff\xd8 pinned over TLS"
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    yield server.server_address[1], str(tmp_path / "ca.pem"), sni
+    server.shutdown()
+    server.server_close()
+
+
+def tls_client(fake_time, ca_file, settings, monkeypatch):
+    """A client trusting only the test CA, through REQUESTS_CA_BUNDLE as an operator
+    would set it (requests lets that variable win over ``session.verify``)."""
+    settings.IMAGE_RANKING_DOWNLOAD_HOSTS = ["images.test", "127.0.0.1"]
+    settings.IMAGE_RANKING_RATE_LIMIT_PER_HOUR = 3_600_000.0
+    settings.IMAGE_RANKING_MAX_RETRIES = 0
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca_file)
+    return make_client(fake_time, resolve=Resolver(images_test=[["127.0.0.1"]]))
+
+
+@pytest.mark.parametrize("tls_server", ["images.test"], indirect=True)
+def test_tls_to_the_pinned_address_verifies_the_name(tls_server, fake_time, settings, monkeypatch):
+    port, ca_file, sni = tls_server
+    client = tls_client(fake_time, ca_file, settings, monkeypatch)
+    assert client.download_image(f"https://images.test:{port}/x.jpg") == b"\xff\xd8 pinned over TLS"
+    assert sni == ["images.test"]  # SNI names the host, not 127.0.0.1
+
+
+@pytest.mark.parametrize("tls_server", ["elsewhere.test"], indirect=True)
+def test_tls_with_a_certificate_for_another_name_is_refused(
+    tls_server, fake_time, settings, monkeypatch
+):
+    port, ca_file, sni = tls_server
+    client = tls_client(fake_time, ca_file, settings, monkeypatch)
+    with pytest.raises(CommonsError, match="hostname 'images.test' doesn't match"):
+        client.download_image(f"https://images.test:{port}/x.jpg")
+    assert client.request_count == 1
