@@ -461,6 +461,8 @@ def _check_is_a_file(url: str, response: _Response) -> None:
     head = response.body[:64].lstrip().lower()
     if content_type in ("text/html", "application/xhtml+xml") or head.startswith(_HTML_START):
         raise _unavailable(url, response.status, "an HTML page instead of an image")
+    if content_type.startswith("text/"):  # an error message served as a page
+        raise _unavailable(url, response.status, f"a {content_type} page instead of an image")
 
 
 def _unavailable(url: str, status: int, reason: str) -> DownloadUnavailableError:

@@ -394,6 +394,14 @@ def test_an_html_page_instead_of_a_thumbnail_is_transient(client, replica, heade
     assert caught.value.transient and "HTML" in caught.value.reason
 
 
+def test_a_text_error_instead_of_a_thumbnail_is_transient(client, replica):
+    headers = {"Content-Type": "text/plain"}
+    replica.fail_next(urlsplit(thumb(replica)).path, 200, headers, b"upstream connect error")
+    with pytest.raises(DownloadUnavailableError, match="text/plain page") as caught:
+        client.download_image(thumb(replica))
+    assert caught.value.transient
+
+
 def test_an_empty_body_is_transient(client, replica):
     replica.fail_next(urlsplit(thumb(replica)).path, 200, {"Content-Type": "image/jpeg"})
     with pytest.raises(DownloadUnavailableError, match="empty body") as caught:
