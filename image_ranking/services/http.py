@@ -217,11 +217,18 @@ def _resolve(
     return addresses
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def _is_internal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    # An IPv4-mapped IPv6 address (::ffff:10.0.0.1) reaches the IPv4 host.
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:
-        address = mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        # IPv6 forms that reach an IPv4 host (::ffff:10.0.0.1, 2002:a00:1::, a NAT64
+        # gateway's 64:ff9b::a00:1) are judged by that host.
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and address in _NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None and _is_internal(embedded):
+            return True
     return not address.is_global or address.is_multicast
 
 

@@ -127,6 +127,8 @@ def test_urls_read_differently_or_not_allowed_are_refused(settings, url, why):
         ["10.0.0.5"],
         ["93.184.216.34", "10.0.0.5"],  # one internal answer among public ones
         ["::ffff:10.0.0.5"],  # IPv4-mapped
+        ["64:ff9b::a00:5"],  # NAT64 of 10.0.0.5
+        ["2002:a00:5::1"],  # 6to4 of 10.0.0.5
         ["100.64.0.1"],  # carrier-grade NAT: not global, though not "private"
         ["169.254.169.254"],  # cloud metadata
         ["fe80::1%eth0"],
