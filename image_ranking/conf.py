@@ -75,6 +75,9 @@ class Settings:
     REQUEST_TIMEOUT: Setting[float] = Setting(20.0, "float", minimum=0.1)
     MAX_DOWNLOAD_BYTES: Setting[int] = Setting(25 * 1024 * 1024, "int", minimum=1024)
     MAX_RETRIES: Setting[int] = Setting(4, "int", minimum=0)
+    # Longest wait (seconds) a server's Retry-After or maxlag, or a retry's backoff, can
+    # impose: a hostile or broken "Retry-After: 86400" must not stop every process for a day.
+    MAX_BACKOFF: Setting[float] = Setting(600.0, "float", minimum=1)
     RATE_LIMIT_PER_HOUR: Setting[float] = Setting(500.0, "float", minimum=0.001)
     RATE_LIMIT_BURST: Setting[int] = Setting(5, "int", minimum=1)
 
