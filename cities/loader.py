@@ -21,6 +21,7 @@ Format::
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils.text import slugify
 
 from cities.city_file import CityDocument, CitySchemaError, PoiEntry, parse_city_document
@@ -37,6 +38,10 @@ from cities.models import City, PoiList, PointOfInterest
 POI_FIELDS = ("category", "latitude", "longitude", "wikidata_id")
 # POIs per transaction: each one holds SQLite's write lock for a fraction of a second.
 CHUNK_SIZE = 500
+# Seconds between two chunks on SQLite. A waiting writer's busy handler retries at most
+# every 100 ms; without a longer gap the import takes the lock straight back and a
+# ranking run starves until its timeout ("database is locked").
+SQLITE_CHUNK_PAUSE = 0.12
 
 
 class CityDataError(ValueError):
@@ -123,10 +128,12 @@ def load_city_data(
     *,
     chunk_size: int = CHUNK_SIZE,
     progress: Callable[[int, int], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> LoadResult:
     """Create or update the city, its POIs and lists; raise ``CityDataError`` on bad data.
 
-    ``progress(done, total)`` is called after each committed chunk of POIs.
+    ``progress(done, total)`` is called after each committed chunk of POIs; ``sleep``
+    makes the pause between chunks on SQLite.
     """
     try:
         document = parse_city_document(data)
@@ -137,7 +144,7 @@ def load_city_data(
     planned = _planned_pois(city, document.pois)
     result = LoadResult(city=city)
     try:
-        _write(city, planned, document, result, max(1, chunk_size), progress)
+        _write(city, planned, document, result, max(1, chunk_size), progress, sleep)
     except DatabaseError as exc:
         raise CityLoadInterrupted(
             f"the database failed after {len(result.poi_ids)} of {len(planned)} POIs were "
@@ -232,6 +239,7 @@ def _write(
     result: LoadResult,
     chunk_size: int,
     progress: Callable[[int, int], None] | None,
+    sleep: Callable[[float], None],
 ) -> None:
     with transaction.atomic():
         city.save()
@@ -246,6 +254,8 @@ def _write(
             result.poi_ids.append(item.poi.pk)
         if progress:
             progress(len(result.poi_ids), len(planned))
+        if connection.vendor == "sqlite" and start + chunk_size < len(planned):
+            sleep(SQLITE_CHUNK_PAUSE)
     with transaction.atomic():
         for entry in document.lists:
             poi_list, _ = PoiList.objects.get_or_create(city=city, name=entry.name)

@@ -3,6 +3,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,7 @@ from django.db import DatabaseError
 
 from cities.loader import load_city_file
 from cities.models import City, PoiList, PointOfInterest
+from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -239,3 +244,35 @@ def test_reload_keeps_an_image_stored_while_it_ran(tmp_path):
     )
     target.refresh_from_db()
     assert (target.category, target.image_file.name) == ("eat", "cities/images/x.jpg")
+
+
+def test_a_ranking_process_writes_to_sqlite_while_a_large_city_loads(tmp_path):
+    """Two real processes on one SQLite file: the import's chunks leave room for writers."""
+    db = tmp_path / "db.sqlite3"
+    environ = {**os.environ, "DATABASE_URL": f"sqlite:///{db}"}
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0"], cwd=REPO_ROOT, env=environ, check=True)
+    total = 1200
+    path = write(tmp_path, many(total))
+    writer = sqlite3.connect(db, timeout=30, isolation_level=None)  # like settings.py's
+    writer.execute("CREATE TABLE probe (seen INTEGER)")
+    loader = subprocess.Popen(
+        [*manage, "load_city", str(path), "--chunk-size", "100"],
+        cwd=REPO_ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    seen, waits = [], []
+    while loader.poll() is None:
+        started = time.monotonic()
+        writer.execute("BEGIN IMMEDIATE")  # what a ranking run's write transaction does
+        count = writer.execute("SELECT count(*) FROM cities_pointofinterest").fetchone()[0]
+        writer.execute("INSERT INTO probe VALUES (?)", (count,))
+        writer.execute("COMMIT")
+        waits.append(time.monotonic() - started)
+        seen.append(count)
+        time.sleep(0.01)
+    out, err = loader.communicate()
+    assert loader.returncode == 0, err
+    assert f"{total} POIs created" in out
+    # The writer got in between chunks and saw the import's committed progress.
+    assert any(0 < count < total for count in seen), (len(seen), sorted(set(seen)), max(waits))
+    assert max(waits) < 5  # a chunk of 100, never the whole import

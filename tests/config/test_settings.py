@@ -97,3 +97,31 @@ def test_bad_boolean_names_the_variable():
         "environment variable SECURE_SSL_REDIRECT: expected true/false, got 'maybe'"
         in result.stderr
     )
+
+
+SQLITE_PROBE = """
+import sqlite3
+from django.db import connection, transaction
+cursor = connection.cursor()
+print(cursor.execute("PRAGMA journal_mode").fetchone()[0])
+print(cursor.execute("PRAGMA busy_timeout").fetchone()[0])
+other = sqlite3.connect(connection.settings_dict["NAME"], timeout=0)
+with transaction.atomic():
+    # IMMEDIATE: the write lock is taken at BEGIN, before any write of ours.
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        print("other writer got in")
+    except sqlite3.OperationalError as exc:
+        print(exc)
+    # WAL: a reader is never blocked by the open write transaction.
+    print(other.execute("SELECT count(*) FROM django_migrations").fetchone()[0] > 0)
+"""
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout_and_immediate_transactions(tmp_path):
+    environ = {"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "DEBUG": "true"}
+    assert manage("migrate", "-v0", **environ).returncode == 0
+    result = manage("shell", "--no-imports", "-c", SQLITE_PROBE, **environ)
+    assert result.stdout.split("\n")[:4] == ["wal", "30000", "database is locked", "True"], (
+        result.stderr
+    )
