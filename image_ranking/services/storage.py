@@ -3,7 +3,9 @@
 No data loss: the new file is written first under a new name (``upload_to`` adds a
 random suffix), the POI row and its ``SelectedImage`` are updated in one transaction,
 and the old file is deleted only after that transaction commits. Any failure removes
-the new file and leaves the POI with its old image.
+the new file, even a partial one a full disk left behind, and leaves the POI with its
+old image. A process killed between the write and the commit leaves an unreferenced
+file: ``services.orphans`` sweeps those.
 """
 
 from __future__ import annotations
@@ -121,11 +123,21 @@ def store_poi_image(
     field_file = getattr(poi, image_field)
     previous_name = field_file.name or ""
     new_name = ""
+    # What FieldFile.save does, with the name known before the write: a write that fails
+    # half-way (ENOSPC) must not leave its partial file behind. upload_to
+    # (poi_image_path) names it; the row is updated below, under a lock.
+    target = field_file.field.generate_filename(poi, _upload_name(poi, prepared.extension))
+    target_existed = field_file.storage.exists(target)
     try:
-        # FieldFile.save runs upload_to (poi_image_path) and the storage's own name
-        # collision handling; save=False: the row is updated below, under a lock.
-        field_file.save(_upload_name(poi, prepared.extension), ContentFile(prepared.data), False)
-        new_name = field_file.name
+        try:
+            new_name = field_file.storage.save(
+                target, ContentFile(prepared.data), max_length=field_file.field.max_length
+            )
+        except BaseException:
+            if not target_existed:
+                _delete_quietly(field_file.storage, target)
+            raise
+        setattr(poi, image_field, new_name)
         with transaction.atomic():
             selected = _commit(
                 poi,
@@ -140,7 +152,7 @@ def store_poi_image(
     except BaseException as exc:
         # BaseException too: a Ctrl-C between the file write and the commit must not
         # leave an orphan file behind.
-        # FieldFile.save put the new name on the instance: put the old one back.
+        # The new name may be on the instance: put the old one back.
         setattr(poi, image_field, previous_name)
         if new_name:
             _delete_quietly(field_file.storage, new_name)
