@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,10 @@ class LoadResult:
     updated_pois: int = 0
     unchanged_pois: int = 0
     lists: int = 0
-    poi_ids: list[int] = field(default_factory=list)
+
+    @property
+    def saved_pois(self) -> int:
+        return self.created_pois + self.updated_pois + self.unchanged_pois
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -105,10 +108,11 @@ def load_city_file(
     *,
     chunk_size: int = CHUNK_SIZE,
     progress: Callable[[int, int], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> LoadResult:
     try:
         data = read_city_file(path)
-        return load_city_data(data, chunk_size=chunk_size, progress=progress)
+        return load_city_data(data, chunk_size=chunk_size, progress=progress, sleep=sleep)
     except (CityDataError, CityLoadInterrupted) as exc:
         message = str(exc)
         prefix = f"{path}: "
@@ -147,7 +151,7 @@ def load_city_data(
         _write(city, planned, document, result, max(1, chunk_size), progress, sleep)
     except DatabaseError as exc:
         raise CityLoadInterrupted(
-            f"the database failed after {len(result.poi_ids)} of {len(planned)} POIs were "
+            f"the database failed after {result.saved_pois} of {len(planned)} POIs were "
             f"saved ({exc}); loading the same file again finishes the job."
         ) from exc
     return result
@@ -251,9 +255,8 @@ def _write(
         for item in planned[start : start + chunk_size]:
             setattr(result, f"{item.state}_pois", getattr(result, f"{item.state}_pois") + 1)
             by_name[item.poi.name] = item.poi
-            result.poi_ids.append(item.poi.pk)
         if progress:
-            progress(len(result.poi_ids), len(planned))
+            progress(result.saved_pois, len(planned))
         if connection.vendor == "sqlite" and start + chunk_size < len(planned):
             sleep(SQLITE_CHUNK_PAUSE)
     with transaction.atomic():

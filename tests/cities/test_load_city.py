@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 
-from cities.loader import load_city_file
+from cities.loader import SQLITE_CHUNK_PAUSE, load_city_file
 from cities.models import City, PoiList, PointOfInterest
 from tests.conftest import REPO_ROOT
 
@@ -239,11 +239,17 @@ def test_reload_keeps_an_image_stored_while_it_ran(tmp_path):
         if done == 2:  # between two chunks, after the file was read and planned
             PointOfInterest.objects.filter(pk=target.pk).update(image_file="cities/images/x.jpg")
 
+    pauses = []
     load_city_file(
-        write(tmp_path, many(4, "eat")), chunk_size=2, progress=ranking_run_stores_an_image
+        write(tmp_path, many(4, "eat")),
+        chunk_size=2,
+        progress=ranking_run_stores_an_image,
+        sleep=pauses.append,
     )
     target.refresh_from_db()
     assert (target.category, target.image_file.name) == ("eat", "cities/images/x.jpg")
+    # Between the two chunks (not after the last), SQLite's other writers get their turn.
+    assert pauses == ([SQLITE_CHUNK_PAUSE] if connection.vendor == "sqlite" else [])
 
 
 def test_a_ranking_process_writes_to_sqlite_while_a_large_city_loads(tmp_path):
