@@ -23,6 +23,7 @@ from image_ranking import get_poi_model
 from image_ranking.conf import conf
 from image_ranking.models import SelectedImage
 from image_ranking.poi import get_poi_adapter
+from image_ranking.services.storage import delete_quietly
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def sweep_orphans(
         if modified > cutoff:
             report.too_young += 1
             continue
-        if not dry_run and not _delete(storage, name):
+        if not dry_run and not delete_quietly(storage, name):
             report.failed.append(name)
             continue
         report.deleted.append(name)
@@ -119,14 +120,3 @@ def referenced_names(folder: str) -> set[str]:
     selected = SelectedImage.objects.filter(file_name__startswith=folder)
     names.update(selected.values_list("file_name", flat=True))
     return names
-
-
-def _delete(storage: Any, name: str) -> bool:
-    try:
-        storage.delete(name)
-    except FileNotFoundError:
-        pass
-    except OSError:
-        logger.exception("Could not delete the orphan image file %s", name)
-        return False
-    return True

@@ -135,7 +135,7 @@ def store_poi_image(
             )
         except BaseException:
             if not target_existed:
-                _delete_quietly(field_file.storage, target)
+                delete_quietly(field_file.storage, target)
             raise
         setattr(poi, image_field, new_name)
         with transaction.atomic():
@@ -155,7 +155,7 @@ def store_poi_image(
         # The new name may be on the instance: put the old one back.
         setattr(poi, image_field, previous_name)
         if new_name:
-            _delete_quietly(field_file.storage, new_name)
+            delete_quietly(field_file.storage, new_name)
         if isinstance(exc, Exception) and not isinstance(exc, ImageStorageError):
             raise ImageStorageError(
                 f"Could not store the image for {poi}: {exc}. The previous image was kept."
@@ -211,17 +211,23 @@ def _delete_old_file(poi_model: type[Model], storage: Any, name: str) -> None:
     # Never delete a file another POI still points at (e.g. a hand-made copy).
     if poi_model._default_manager.filter(**{get_poi_adapter().image_field: name}).exists():
         return
-    _delete_quietly(storage, name)
+    delete_quietly(storage, name)
 
 
-def _delete_quietly(storage: Any, name: str) -> None:
+def delete_quietly(storage: Any, name: str) -> bool:
+    """Delete a stored file; False (logged, not raised) if it could not be deleted.
+
+    A file that is already gone counts as deleted. Callers go on either way: a file left
+    behind is only wasted space, and the orphan sweep retries it.
+    """
     try:
         storage.delete(name)
     except FileNotFoundError:
         pass
     except OSError:
-        # The new image is stored either way; an orphan file is only wasted space.
         logger.exception("Could not delete the image file %s", name)
+        return False
+    return True
 
 
 def _upload_name(poi: Model, extension: str) -> str:
