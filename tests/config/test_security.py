@@ -68,7 +68,7 @@ def ranked_city(commons_settings, monkeypatch, settings):
     replica.add_file("File:Louvre side.jpg", size=(2000, 1500), color=(120, 140, 170))
     replica.set_search("Louvre", ["File:Louvre front.jpg", "File:Louvre side.jpg"])
     call_command("rank_poi_images", stdout=io.StringIO(), stderr=io.StringIO())
-    get_user_model().objects.create_user("curator", password="s3cret-pw", is_staff=True)
+    get_user_model().objects.create_superuser("curator", password="s3cret-pw")
     # The replica stands in for upload.wikimedia.org (plain HTTP on a random port).
     settings.CONTENT_SECURITY_POLICY = content_security_policy([], extra_img=[replica.base_url])
     return paris
@@ -106,6 +106,16 @@ def test_review_page_with_htmx_breaks_no_rule_of_the_policy(live_server, ranked_
         tile.locator(".marked-good").wait_for()
         loaded = tile.locator("img").evaluate("img => img.complete && img.naturalWidth > 0")
         violations = page.evaluate("window.__csp")
+        # The admin's pages (where staff edit POIs) pass the policy too.
+        for path in (
+            "/admin/",
+            "/admin/cities/pointofinterest/",
+            f"/admin/cities/pointofinterest/{louvre.pk}/change/",
+        ):
+            page.goto(f"{live_server.url}{path}")
+            page.wait_for_load_state("load")
+            assert "Django site admin" in page.title()
+            violations += [f"{path}: {v}" for v in page.evaluate("window.__csp")]
         browser.close()
     assert violations == []
     assert loaded  # the candidate thumbnail came from the allowed image host
