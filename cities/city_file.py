@@ -78,6 +78,8 @@ def parse_city_document(data: Any) -> CityDocument:
         problems = _problems(data, exc)
         more = len(problems) - MAX_REPORTED
         text = "; ".join(problems[:MAX_REPORTED]) + (f"; and {more} more" if more > 0 else "")
+        # Field names come from the file too: escape what a terminal cannot print.
+        text = text.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\x00")
         raise CitySchemaError(text) from None
 
 

@@ -165,6 +165,11 @@ def test_schema_errors_name_file_entry_and_field(tmp_path, document, message):
             r"pois\[0\] \('Bel\\ud800m'\): name: contains a lone surrogate",
         ),
         ("[" * 200_000 + "]" * 200_000, "nested too deeply"),
+        (
+            '{"city": {"name": "L"}, "pois": [{"name": "x", "\\ud800\\u0000": 1}]}',
+            r"pois\[0\] \('x'\): .*unable to parse raw data as a unicode string, "
+            r"got '\\ud800\\x00'",
+        ),
         ('{"city": {"name": "L"}, "pois": [{"name": "x", "latitude": NaN}]}', "finite number"),
         ('{"city": {"name": "L"}, "pois": [{"name": "x", "latitude": ' + "9" * 5000 + "}]}",
          "invalid JSON: Exceeds the limit"),
