@@ -125,3 +125,17 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout_and_immediate_transactions(
     assert result.stdout.split("\n")[:4] == ["wal", "30000", "database is locked", "True"], (
         result.stderr
     )
+
+
+def test_policy_can_be_tried_in_report_only_mode():
+    code = (
+        "from django.test import Client; r = Client(HTTP_HOST='localhost').get('/admin/login/'); "
+        "print('Content-Security-Policy' in r.headers, "
+        "'script-src' in r.headers.get('Content-Security-Policy-Report-Only', ''))"
+    )
+    assert manage("shell", "--no-imports", "-c", code, DEBUG="true").stdout.split() == [
+        "True",
+        "False",
+    ]
+    result = manage("shell", "--no-imports", "-c", code, DEBUG="true", CSP_REPORT_ONLY="true")
+    assert result.stdout.split() == ["False", "True"], result.stderr
