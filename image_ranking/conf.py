@@ -101,6 +101,11 @@ class Settings:
     TARGET_HEIGHT: Setting[int] = Setting(600, "int", minimum=1)
     FALLBACK_ENABLED: Setting[bool] = Setting(False, "bool")
     FALLBACK_DIR: Setting[str] = Setting("cities/images/fallbacks", "str")
+    # Storage folder of the stored POI images: files in it that no row references and
+    # older than ORPHAN_MIN_AGE seconds (longer than any run) are swept (cleanup_images).
+    # FALLBACK_DIR is never swept; "" turns the sweep off.
+    ORPHAN_SWEEP_DIR: Setting[str] = Setting("cities/images", "str")
+    ORPHAN_MIN_AGE: Setting[int] = Setting(24 * 3600, "int", minimum=60)
 
     # -- scoring -------------------------------------------------------------------------
     SCORER: Setting[str] = Setting("laion-vit-l-14", "str")
