@@ -253,3 +253,31 @@ def test_missing_model_fails_the_run_record(pois, commons, clock):
 def test_bad_options(options, message):
     with pytest.raises(RunError, match=message):
         RunOptions.from_options(options)
+
+
+def test_two_processes_split_the_list(commons_replica, tmp_path):
+    """Two real rank_poi_images processes on one database (SQLite here; PostgreSQL when the
+    suite runs on it) rank disjoint POIs, with the requests of one process."""
+    from django.db import connection
+
+    from tests.image_ranking import concurrent_runs as cr
+
+    replica, count = commons_replica, 12
+    for slug in ("solo", "duo"):
+        cr.add_photos(replica, slug, count)
+    with cr.fresh_database(tmp_path, connection.vendor, connection.settings_dict) as url:
+        env = cr.environment(url, replica, tmp_path)
+        cr.prepare(env, {"solo": count, "duo": count})
+        (solo,) = cr.run_together(env, 1, "--city", "solo", "--batch-size", "2")
+        one = len(replica.requests)
+        pair = cr.run_together(env, 2, "--city", "duo", "--batch-size", "2")
+        two = len(replica.requests) - one
+
+    assert solo["processed_count"] == solo["updated_count"] == count
+    first, second = (set(r["ranked"]) for r in pair)
+    assert not first & second, "a POI was ranked by both processes"
+    assert first | second == {f"duo POI {k}" for k in range(count)}
+    assert sum(r["processed_count"] for r in pair) == count
+    assert all(r["status"] == "success" for r in pair)
+    assert all(r["processed_count"] > 0 for r in pair), "both processes ranked some"
+    assert two == one == sum(r["request_count"] for r in pair)
