@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 
 from image_ranking import get_poi_model_string
+from image_ranking.choices import ChosenBy as _ChosenBy
 
 POI_MODEL = get_poi_model_string()
 
@@ -95,10 +96,7 @@ class ImageCandidate(models.Model):
 class SelectedImage(models.Model):
     """Provenance of the image stored on a POI: where it came from and its licence."""
 
-    class ChosenBy(models.TextChoices):
-        RANKER = "ranker", "Ranked automatically"
-        CURATOR = "curator", "Chosen by a curator"
-        FALLBACK = "fallback", "Category fallback"
+    ChosenBy = _ChosenBy  # defined in image_ranking.choices, for hosts to import
 
     poi = models.OneToOneField(POI_MODEL, on_delete=models.CASCADE, related_name="selected_image")
     candidate = models.ForeignKey(

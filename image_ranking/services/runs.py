@@ -240,7 +240,11 @@ class RankingRunner:
     def prepare(self) -> RunPlan:
         """Select the POIs and record the run (RunError for a bad selection)."""
         queryset = select_pois(self.options)
-        previous, alive = self._start_record()
+        previous, alive = None, False
+        if not self.options.dry_run:  # a dry run records nothing
+            now = self.clock()
+            self.record, previous, alive = record_run(self.options, now, self.owner, self.lease)
+            self._last_beat = now
         since = _origin(previous).started_at if previous is not None else None
         if since is not None:
             queryset = queryset.exclude(pk__in=done_since(queryset, since).values("pk"))
@@ -253,53 +257,16 @@ class RankingRunner:
         if self.record is not None:
             self.record.total_count = total
             self.record.save(update_fields=["total_count"])
+        threshold, fallback = self.options.threshold, self.options.fallback
         self.plan = RunPlan(
             total=total,
-            threshold=conf.SCORE_THRESHOLD
-            if self.options.threshold is None
-            else self.options.threshold,
-            fallback=conf.FALLBACK_ENABLED
-            if self.options.fallback is None
-            else self.options.fallback,
+            threshold=conf.SCORE_THRESHOLD if threshold is None else threshold,
+            fallback=conf.FALLBACK_ENABLED if fallback is None else fallback,
             since=since,
             resumed=None if alive else previous,
             joined=previous if alive else None,
         )
         return self.plan
-
-    def _start_record(self) -> tuple[RankingRun | None, bool]:
-        """Record this run; returns the run it carries on (if any) and whether that one is
-        still alive (joined, not resumed). A dry run records nothing."""
-        if self.options.dry_run:
-            return None, False
-        now = self.clock()
-        previous = None if self.options.restart else self._previous()
-        self.record = RankingRun.objects.create(
-            started_at=now,
-            heartbeat_at=now,
-            owner=self.owner,
-            selection=self.options.selection,
-            resumed_from=previous,
-        )
-        self._last_beat = now
-        if previous is None:
-            return None, False
-        alive = leases.is_alive(previous, now=now, lease=self.lease)
-        if not alive:
-            RankingRun.objects.filter(
-                pk=previous.pk,
-                status__in=[RankingRun.Status.INTERRUPTED, RankingRun.Status.RUNNING],
-            ).update(status=RankingRun.Status.RESUMED)
-        return previous, alive
-
-    def _previous(self) -> RankingRun | None:
-        unfinished = RankingRun.objects.filter(
-            status__in=[RankingRun.Status.INTERRUPTED, RankingRun.Status.RUNNING]
-        )
-        for candidate in unfinished[:RESUME_LOOKBACK]:
-            if candidate.selection == self.options.selection:
-                return candidate
-        return None
 
     # -- running -----------------------------------------------------------------------
 
@@ -466,6 +433,41 @@ class RankingRunner:
             "request_count": requests,
             "dry_run": self.options.dry_run,
         }
+
+
+def record_run(
+    options: RunOptions, now: datetime, owner: str, lease: timedelta
+) -> tuple[RankingRun, RankingRun | None, bool]:
+    """Record a new run; returns it, the unfinished run with the same selection it carries
+    on (None with ``restart``), and whether that one is still alive (joined: it goes on
+    running) or not (resumed: interrupted, or crashed and silent for longer than ``lease``).
+    """
+    previous = None if options.restart else _unfinished_run(options.selection)
+    run = RankingRun.objects.create(
+        started_at=now,
+        heartbeat_at=now,
+        owner=owner,
+        selection=options.selection,
+        resumed_from=previous,
+    )
+    if previous is None:
+        return run, None, False
+    alive = leases.is_alive(previous, now=now, lease=lease)
+    if not alive:
+        RankingRun.objects.filter(
+            pk=previous.pk, status__in=[RankingRun.Status.INTERRUPTED, RankingRun.Status.RUNNING]
+        ).update(status=RankingRun.Status.RESUMED)
+    return run, previous, alive
+
+
+def _unfinished_run(selection: dict[str, Any]) -> RankingRun | None:
+    unfinished = RankingRun.objects.filter(
+        status__in=[RankingRun.Status.INTERRUPTED, RankingRun.Status.RUNNING]
+    )
+    for candidate in unfinished[:RESUME_LOOKBACK]:
+        if candidate.selection == selection:
+            return candidate
+    return None
 
 
 @contextmanager
