@@ -15,13 +15,7 @@ from image_ranking.models import ImageCandidate, RankingRun, RankingState, Selec
 from image_ranking.services import scoring, wikimedia
 from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey, jpeg
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _commit_immediately(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commit_immediately")]
 
 
 @pytest.fixture

@@ -20,15 +20,9 @@ from image_ranking.services.runs import (
 )
 from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commit_immediately")]
 
 NAMES = ["Arc", "Bridge", "Castle", "Dome", "Elm"]
-
-
-@pytest.fixture(autouse=True)
-def _commit_immediately(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        yield
 
 
 @pytest.fixture
