@@ -122,6 +122,9 @@ class Settings:
 
     # -- runs ----------------------------------------------------------------------------
     BATCH_SIZE: Setting[int] = Setting(50, "int", minimum=1)
+    # How long a run's claim on a POI (and its heartbeat) lasts: concurrent runs skip
+    # claimed POIs; a run silent for longer is taken for crashed and taken over.
+    LEASE_SECONDS: Setting[int] = Setting(600, "int", minimum=10)
 
     @property
     def cache_dir(self) -> Path:
