@@ -418,23 +418,33 @@ class Transport:
                 lambda c=checked: self.get(c.url, None, cap=cap, checked=c)
             )
             if response.status in REDIRECT_STATUS:
-                location = response.headers.get("location")
-                if not location:
-                    raise _unavailable(current, response.status, "a redirect without Location")
-                # Checked like any URL on the next hop (backslashes refused before joining
-                # could make urljoin hide them).
-                if _AMBIGUOUS.search(location):
-                    raise DisallowedHostError(
-                        f"Refusing the redirect from {_short_url(current)}: its Location "
-                        "contains a backslash, whitespace or a control character."
-                    )
-                current = urljoin(checked.url, location)
+                current = _next_hop(checked, response)
                 continue
             if response.status != 200:
                 raise _unavailable(current, response.status, f"HTTP {response.status}")
             _check_is_a_file(current, response)
             return response.body
         raise CommonsError(f"{_short_url(url)}: more than {MAX_REDIRECTS} redirects")
+
+
+def _next_hop(checked: CheckedUrl, response: _Response) -> str:
+    """Where a redirect points; checked like any URL when it is fetched."""
+    location = response.headers.get("location")
+    if not location:
+        raise _unavailable(checked.url, response.status, "a redirect without Location")
+    # Refused before joining: urljoin could normalise a backslash out of sight.
+    if _AMBIGUOUS.search(location):
+        raise DisallowedHostError(
+            f"Refusing the redirect from {_short_url(checked.url)}: its Location "
+            "contains a backslash, whitespace or a control character."
+        )
+    target = urljoin(checked.url, location)
+    if checked.scheme == "https" and not target.lower().startswith("https:"):
+        raise DisallowedHostError(
+            f"Refusing the redirect from {_short_url(checked.url)} to plain http: "
+            "a download that started encrypted stays encrypted."
+        )
+    return target
 
 
 def _read_capped(response: requests.Response, headers: dict[str, str], url: str, cap: int) -> bytes:

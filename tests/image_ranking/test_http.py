@@ -525,6 +525,12 @@ def tls_server(tmp_path, request):
             pass
 
         def do_GET(self):  # noqa: N802
+            if self.path == "/downgrade.jpg":  # to plain http on the same host
+                self.send_response(302)
+                self.send_header("Location", f"http://images.test:{self.server.server_port}/x")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             body = b"\xff\xd8 pinned over TLS"
             self.send_response(200)
             self.send_header("Content-Type", "image/jpeg")
@@ -568,4 +574,13 @@ def test_tls_with_a_certificate_for_another_name_is_refused(
     client = tls_client(fake_time, ca_file, settings, monkeypatch)
     with pytest.raises(CommonsError, match="hostname 'images.test' doesn't match"):
         client.download_image(f"https://images.test:{port}/x.jpg")
+    assert client.request_count == 1
+
+
+@pytest.mark.parametrize("tls_server", ["images.test"], indirect=True)
+def test_a_redirect_from_https_to_http_is_refused(tls_server, fake_time, settings, monkeypatch):
+    port, ca_file, sni = tls_server
+    client = tls_client(fake_time, ca_file, settings, monkeypatch)
+    with pytest.raises(DisallowedHostError, match="plain http"):
+        client.download_image(f"https://images.test:{port}/downgrade.jpg")
     assert client.request_count == 1
