@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +30,8 @@ def _type_ok(setting: Setting[Any], value: Any) -> bool:
     ok = isinstance(value, _TYPES[kind]) and not (
         kind in {"int", "float"} and isinstance(value, bool)
     )
+    if kind in {"int", "float"} and ok:
+        ok = math.isfinite(value)  # inf or NaN would poison the limiter's arithmetic
     if kind == "path" and not ok:
         ok = hasattr(value, "__fspath__")
     if kind == "list" and ok:

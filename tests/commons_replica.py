@@ -27,6 +27,8 @@ Scriptable::
     replica.fail_next("/w/api.php", status=429, headers={"Retry-After": "3"})  # once
     replica.maxlag_next(2)                       # the next two API calls: maxlag error
     replica.redirect("/elsewhere.jpg", "http://10.0.0.1/x.jpg")
+    replica.truncate_next("/wikipedia/", keep=100)  # the next download stops short, once
+    replica.host_headers                         # the Host header of every request
     replica.requests                             # [(path, {param: value}), ...]
     replica.api_requests, replica.download_requests
 
@@ -105,6 +107,8 @@ class CommonsReplica:
         self.maxlag_remaining = 0
         self.redirects: dict[str, str] = {}
         self.oversized: dict[str, int] = {}  # path -> bytes to stream
+        self.truncations: list[tuple[str, int]] = []  # (path prefix, bytes sent), once each
+        self.host_headers: list[str] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -182,6 +186,11 @@ class CommonsReplica:
 
     def redirect(self, path: str, location: str) -> None:
         self.redirects[path] = location
+
+    def truncate_next(self, path: str, keep: int = 100) -> None:
+        """The next request under ``path`` announces the whole body but sends only
+        ``keep`` bytes of it, then closes the connection (a dropped transfer)."""
+        self.truncations.append((path, keep))
 
     def serve_oversized(self, path: str, size: int) -> str:
         self.oversized[path] = size
@@ -439,6 +448,17 @@ class CommonsReplica:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _send_truncated(self, keep: int) -> None:
+                found = replica.file_for_path(urlsplit(self.path).path)
+                data = replica.image_bytes(*found)[0] if found else b"x" * 4096
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[:keep])
+                self.wfile.flush()
+                self.close_connection = True
+
             def do_GET(self):  # noqa: N802 (http.server's name)
                 parts = urlsplit(self.path)
                 params = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -447,8 +467,15 @@ class CommonsReplica:
                     fault = next((f for f in replica.faults if parts.path.startswith(f[0])), None)
                     if fault is not None:
                         replica.faults.remove(fault)
+                    replica.host_headers.append(self.headers.get("Host", ""))
+                    cuts = replica.truncations
+                    cut = next((t for t in cuts if parts.path.startswith(t[0])), None)
+                    if cut is not None:
+                        replica.truncations.remove(cut)
                 if fault is not None:
                     return self._send(fault[1], fault[2], fault[3])
+                if cut is not None:
+                    return self._send_truncated(cut[1])
                 if parts.path in replica.redirects:
                     return self._send(302, {"Location": replica.redirects[parts.path]}, b"")
                 if parts.path in replica.oversized:

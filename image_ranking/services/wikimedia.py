@@ -1,10 +1,12 @@
 """Wikimedia Commons and Wikidata client: candidate images for POIs, and safe downloads.
 
-Every request (API calls and image downloads alike) takes a token from the shared,
-database-backed ``RateLimiter`` first, carries ``IMAGE_RANKING_USER_AGENT`` and is
-counted in ``request_count``. Transient failures (network errors, 5xx, 429, ``maxlag``)
-are retried a bounded number of times with backoff; a server's ``Retry-After`` pushes the
-shared bucket out so every process waits. Other 4xx are not retried.
+Every request (API calls and image downloads alike) goes through the transport in
+``services/http.py``: it takes a token from the shared, database-backed ``RateLimiter``
+first, carries ``IMAGE_RANKING_USER_AGENT`` and is counted in ``request_count``.
+Transient failures (network errors, 5xx, 429, ``maxlag``) are retried a bounded number
+of times with backoff; a server's ``Retry-After`` pushes the shared bucket out so every
+process waits. Other 4xx are not retried. ``CommonsClient(wait_for_budget=False)`` never
+sleeps (for web requests): an exhausted budget raises ``BudgetExhaustedError``.
 
 ``gather`` finds a POI's candidates with one or two searches chosen per POI (its Commons
 category, its name, its name near its coordinates, files depicting its Wikidata item: see
@@ -16,43 +18,39 @@ with the same requests; answers are checked against ``commons_schema`` first. Me
 filters mark files that cannot be a good POI photo (not raster, too small, extreme aspect
 ratio, maps/logos/flags/plans by title or category...) before anything
 is downloaded. Downloads only go to ``IMAGE_RANKING_DOWNLOAD_HOSTS``, each redirect hop
-checked again, streamed under a byte cap.
+checked again and connected to the checked address, streamed under a byte cap
+(``http.check_download_url``).
 """
 
 from __future__ import annotations
 
 import html
-import ipaddress
 import json
 import logging
 import math
 import re
-import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import requests
 from django.utils.html import strip_tags
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-)
+from tenacity import RetryCallState
 
 from image_ranking.conf import conf
-from image_ranking.exceptions import (
-    CommonsError,
-    DisallowedHostError,
-    DownloadTooLargeError,
-    TransientCommonsError,
-)
+from image_ranking.exceptions import CommonsError, TransientCommonsError
 from image_ranking.poi import PoiInfo, get_poi_adapter
-from image_ranking.services import commons_schema, commons_search
+from image_ranking.services import commons_schema, commons_search, http
+from image_ranking.services.http import (  # noqa: F401 (re-exported: callers import them here)
+    MAX_REDIRECTS,
+    TRANSIENT_STATUS,
+    Resolver,
+    _Response,
+    _short_url,
+    check_download_url,
+    retry_after_seconds,
+)
 from image_ranking.services.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
@@ -61,7 +59,6 @@ logger = logging.getLogger(__name__)
 STANDARD_THUMB_WIDTHS = (20, 40, 60, 120, 250, 330, 500, 960, 1280, 1920, 3840)
 # wbgetentities and titles= accept at most 50 ids/titles per request.
 MAX_IDS_PER_REQUEST = 50
-MAX_REDIRECTS = 5
 RASTER_MIMES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 # Words in a file title that mark something other than a photo of the place.
 NOT_A_PHOTO = re.compile(
@@ -96,7 +93,6 @@ EXTMETADATA_FIELDS = (
 # Descriptions are kept for evidence and review, not as documents.
 MAX_DESCRIPTION_CHARS = 1000
 WIKIDATA_ID = re.compile(r"Q[1-9][0-9]*")
-TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -342,69 +338,7 @@ def wikidata_item(qid: str, entity: dict[str, Any]) -> WikidataItem:
     )
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: a number, or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
-# ------------------------------------------------------------------ download allow-list
-
-
-def check_download_url(url: str) -> None:
-    """Refuse a URL that is not http(s) on an allowed host, or whose allowed name resolves
-    to a private or loopback address that is not itself allowed (no SSRF through DNS)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    allowed = {h.strip().lower().strip("[]") for h in conf.DOWNLOAD_HOSTS}
-    if parts.scheme not in ("http", "https") or not host:
-        raise DisallowedHostError(f"Refusing to download {url!r}: not an http(s) URL.")
-    if host not in allowed:
-        raise DisallowedHostError(
-            f"Refusing to download from {host}: it is not in IMAGE_RANKING_DOWNLOAD_HOSTS."
-        )
-    try:
-        ipaddress.ip_address(host)
-        return  # an address listed as such
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
-        raise TransientCommonsError(f"Cannot resolve {host}: {exc}") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        internal = (
-            address.is_private
-            or address.is_loopback
-            or address.is_link_local
-            or address.is_reserved
-            or address.is_multicast
-            or address.is_unspecified
-        )
-        if internal and str(address) not in allowed:
-            raise DisallowedHostError(
-                f"Refusing to download from {host}: it resolves to the internal address "
-                f"{address}, which is not itself in IMAGE_RANKING_DOWNLOAD_HOSTS."
-            )
-
-
 # ------------------------------------------------------------------ client
-
-
-@dataclass
-class _Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
 
 
 class CommonsClient:
@@ -419,7 +353,10 @@ class CommonsClient:
         sleep: Callable[[float], None] = time.sleep,
         api_url: str | None = None,
         wikidata_url: str | None = None,
+        wait_for_budget: bool = True,
+        resolve: Resolver | None = None,
     ) -> None:
+        """``wait_for_budget=False`` for web requests: never sleep (see http.Transport)."""
         self.thumb_width = standard_thumb_width(thumb_width or conf.THUMBNAIL_WIDTH)
         self.limiter = limiter or RateLimiter()
         self.session = session or requests.Session()
@@ -427,7 +364,18 @@ class CommonsClient:
         self.sleep = sleep
         self.api_url = api_url or conf.COMMONS_API_URL
         self.wikidata_url = wikidata_url or conf.WIKIDATA_API_URL
-        self.request_count = 0
+        self.http = http.Transport(
+            session=self.session,
+            limiter=self.limiter,
+            sleep=sleep,
+            wait_for_budget=wait_for_budget,
+            resolve=resolve,
+        )
+
+    @property
+    def request_count(self) -> int:
+        """Requests sent so far (API calls and downloads)."""
+        return self.http.request_count
 
     # -- candidates --------------------------------------------------------------------
 
@@ -594,21 +542,7 @@ class CommonsClient:
 
     def download_image(self, url: str, *, max_bytes: int | None = None) -> bytes:
         """The bytes at ``url`` (allowed hosts only, every redirect hop checked, capped)."""
-        cap = int(max_bytes or conf.MAX_DOWNLOAD_BYTES)
-        current = url
-        for _hop in range(MAX_REDIRECTS + 1):
-            check_download_url(current)
-            response = self._with_retries(lambda u=current: self._get(u, None, cap=cap))
-            if response.status in (301, 302, 303, 307, 308):
-                location = response.headers.get("location")
-                if not location:
-                    raise CommonsError(f"{current}: redirect without a Location header")
-                current = urljoin(current, location)
-                continue
-            if response.status != 200:
-                raise CommonsError(f"HTTP {response.status} for {current}")
-            return response.body
-        raise CommonsError(f"{url}: more than {MAX_REDIRECTS} redirects")
+        return self.http.download(url, max_bytes=max_bytes)
 
     # -- HTTP --------------------------------------------------------------------------
 
@@ -639,71 +573,18 @@ class CommonsClient:
 
     def _get(self, url: str, params: dict[str, str] | None, *, cap: int) -> _Response:
         """One counted, rate-limited GET; transient failures raise TransientCommonsError."""
-        self.limiter.acquire()
-        self.request_count += 1
-        try:
-            with self.session.get(
-                url,
-                params=params,
-                timeout=conf.REQUEST_TIMEOUT,
-                stream=True,
-                allow_redirects=False,
-            ) as response:
-                headers = {k.lower(): v for k, v in response.headers.items()}
-                status = response.status_code
-                if status in TRANSIENT_STATUS:
-                    wait = retry_after_seconds(headers.get("retry-after"))
-                    if wait:
-                        self.limiter.defer(wait)
-                    raise TransientCommonsError(f"HTTP {status} from {_short_url(url)}", wait)
-                if 300 <= status < 400 or status != 200:
-                    return _Response(status, headers, b"")
-                length = headers.get("content-length")
-                if length and length.isdigit() and int(length) > cap:
-                    raise DownloadTooLargeError(
-                        f"{_short_url(url)} is {int(length)} bytes, over the limit of {cap} "
-                        "(IMAGE_RANKING_MAX_DOWNLOAD_BYTES)."
-                    )
-                body = bytearray()
-                for chunk in response.iter_content(64 * 1024):
-                    body.extend(chunk)
-                    if len(body) > cap:
-                        raise DownloadTooLargeError(
-                            f"{_short_url(url)} is over the limit of {cap} bytes "
-                            "(IMAGE_RANKING_MAX_DOWNLOAD_BYTES); download aborted."
-                        )
-                return _Response(status, headers, bytes(body))
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise TransientCommonsError(f"Network error for {_short_url(url)}: {exc}") from None
-        except requests.RequestException as exc:
-            raise CommonsError(f"Request to {_short_url(url)} failed: {exc}") from None
+        return self.http.get(url, params, cap=cap)
 
     def _with_retries(self, call: Callable[[], Any]) -> Any:
-        retrying = Retrying(
-            retry=retry_if_exception_type(TransientCommonsError),
-            stop=stop_after_attempt(max(0, conf.MAX_RETRIES) + 1),
-            wait=self._backoff,
-            sleep=self.sleep,
-            reraise=True,
-            before_sleep=self._log_retry,
-        )
-        return retrying(call)
+        return self.http.with_retries(call)
 
     @staticmethod
     def _backoff(state: RetryCallState) -> float:
-        # Exponential backoff; a Retry-After was already put into the shared bucket,
-        # whose acquire() waits it out, so it is not slept twice here.
-        return min(30.0, 1.0 * 2 ** (state.attempt_number - 1))
+        return http.BACKOFF(state)
 
     @staticmethod
     def _log_retry(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        logger.warning(
-            "Wikimedia request failed (%s); retry %d in %.0f s",
-            exc,
-            state.attempt_number,
-            state.next_action.sleep if state.next_action else 0,
-        )
+        http.log_retry(state)
 
 
 def _clamp_limit(limit: int) -> int:
@@ -738,8 +619,3 @@ def _with_wikidata_image(
         )
     ordered = ([image] if image is not None else []) + [c for c in found if c.title != title]
     return [replace(c, search_rank=n) for n, c in enumerate(ordered)]
-
-
-def _short_url(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"

@@ -26,8 +26,10 @@ from image_ranking.exceptions import (
     CommonsError,
     DisallowedHostError,
     DownloadTooLargeError,
+    DownloadUnavailableError,
     ImageDecodeError,
     TransientCommonsError,
+    TruncatedDownloadError,
 )
 from image_ranking.models import ImageCandidate, SelectedImage
 from image_ranking.poi import get_poi_adapter
@@ -154,6 +156,9 @@ class ThumbnailScorer:
                 data = self.thumbnail_bytes(group[0])
             except (DisallowedHostError, DownloadTooLargeError) as exc:
                 self._mark_unusable(group, f"{THUMBNAIL_REASON} refused: {exc}")
+                continue
+            except (DownloadUnavailableError, TruncatedDownloadError) as exc:
+                self._retry_later(key, group, str(exc))  # 404, an HTML page, cut short
                 continue
             except TransientCommonsError:
                 raise  # Commons is struggling: fail this POI, retry it later

@@ -8,7 +8,12 @@ import io
 import pytest
 from PIL import Image, ImageDraw
 
-from image_ranking.exceptions import CommonsError, DisallowedHostError
+from image_ranking.exceptions import (
+    CommonsError,
+    DisallowedHostError,
+    TransientCommonsError,
+    TruncatedDownloadError,
+)
 from image_ranking.models import ImageCandidate
 from image_ranking.services.pipeline.score import MAX_THUMBNAIL_FAILURES, ThumbnailScorer
 from tests.image_ranking.ranking_helpers import BrightnessScorer, grey
@@ -96,3 +101,14 @@ def test_refused_download_is_permanent():
     assert rows[0].filtered_reason.startswith("thumbnail refused")
     stage(client)[0].score(rows)
     assert len(client.urls) == 1
+
+
+def test_a_truncated_thumbnail_is_retried_later_an_outage_fails_the_poi():
+    rows = [row("A")]
+    client = Thumbs({"http://127.0.0.1/A": TruncatedDownloadError("10 of 90 bytes arrived")})
+    stage(client)[0].score(rows)
+    assert rows[0].filtered_reason.startswith("thumbnail retry 1/3: 10 of 90 bytes")
+    client.answers["http://127.0.0.1/A"] = TransientCommonsError("HTTP 503")
+    with pytest.raises(TransientCommonsError):  # fails the POI, ranked again later
+        stage(client)[0].score(rows)
+    assert rows[0].thumbnail_failures == 1
