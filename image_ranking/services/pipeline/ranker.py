@@ -110,15 +110,9 @@ class Ranker:
     def candidates(self, poi: Model) -> list[ImageCandidate]:
         return self.cache.candidates(poi)
 
-    def score(
-        self,
-        candidates: Sequence[ImageCandidate],
-        *,
-        taken: frozenset[str] = frozenset(),
-        threshold: float | None = None,
-        place: tuple[str, str] = ("", ""),
-    ) -> int:
-        return self.scoring.score(candidates, taken=taken, threshold=threshold, place=place)
+    def score(self, candidates: Sequence[ImageCandidate], **options: Any) -> int:
+        """The score stage (``ThumbnailScorer.score``: taken, threshold, place)."""
+        return self.scoring.score(candidates, **options)
 
     def winner_bytes(self, cand: ImageCandidate) -> bytes:
         return self.scoring.winner_bytes(cand)
