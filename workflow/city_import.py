@@ -20,7 +20,7 @@ Run locally (Prefect's ephemeral mode: nothing to start by hand)::
     python -m workflow.city_import cities/data/paris.json [--all] [--threshold X]
         [--batch-size N] [--limit N] [--no-rank]
 
-Importing this module has no side effect: Django is set up by the flow and each task
+Importing this module has no side effect: Django is set up by each task (and the CLI)
 (``setup_django``) when it is not already. Flow and tasks are synchronous, so ORM calls
 stay plain. Prefect is an optional extra: only this package imports it.
 """

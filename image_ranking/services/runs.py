@@ -23,6 +23,7 @@ the Prefect flow) runs; the command only parses arguments and prints.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -45,6 +46,8 @@ from image_ranking.poi import get_poi_adapter
 from image_ranking.services import leases
 from image_ranking.services.clients import build_commons_client
 from image_ranking.services.ranking import FATAL_ERRORS, Ranker, RankResult
+
+logger = logging.getLogger(__name__)
 
 Outcome = RankingState.Outcome
 
@@ -279,6 +282,8 @@ class RankingRunner:
             self._finish(SUCCESS, counts, 0)
             return self._summary(SUCCESS, counts, 0)
         ranker = self._ranker()
+        if not self.options.dry_run:
+            _sweep_orphans()
         before = _request_count(ranker.client)
         try:
             status = self._rank_all(ranker, counts, progress)
@@ -518,3 +523,17 @@ def _origin(run: RankingRun) -> RankingRun:
 
 def _request_count(client: Any) -> int:
     return int(getattr(client, "request_count", 0) or 0)
+
+
+def _sweep_orphans() -> None:
+    """Files left by a process killed between writing an image and committing it (old
+    enough that no live store can still commit them); never a reason to fail a run."""
+    from image_ranking.services.orphans import sweep_orphans
+
+    try:
+        report = sweep_orphans()
+    except Exception:
+        logger.exception("The orphan-file sweep failed; the run goes on")
+        return
+    if report.deleted:
+        logger.info("Removed %d orphan image file(s) left by an earlier crash", len(report.deleted))

@@ -300,7 +300,11 @@ def _exit_code(*argv):
     return 0
 
 
-def test_exit_codes(three, commons, capsys):
+def test_exit_codes(three, commons, capsys, monkeypatch):
+    from django.db import connections
+
+    # run_from_argv closes the connections when done: that would end the test's transaction.
+    monkeypatch.setattr(connections, "close_all", lambda: None)
     commons.failing.update(["Arc de Triomphe", "Bistro Nowhere", "Louvre"])
     assert _exit_code() == 75  # outage: nothing was done, try again later
     commons.failing.clear()

@@ -4,6 +4,7 @@ outages. Clocks are injected; nothing sleeps."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -275,3 +276,19 @@ def test_two_processes_split_the_list(commons_replica, tmp_path):
     assert all(r["status"] == "success" for r in pair)
     assert all(r["processed_count"] > 0 for r in pair), "both processes ranked some"
     assert two == one == sum(r["request_count"] for r in pair)
+
+
+def test_a_run_first_sweeps_old_orphan_files(pois, commons, clock, settings):
+    # A file a killed process wrote but never committed, older than ORPHAN_MIN_AGE.
+    folder = settings.MEDIA_ROOT / "cities" / "images" / "paris"
+    folder.mkdir(parents=True)
+    orphan = folder / "99-lost-abc.jpg"
+    orphan.write_bytes(b"half a jpeg")
+    old = clock.now.timestamp() - 2 * 86400
+    os.utime(orphan, (old, old))
+    runner(commons, clock, batch_size=5, dry_run=True).run()
+    assert orphan.exists()  # a dry run changes nothing on disk
+    runner(commons, clock, batch_size=5).run()
+    assert not orphan.exists()
+    stored = [PointOfInterest.objects.get(pk=p.pk).image_file for p in pois]
+    assert all(f and f.storage.exists(f.name) for f in stored)  # the run's own files stay
