@@ -136,7 +136,9 @@ class Ranker:
             message = f"{kind} error: {exc}"
             logger.warning("Ranking %s failed: %s", poi, message)
             name = get_poi_adapter().name(poi) or str(poi)
-            result = RankResult(poi.pk, name, Outcome.FAILED, message)
+            result = RankResult(
+                poi.pk, name, Outcome.FAILED, message, commons_failure=isinstance(exc, CommonsError)
+            )
             self.storer.record(poi, result)
         result.requests = self._request_count() - before
         result.dry_run = self.dry_run

@@ -26,18 +26,10 @@ class RankResult:
     scored_count: int = 0
     requests: int = 0
     dry_run: bool = False
+    # A failure because Commons could not be queried (network, 5xx, bad answers): an
+    # outage when every POI of a run fails so, not a problem with the POI.
+    commons_failure: bool = False
 
     @property
     def failed(self) -> bool:
         return self.outcome == Outcome.FAILED
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "poi_id": self.poi_id,
-            "poi_name": self.poi_name,
-            "outcome": str(self.outcome),
-            "message": self.message,
-            "best_score": self.best_score,
-            "chosen": self.chosen.title if self.chosen is not None else None,
-            "requests": self.requests,
-        }
