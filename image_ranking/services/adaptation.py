@@ -37,6 +37,9 @@ LIGHT_FACTOR = 0.02
 # Leave the prior only when the cross-validated gain exceeds this many standard errors
 # of the prior's own concordance: with 20 labels, chance gains are large.
 MARGIN_SE = 0.5
+# The prior keeps at least this weight (in its standard deviations): labels adapt it and
+# never erase it, so a head never collapses to a constant when labels look like noise.
+MIN_PRIOR_WEIGHT = 0.05
 
 
 @dataclass
@@ -78,7 +81,7 @@ class Correction:
     a: float
     b: float
     w: np.ndarray
-    alpha: np.ndarray | None = None  # dual coefficients (warm start for the next penalty)
+    beta: np.ndarray | None = None  # coordinates in the feature basis (for warm starts)
 
     def decision(self, prior_z: np.ndarray, z: np.ndarray) -> np.ndarray:
         return self.a * prior_z + z @ self.w + self.b
@@ -129,6 +132,17 @@ def _loss_and_grad(f: np.ndarray, data: Preferences) -> tuple[float, np.ndarray]
     return float(loss) / terms, grad / terms
 
 
+def feature_basis(z: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """``(F, Q, root)``: the n training images' coordinates ``F`` in the (at most n-dim)
+    span of their penalty-scaled features ``z / root`` (``root = sqrt(weights)``), and the
+    basis ``Q`` of that span. The optimal correction lies in it, so fitting searches n
+    well-conditioned coordinates, not thousands of features."""
+    root = np.sqrt(np.ones(z.shape[1]) if weights is None else weights)
+    u, s, qt = np.linalg.svd(z / root, full_matrices=False)
+    keep = s > s.max() * 1e-9 if len(s) else s > 0
+    return u[:, keep] * s[keep], qt[keep], root
+
+
 def fit_correction(
     prior_z: np.ndarray,
     z: np.ndarray,
@@ -136,45 +150,44 @@ def fit_correction(
     penalty: float,
     weights: np.ndarray | None = None,
     start: Correction | None = None,
+    basis: tuple[np.ndarray, ...] | None = None,
 ) -> Correction:
     """Minimise the mean logistic loss of labels and pairs plus ``penalty/2 sum(v w^2)``.
 
-    ``weights`` (v) scale the penalty per feature (default 1); ``start`` warm-starts.
-    The optimum has ``w = V^-1 Z^T alpha`` (representer theorem), so the search runs over
-    the n values of alpha with the kernel ``K = Z V^-1 Z^T``, not over thousands of features.
+    ``weights`` (v) scale the penalty per feature (default 1); ``start`` warm-starts;
+    ``basis`` is ``feature_basis(z, weights)`` when already computed.
     """
     from scipy.optimize import minimize
 
     if not np.any(data.labels >= 0) and not len(data.pairs):
         raise TrainingError("No labels and no preferences to learn from.")
-    n = len(prior_z)
-    v = np.ones(z.shape[1]) if weights is None else weights
-    free = np.isfinite(penalty)
-    kernel = (z / v) @ z.T if free else np.zeros((n, n))
+    coords, q, root = basis if basis is not None else feature_basis(z, weights)
+    r = coords.shape[1] if np.isfinite(penalty) else 0
+    coords = coords[:, :r]
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        a, b, alpha = theta[0], theta[1], theta[2:]
-        k_alpha = kernel @ alpha
-        loss, grad_f = _loss_and_grad(a * prior_z + b + k_alpha, data)
+        a, b, beta = theta[0], theta[1], theta[2:]
+        loss, grad_f = _loss_and_grad(a * prior_z + b + coords @ beta, data)
         grad = np.empty_like(theta)
         grad[0] = grad_f @ prior_z + EPS_PENALTY * a
         grad[1] = grad_f.sum() + EPS_PENALTY * b
-        loss += 0.5 * EPS_PENALTY * (a * a + b * b)
-        if free:
-            grad[2:] = kernel @ grad_f + penalty * k_alpha
-            loss += 0.5 * penalty * float(alpha @ k_alpha)
-        else:
-            grad[2:] = 0.0
+        grad[2:] = coords.T @ grad_f + penalty * beta if r else 0.0
+        loss += 0.5 * EPS_PENALTY * (a * a + b * b) + 0.5 * (
+            penalty * float(beta @ beta) if r else 0.0
+        )
         return loss, grad
 
-    theta0 = np.zeros(2 + n)
+    theta0 = np.zeros(2 + r)
     theta0[0] = 1.0
-    if start is not None and start.alpha is not None and len(start.alpha) == n:
-        theta0[0], theta0[1], theta0[2:] = max(start.a, 0.0), start.b, start.alpha
-    bounds = [(0.0, None)] + [(None, None)] * (n + 1)
+    if start is not None:
+        theta0[0], theta0[1] = max(start.a, MIN_PRIOR_WEIGHT), start.b
+        if start.beta is not None and len(start.beta) == r:
+            theta0[2:] = start.beta
+    bounds = [(MIN_PRIOR_WEIGHT, None)] + [(None, None)] * (r + 1)
     theta = minimize(objective, theta0, jac=True, method="L-BFGS-B", bounds=bounds).x
-    alpha = theta[2:] if free else np.zeros(n)
-    return Correction(float(theta[0]), float(theta[1]), (z.T @ alpha) / v, alpha)
+    beta = theta[2:]
+    w = (q[:r].T @ beta) / root if r else np.zeros(z.shape[1])
+    return Correction(float(theta[0]), float(theta[1]), w, beta)
 
 
 def concordance(scores: np.ndarray, data: Preferences) -> float:
@@ -237,13 +250,14 @@ def cross_validated_concordance(
         for test in _folds(data, folds, seed + repeat):
             train = np.setdiff1d(np.arange(len(data.labels)), test)
             part = data.subset(train)
+            basis = feature_basis(z[train], weights)
             fit = None
             # Strongest penalty first (prior-only: w = 0): each fit warm-starts the next.
             for penalty in sorted(penalties, reverse=True):
                 if not _can_fit(part):
                     oof[penalty][test] = prior_z[test]
                     continue
-                fit = fit_correction(prior_z[train], z[train], part, penalty, weights, fit)
+                fit = fit_correction(prior_z[train], z[train], part, penalty, weights, fit, basis)
                 oof[penalty][test] = fit.decision(prior_z[test], z[test])
         for penalty in penalties:
             results[penalty].append(concordance(oof[penalty], data))
