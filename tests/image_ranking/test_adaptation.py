@@ -119,6 +119,7 @@ def test_light_columns_let_few_labels_find_an_appearance_taste():
     data = adaptation.Preferences(X[rows], (taste[rows] > np.median(taste)).astype(int))
     plain = adaptation.adapt(prior, data)
     light = adaptation.adapt(prior, data, light_columns=range(18, 22))
-    assert spearmanr(light.head.decision(X[test]), taste[test])[0] > spearmanr(
-        plain.head.decision(X[test]), taste[test]
-    )[0]
+    assert (
+        spearmanr(light.head.decision(X[test]), taste[test])[0]
+        > spearmanr(plain.head.decision(X[test]), taste[test])[0]
+    )
