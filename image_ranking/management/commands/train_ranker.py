@@ -155,6 +155,10 @@ class Command(BaseCommand):
             )
         if options["csv_file"] and not options["images"]:
             raise CommandError("--from-csv needs --images DIR, the folder of its files.")
+        prior = options["prior"]
+        # Before any download or encoding: a mistyped prior should not cost a long run.
+        if prior not in ("auto", "none") and not Path(prior).expanduser().is_file():
+            raise CommandError(f"--prior {prior} does not exist (give a head file, auto or none).")
 
     def _print_report(self, report: trainer.TrainingReport, target: str, backbone: str) -> None:
         if report.prior_concordance is not None:
