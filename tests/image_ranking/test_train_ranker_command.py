@@ -378,3 +378,56 @@ def test_labels_alone_worse_than_the_prior_need_force(tmp_path, monkeypatch):
     assert not output.exists()
     out, _ = run(*args, "--prior", "none", "--force")
     assert "prior " in out and "new head 0.500" in out and output.exists()
+
+
+def test_laion_head_is_the_prior_on_a_clip_backbone(dataset, tmp_path, monkeypatch, settings):
+    """Item 4's code path: a LAION-style head (here 4-d, on a stand-in encoder) is folded
+    into a linear prior and the labels adapt it."""
+    import dataclasses
+    import hashlib
+    import sys
+    import types
+
+    import numpy as np
+    import torch
+
+    from image_ranking.services import embeddings
+    from image_ranking.services.scoring import laion
+
+    class FakeEncoder:
+        def __init__(self, model_name, pretrained):
+            pass
+
+        def embed(self, images):
+            stats = np.array([embeddings.image_statistics(im) for im in images])
+            return np.c_[stats[:, :3], np.ones(len(images))]  # sharpness cues + a constant
+
+    module = types.ModuleType("image_ranking.services.scoring.clip")
+    module.ClipEncoder = FakeEncoder
+    monkeypatch.setitem(sys.modules, "image_ranking.services.scoring.clip", module)
+    monkeypatch.setattr(embeddings, "_instances", {})
+    head = torch.nn.Linear(4, 1)
+    with torch.no_grad():
+        head.weight.copy_(torch.tensor([[0.3, 0.0, 0.0, 0.0]]))
+        head.bias.fill_(5.0)
+    path = tmp_path / "weights" / "tiny-laion.pth"
+    path.parent.mkdir()
+    torch.save(head.state_dict(), path)
+    spec = dataclasses.replace(
+        laion.HEADS["sa_0_4_vit_b_32_linear"],
+        filename=path.name,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        embed_dim=4,
+    )
+    monkeypatch.setitem(laion.HEADS, "sa_0_4_vit_b_32_linear", spec)
+    settings.IMAGE_RANKING_WEIGHTS_DIR = str(path.parent)
+    csv_path, folder = dataset
+    output = tmp_path / "clip.json"
+    out, _ = run(
+        "--from-csv", str(csv_path), "--images", str(folder), "--output", str(output),
+        "--backbone", "laion-vit-b-32",
+    )  # fmt: skip
+    meta = json.loads(output.read_text())["metadata"]
+    assert meta["prior"] == "LAION aesthetic head tiny-laion.pth"
+    assert "(prior: LAION aesthetic head tiny-laion.pth)" in out
+    assert meta["cv_concordance"] >= meta["prior_cv_concordance"] > 0.5
