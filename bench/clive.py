@@ -24,22 +24,32 @@ def load_clive(root: Path = CLIVE) -> tuple[list[Path], np.ndarray]:
     return [root / "images" / r["file"] for r in rows], np.array([float(r["mos"]) for r in rows])
 
 
-def embed_clive(paths: list[Path], backbone: emb.Backbone, cache: emb.EmbeddingCache) -> np.ndarray:
-    """Embeddings of the photos, each computed once and kept in ``cache``."""
+def embed_clive(
+    paths: list[Path],
+    backbone: emb.Backbone,
+    cache: emb.EmbeddingCache,
+    resize: int | None = None,
+) -> np.ndarray:
+    """Embeddings of the photos (first shrunk to ``resize`` px wide if given), each
+    computed once and kept in ``cache``."""
     vectors: list[np.ndarray | None] = []
     todo = []
+    key = backbone.key + (f"-w{resize}" if resize else "")
     for index, path in enumerate(paths):
         digest = emb.content_hash(path.read_bytes())
-        cached = cache.get(backbone.key, digest)
+        cached = cache.get(key, digest)
         vectors.append(cached)
         if cached is None:
             todo.append((index, digest))
     if todo:
-        print(f"  encoding {len(todo)} photos ({backbone.key})...", flush=True)
+        print(f"  encoding {len(todo)} photos ({key})...", flush=True)
         started = time.perf_counter()
         for number, (index, digest) in enumerate(todo, start=1):
-            vector = backbone.embed([Image.open(paths[index]).convert("RGB")])[0]
-            cache.put(backbone.key, digest, vector)
+            image = Image.open(paths[index]).convert("RGB")
+            if resize:
+                image = image.resize((resize, round(image.height * resize / image.width)))
+            vector = backbone.embed([image])[0]
+            cache.put(key, digest, vector)
             vectors[index] = vector
             if number % 100 == 0:
                 print(f"    {number}/{len(todo)}", flush=True)

@@ -190,10 +190,9 @@ def train(
 
     # Many small fits: BLAS threads only contend (several times slower on 2 busy cores).
     with threadpool_limits(1):
-        if data.target == "score":
-            report = _fit_scores(data, kept, features, backbone, options)
-        else:
-            report = _fit_labels(data, kept, features, backbone, options)
+        encoded = Encoded(data, kept, features)
+        fit = _fit_scores if data.target == "score" else _fit_labels
+        report = fit(encoded, backbone, options)
     report.skipped = skipped
     report.head.metadata.update(skipped_unreadable=len(skipped))
     try:
@@ -212,14 +211,20 @@ def _metadata(data: TrainingSet, options: TrainingOptions, counts: dict[str, int
     }
 
 
+@dataclass
+class Encoded:
+    """The training set, the indices of its readable examples and their embeddings."""
+
+    data: TrainingSet
+    kept: list[int]
+    features: dict[int, np.ndarray]
+
+
 def _fit_scores(
-    data: TrainingSet,
-    kept: list[int],
-    features: dict[int, np.ndarray],
-    backbone: emb.Backbone,
-    options: TrainingOptions,
+    encoded: Encoded, backbone: emb.Backbone, options: TrainingOptions
 ) -> TrainingReport:
     """Ridge on numeric scores: no prior (this is how a prior is made)."""
+    data, kept, features = encoded.data, encoded.kept, encoded.features
     matrix = np.stack([features[i] for i in kept])
     targets = [data.examples[i].target for i in kept]
     cv = training.cross_validate(matrix, targets, "score", folds=options.folds)
@@ -231,9 +236,8 @@ def _fit_scores(
     return TrainingReport(head, "", options.output, counts, cv)
 
 
-def _preferences(
-    data: TrainingSet, kept: list[int], features: dict[int, np.ndarray]
-) -> adaptation.Preferences:
+def _preferences(encoded: Encoded) -> adaptation.Preferences:
+    data, kept, features = encoded.data, encoded.kept, encoded.features
     position = {index: row for row, index in enumerate(kept)}
     examples = [data.examples[i] for i in kept]
     labels = [-1 if e.target is None else int(e.target == "good") for e in examples]
@@ -250,15 +254,12 @@ def _preferences(
 
 
 def _fit_labels(
-    data: TrainingSet,
-    kept: list[int],
-    features: dict[int, np.ndarray],
-    backbone: emb.Backbone,
-    options: TrainingOptions,
+    encoded: Encoded, backbone: emb.Backbone, options: TrainingOptions
 ) -> TrainingReport:
     from image_ranking.priors import load_prior
 
-    prefs = _preferences(data, kept, features)
+    data = encoded.data
+    prefs = _preferences(encoded)
     labelled = prefs.labels >= 0
     targets = ["good" if v == 1 else "bad" for v in prefs.labels[labelled]]
     counts = training.label_counts(targets)
@@ -267,15 +268,16 @@ def _fit_labels(
     found = load_prior(backbone.name, path)
     if found is not None:
         _check_prior(found[0], backbone)
+    job = LabelJob(prefs, targets, backbone, options, meta)
     if found is None or options.prior == "none":
-        report = _labels_alone(prefs, targets, backbone, options, meta)
+        report = _labels_alone(job)
         if found is not None:  # today's head, compared with the prior it ignores
             report.prior_name = found[1]
             report.prior_concordance = round(
                 adaptation.concordance(found[0].decision(prefs.features), prefs), 4
             )
     else:
-        report = _adapted(found, prefs, targets, backbone, options, meta)
+        report = _adapted(job, found)
     report.counts = counts
     _refuse_if_worse(report, options)
     return report
@@ -289,13 +291,21 @@ def _check_prior(prior: training.Head, backbone: emb.Backbone) -> None:
         )
 
 
-def _labels_alone(
-    prefs: adaptation.Preferences,
-    targets: list[str],
-    backbone: emb.Backbone,
-    options: TrainingOptions,
-    meta: dict[str, Any],
-) -> TrainingReport:
+@dataclass
+class LabelJob:
+    """What a label head is fitted from, and where it goes."""
+
+    prefs: adaptation.Preferences
+    targets: list[str]  # "good"/"bad" of the labelled rows of ``prefs``
+    backbone: emb.Backbone
+    options: TrainingOptions
+    meta: dict[str, Any]
+
+
+def _labels_alone(job: LabelJob) -> TrainingReport:
+    prefs, targets, backbone, options, meta = (
+        job.prefs, job.targets, job.backbone, job.options, job.meta
+    )  # fmt: skip
     matrix = prefs.features[prefs.labels >= 0]
     predictions, used = training.cross_validated_predictions(
         matrix, targets, "label", folds=options.folds
@@ -310,14 +320,10 @@ def _labels_alone(
     return report
 
 
-def _adapted(
-    found: tuple[training.Head, str],
-    prefs: adaptation.Preferences,
-    targets: list[str],
-    backbone: emb.Backbone,
-    options: TrainingOptions,
-    meta: dict[str, Any],
-) -> TrainingReport:
+def _adapted(job: LabelJob, found: tuple[training.Head, str]) -> TrainingReport:
+    prefs, targets, backbone, options, meta = (
+        job.prefs, job.targets, job.backbone, job.options, job.meta
+    )  # fmt: skip
     prior, name = found
     result = adaptation.adapt(
         prior, prefs, folds=options.folds, light_columns=backbone.appearance_columns,
