@@ -313,35 +313,43 @@ def adapt(
     per_repeat = {_penalty_name(p): v for p, v in cv.items()}
     best = choose_penalty(table, data, per_repeat)
     fit = fit_correction(prior_z, z, data, best, weights)
-    # Fold a * (prior(x) - centre) / spread + ((x - mean) / scale) . w + b into one head.
-    ratio = scale / prior.scale
-    coef = fit.a / spread * prior.coef * ratio + fit.w
-    offset = float(((mean - prior.mean) / prior.scale) @ prior.coef) + prior.intercept
-    intercept = fit.a / spread * (offset - centre) + fit.b
     meta = dict(metadata or {})
     meta["adaptation"] = {
         "penalty": _penalty_name(best),
         "prior_weight": round(fit.a / spread, 6),
         "cv_concordance": table,
     }
-    head = Head(
+    return Adaptation(
+        head=_folded_head(prior, fit, (centre, spread), (mean, scale), meta),
+        oof=oof[best],
+        penalty=best,
+        prior_cv=table["prior"],
+        adapted_cv=table[_penalty_name(best)],
+        table=table,
+    )
+
+
+def _folded_head(
+    prior: Head,
+    fit: Correction,
+    prior_stats: tuple[float, float],
+    scaler: tuple[np.ndarray, np.ndarray],
+    metadata: dict[str, Any],
+) -> Head:
+    """One linear head computing a * (prior(x) - centre) / spread + ((x - mean) / scale) . w + b."""
+    (centre, spread), (mean, scale) = prior_stats, scaler
+    coef = fit.a / spread * prior.coef * (scale / prior.scale) + fit.w
+    offset = float(((mean - prior.mean) / prior.scale) @ prior.coef) + prior.intercept
+    return Head(
         backbone=prior.backbone,
         backbone_settings=prior.backbone_settings,
         target="label",
         mean=np.asarray(mean, dtype=np.float64),
         scale=np.asarray(scale, dtype=np.float64),
         coef=coef,
-        intercept=intercept,
+        intercept=fit.a / spread * (offset - centre) + fit.b,
         calibration={"kind": "sigmoid", "note": "10 x P(good), prior adapted to labels"},
-        metadata=meta,
-    )
-    return Adaptation(
-        head=head,
-        oof=oof[best],
-        penalty=best,
-        prior_cv=table["prior"],
-        adapted_cv=table[_penalty_name(best)],
-        table=table,
+        metadata=metadata,
     )
 
 
