@@ -34,6 +34,17 @@ def taste_of(prior: Head, X: np.ndarray, weight: float) -> np.ndarray:
     return (quality - quality.mean()) / quality.std() + weight * liking
 
 
+def curator(seed: int, weight: float, n: int):
+    """A prior, its images, a curator's taste, ``n`` labelled rows and the unlabelled rest."""
+    rng = np.random.default_rng(seed)
+    prior, X = make_prior(rng)
+    taste = taste_of(prior, X, weight)
+    rows = rng.choice(len(X), n, replace=False)
+    test = np.setdiff1d(np.arange(len(X)), rows)
+    data = adaptation.Preferences(X[rows], (taste[rows] > np.median(taste)).astype(int))
+    return prior, X, taste, data, test
+
+
 def test_concordance_counts_good_over_bad_and_pairs():
     data = adaptation.Preferences(np.zeros((4, 1)), [1, 0, 0, -1], [[3, 0]])
     # good 0 beats bad 1 and 2 (2 of 2), pair 3>0 is wrong: 2 of 3.
@@ -65,13 +76,8 @@ def test_uninformative_labels_keep_the_prior_ranking():
 
 
 def test_labels_move_the_prior_toward_the_curator():
-    rng = np.random.default_rng(1)
-    prior, X = make_prior(rng)
-    taste = taste_of(prior, X, weight=1.0)
-    rows = rng.choice(len(X), 100, replace=False)
-    test = np.setdiff1d(np.arange(len(X)), rows)
-    labels = (taste[rows] > np.median(taste)).astype(int)
-    result = adaptation.adapt(prior, adaptation.Preferences(X[rows], labels))
+    prior, X, taste, data, test = curator(seed=1, weight=1.0, n=100)
+    result = adaptation.adapt(prior, data)
     assert not result.prior_only and result.adapted_cv > result.prior_cv
     before = spearmanr(prior.decision(X[test]), taste[test])[0]
     after = spearmanr(result.head.decision(X[test]), taste[test])[0]
@@ -111,12 +117,7 @@ def test_nothing_to_learn_from_is_an_error():
 
 
 def test_light_columns_let_few_labels_find_an_appearance_taste():
-    rng = np.random.default_rng(4)
-    prior, X = make_prior(rng)
-    taste = taste_of(prior, X, weight=1.5)
-    rows = rng.choice(len(X), 40, replace=False)
-    test = np.setdiff1d(np.arange(len(X)), rows)
-    data = adaptation.Preferences(X[rows], (taste[rows] > np.median(taste)).astype(int))
+    prior, X, taste, data, test = curator(seed=4, weight=1.5, n=40)
     plain = adaptation.adapt(prior, data)
     light = adaptation.adapt(prior, data, light_columns=range(18, 22))
     assert (
