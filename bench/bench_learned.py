@@ -17,7 +17,6 @@ Embeddings are cached under bench/out/cache (gitignored): each configuration is 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 import time
@@ -37,46 +36,10 @@ from PIL import Image  # noqa: E402
 from scipy.stats import pearsonr, spearmanr  # noqa: E402
 from sklearn.model_selection import KFold  # noqa: E402
 
+from bench.clive import OUT, load_clive  # noqa: E402
+from bench.clive import embed_clive as encode  # noqa: E402
 from image_ranking.services import embeddings as emb  # noqa: E402
 from image_ranking.services import training  # noqa: E402
-
-OUT = REPO / "bench" / "out"
-
-
-def load_clive(root: Path) -> tuple[list[Path], np.ndarray]:
-    with (root / "labels.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    return [root / "images" / r["file"] for r in rows], np.array([float(r["mos"]) for r in rows])
-
-
-def encode(
-    paths: list[Path], backbone: emb.Backbone, cache: emb.EmbeddingCache, resize: int | None
-) -> np.ndarray:
-    """Embeddings of the files (optionally shrunk to ``resize`` px wide first), cached."""
-    vectors = []
-    todo = []
-    key = backbone.key + (f"-w{resize}" if resize else "")
-    for index, path in enumerate(paths):
-        digest = emb.content_hash(path.read_bytes())
-        cached = cache.get(key, digest)
-        vectors.append(cached)
-        if cached is None:
-            todo.append((index, digest))
-    if todo:
-        print(f"  encoding {len(todo)} images ({key})...", flush=True)
-        started = time.perf_counter()
-        for number, (index, digest) in enumerate(todo, start=1):
-            image = Image.open(paths[index]).convert("RGB")
-            if resize:
-                image = image.resize((resize, round(image.height * resize / image.width)))
-            vector = backbone.embed([image])[0]
-            cache.put(key, digest, vector)
-            vectors[index] = vector
-            if number % 100 == 0:
-                print(f"    {number}/{len(todo)}", flush=True)
-        elapsed = time.perf_counter() - started
-        print(f"  {len(todo) / elapsed:.1f} images/s", flush=True)
-    return np.stack(vectors)
 
 
 def pick_rate(pred: np.ndarray, mos: np.ndarray, groups: int = 5000, size: int = 10) -> float:

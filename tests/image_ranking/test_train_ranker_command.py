@@ -62,6 +62,11 @@ def test_trains_from_csv_labels_and_records_everything(dataset, tmp_path):
     assert meta["cv_metrics"]["auc"] >= 0.9 and meta["cv_metrics"]["accuracy"] >= 0.8
     head, _ = training.load_head(output)
     assert head.backbone_settings["input_scaling"] == "[-1,1]"
+    # The labels adapted the bundled prior; both figures are printed side by side.
+    assert meta["prior"].startswith("bundled quality prior")
+    prior, new = meta["prior_cv_concordance"], meta["cv_concordance"]
+    assert new >= prior
+    assert f"prior {prior:.3f} | new head {new:.3f}" in out
 
 
 def test_trains_on_a_score_column_with_default_output(dataset, settings, tmp_path):
@@ -179,6 +184,7 @@ def test_csv_without_label_column_suggests_score_column(tmp_path):
         (["--images", "."], "--images only goes with --from-csv"),
         (["--score-column", "mos"], "--score-column only goes with --from-csv"),
         (["--folds", "1"], "--folds must be at least 2"),
+        (["--prior", "/nonexistent/head.json"], "does not exist"),
         (["--from-csv", "/nonexistent.csv", "--images", "."], "does not exist"),
     ],
 )
@@ -235,6 +241,8 @@ def test_trains_from_database_labels_through_the_injected_downloader(
     out, _ = run("--output", str(output))
     assert fetched == []
     assert "Downloading" not in out and "Trained a label head" in out
+    # One POI: each good image beats each bad one of it, 12 x 12 preferences.
+    assert "labels and 144 preferences: prior" in out
 
 
 def test_latest_label_wins_for_an_image_labelled_twice(labelled_rows, tmp_path, monkeypatch):
@@ -348,3 +356,78 @@ def test_warns_when_the_labels_carry_no_signal(tmp_path):
     )  # fmt: skip
     assert "close to chance" in err
     assert json.loads((tmp_path / "h.json").read_text())["metadata"]["cv_metrics"]["auc"] < 0.6
+
+
+def test_labels_alone_worse_than_the_prior_need_force(tmp_path, monkeypatch):
+    from image_ranking.services import trainer as trainer_service
+
+    folder = tmp_path / "photos"
+    csv_path = write_dataset(folder)
+    output = tmp_path / "h.json"
+    args = ("--from-csv", str(csv_path), "--images", str(folder), "--output", str(output))
+    real = trainer_service._labels_alone
+
+    def worse(*a, **k):
+        report = real(*a, **k)
+        report.head_concordance = 0.5  # as if the labels alone ranked at chance
+        return report
+
+    monkeypatch.setattr(trainer_service, "_labels_alone", worse)
+    with pytest.raises(CommandError, match=r"worse than the prior .*0\.500 < .*--force"):
+        run(*args, "--prior", "none")
+    assert not output.exists()
+    out, _ = run(*args, "--prior", "none", "--force")
+    assert "prior " in out and "new head 0.500" in out and output.exists()
+
+
+def test_laion_head_is_the_prior_on_a_clip_backbone(dataset, tmp_path, monkeypatch, settings):
+    """Item 4's code path: a LAION-style head (here 4-d, on a stand-in encoder) is folded
+    into a linear prior and the labels adapt it."""
+    import dataclasses
+    import hashlib
+    import sys
+    import types
+
+    import numpy as np
+    import torch
+
+    from image_ranking.services import embeddings
+    from image_ranking.services.scoring import laion
+
+    class FakeEncoder:
+        def __init__(self, model_name, pretrained):
+            pass
+
+        def embed(self, images):
+            stats = np.array([embeddings.image_statistics(im) for im in images])
+            return np.c_[stats[:, :3], np.ones(len(images))]  # sharpness cues + a constant
+
+    module = types.ModuleType("image_ranking.services.scoring.clip")
+    module.ClipEncoder = FakeEncoder
+    monkeypatch.setitem(sys.modules, "image_ranking.services.scoring.clip", module)
+    monkeypatch.setattr(embeddings, "_instances", {})
+    head = torch.nn.Linear(4, 1)
+    with torch.no_grad():
+        head.weight.copy_(torch.tensor([[0.3, 0.0, 0.0, 0.0]]))
+        head.bias.fill_(5.0)
+    path = tmp_path / "weights" / "tiny-laion.pth"
+    path.parent.mkdir()
+    torch.save(head.state_dict(), path)
+    spec = dataclasses.replace(
+        laion.HEADS["sa_0_4_vit_b_32_linear"],
+        filename=path.name,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        embed_dim=4,
+    )
+    monkeypatch.setitem(laion.HEADS, "sa_0_4_vit_b_32_linear", spec)
+    settings.IMAGE_RANKING_WEIGHTS_DIR = str(path.parent)
+    csv_path, folder = dataset
+    output = tmp_path / "clip.json"
+    out, _ = run(
+        "--from-csv", str(csv_path), "--images", str(folder), "--output", str(output),
+        "--backbone", "laion-vit-b-32",
+    )  # fmt: skip
+    meta = json.loads(output.read_text())["metadata"]
+    assert meta["prior"] == "LAION aesthetic head tiny-laion.pth"
+    assert "(prior: LAION aesthetic head tiny-laion.pth)" in out
+    assert meta["cv_concordance"] >= meta["prior_cv_concordance"] > 0.5

@@ -10,6 +10,7 @@ BUILTIN_BACKENDS: dict[str, str] = {
     "laion-vit-l-14": "image_ranking.services.scoring.laion.LaionViTL14Scorer",
     "laion-vit-b-32": "image_ranking.services.scoring.laion.LaionViTB32Scorer",
     "learned": "image_ranking.services.scoring.learned.LearnedScorer",
+    "quality": "image_ranking.services.scoring.quality.QualityScorer",
 }
 
 _REGISTRY: dict[str, Callable[[], Any]] = {}

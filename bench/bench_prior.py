@@ -1,0 +1,104 @@
+"""Benchmark (not a test): choose the bundled prior's backbone by measurement.
+
+    nice -n 10 .venv/bin/python bench/bench_prior.py [--backbones efficientnet-lite0 ...]
+
+For each backbone: embeds the 627 LIVE photos once (cached under bench/out/cache), then
+k-fold (photos never seen by the fold's head) Spearman/Pearson against MOS of a ridge head
+(the prior's recipe, ``training.fit_head`` on scores), and the speed of embed + head on a
+960 px thumbnail (downscaled to the backbone's max_side, as the scorer does) on this
+machine, best of three (the 2 cores are shared: a loaded machine gives lower figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from PIL import Image  # noqa: E402
+from scipy.stats import pearsonr, spearmanr  # noqa: E402
+from sklearn.model_selection import KFold  # noqa: E402
+
+from bench.clive import CLIVE, OUT, embed_clive, load_clive  # noqa: E402
+from image_ranking.services import embeddings as emb  # noqa: E402
+from image_ranking.services import training  # noqa: E402
+
+DEFAULT_BACKBONES = ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
+# Variants measured here but not registered (the levers: more depths, a second scale).
+CANDIDATES = {
+    "lite0-all-taps": lambda: emb.EfficientNetLiteBackbone("lite0", taps=(1, 2, 3, 4, 5, 6)),
+    "lite0-ms2": lambda: emb.EfficientNetLiteBackbone("lite0", scales=2),
+    "lite0-ms2-all-taps": lambda: emb.EfficientNetLiteBackbone(
+        "lite0", scales=2, taps=(1, 2, 3, 4, 5, 6)
+    ),
+    "lite2-all-taps": lambda: emb.EfficientNetLiteBackbone("lite2", taps=(1, 2, 3, 4, 5, 6)),
+}
+
+
+def kfold_scores(X: np.ndarray, mos: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
+    pred = np.zeros(len(mos))
+    for train, test in KFold(folds, shuffle=True, random_state=seed).split(X):
+        head = training.fit_head(X[train], list(mos[train]), "score", "bench", {})
+        pred[test] = head.decision(X[test])
+    return pred
+
+
+def speed(backbone: emb.Backbone, head: training.Head, photo: Path) -> float:
+    """Images/s for embed + head on one 960 px image at a time, best of three runs."""
+    image = Image.open(photo).convert("RGB").resize((960, 720), Image.Resampling.BICUBIC)
+    backbone.embed([image])  # warm-up: weights load
+    best = 0.0
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(5):
+            head.scores(backbone.embed([image]))
+        best = max(best, 5 / (time.perf_counter() - started))
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clive", type=Path, default=CLIVE)
+    parser.add_argument("--backbones", nargs="+", default=DEFAULT_BACKBONES)
+    parser.add_argument("--folds", type=int, default=10)
+    parser.add_argument("--seeds", type=int, default=2, help="k-fold shuffles averaged.")
+    parser.add_argument("--no-speed", action="store_true")
+    args = parser.parse_args()
+    paths, mos = load_clive(args.clive)
+    import torch
+
+    lines = [
+        f"| backbone ({args.folds}-fold x {args.seeds}, n={len(mos)}) | dim | Spearman "
+        f"| Pearson | images/s @960px |",
+        "|---|---|---|---|---|",
+    ]
+    for name in args.backbones:
+        backbone = CANDIDATES[name]() if name in CANDIDATES else emb.get_backbone(name)
+        X = embed_clive(paths, backbone, emb.EmbeddingCache(OUT / "cache"))
+        preds = [kfold_scores(X, mos, args.folds, seed) for seed in range(args.seeds)]
+        sp = np.mean([spearmanr(p, mos)[0] for p in preds])
+        pe = np.mean([pearsonr(p, mos)[0] for p in preds])
+        rate = "-"
+        if not args.no_speed:
+            head = training.fit_head(X, list(mos), "score", name, backbone.settings)
+            rate = f"{speed(backbone, head, paths[0]):.1f}"
+        lines.append(f"| {name} | {X.shape[1]} | {sp:.3f} | {pe:.3f} | {rate} |")
+        print(lines[-1], flush=True)
+    print(f"\n{torch.get_num_threads()} torch threads; load average {os.getloadavg()[0]:.1f}")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""The shared LIVE In the Wild photos (CLIVE) for the benchmarks: paths, MOS, cached embeddings."""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from image_ranking.services import embeddings as emb
+
+REPO = Path(__file__).resolve().parent.parent
+CLIVE = REPO.parent / "shared" / "data" / "clive"
+OUT = REPO / "bench" / "out"
+
+
+def load_clive(root: Path = CLIVE) -> tuple[list[Path], np.ndarray]:
+    if not (root / "labels.csv").exists():
+        raise SystemExit(f"CLIVE not found at {root} (labels.csv + images/); pass --clive.")
+    with (root / "labels.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [root / "images" / r["file"] for r in rows], np.array([float(r["mos"]) for r in rows])
+
+
+def embed_clive(
+    paths: list[Path],
+    backbone: emb.Backbone,
+    cache: emb.EmbeddingCache,
+    resize: int | None = None,
+) -> np.ndarray:
+    """Embeddings of the photos (first shrunk to ``resize`` px wide if given), each
+    computed once and kept in ``cache``."""
+    vectors: list[np.ndarray | None] = []
+    todo = []
+    key = backbone.key + (f"-w{resize}" if resize else "")
+    for index, path in enumerate(paths):
+        digest = emb.content_hash(path.read_bytes())
+        cached = cache.get(key, digest)
+        vectors.append(cached)
+        if cached is None:
+            todo.append((index, digest))
+    if todo:
+        print(f"  encoding {len(todo)} photos ({key})...", flush=True)
+        started = time.perf_counter()
+        for number, (index, digest) in enumerate(todo, start=1):
+            image = Image.open(paths[index]).convert("RGB")
+            if resize:
+                image = image.resize((resize, round(image.height * resize / image.width)))
+            vector = backbone.embed([image])[0]
+            cache.put(key, digest, vector)
+            vectors[index] = vector
+            if number % 100 == 0:
+                print(f"    {number}/{len(todo)}", flush=True)
+        rate = len(todo) / (time.perf_counter() - started)
+        print(f"  {rate:.1f} photos/s (500 px, shared CPU)", flush=True)
+    return np.stack(vectors)  # type: ignore[arg-type]
