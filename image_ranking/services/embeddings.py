@@ -19,8 +19,6 @@ import hashlib
 import io
 import json
 import logging
-import os
-import tempfile
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -31,6 +29,7 @@ import numpy as np
 
 from image_ranking.conf import conf
 from image_ranking.exceptions import ModelWeightsMissingError
+from image_ranking.services.files import atomic_write
 from image_ranking.services.runtime import torch_threads
 
 if TYPE_CHECKING:
@@ -481,7 +480,7 @@ class EmbeddingCache:
     def put(self, backbone_key: str, digest: str, vector: np.ndarray) -> None:
         buffer = io.BytesIO()
         np.save(buffer, np.asarray(vector, dtype=np.float32), allow_pickle=False)
-        _atomic_write(self._path(backbone_key, digest), buffer.getvalue())
+        atomic_write(self._path(backbone_key, digest), buffer.getvalue())
 
     # Downloads cost requests under the hourly budget, so remember which content a URL
     # gave: re-training then finds the embedding without fetching the image again.
@@ -496,19 +495,7 @@ class EmbeddingCache:
         return text if len(text) == 64 and all(c in "0123456789abcdef" for c in text) else None
 
     def remember_url(self, url: str, digest: str) -> None:
-        _atomic_write(self._url_path(url), digest.encode())
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        atomic_write(self._url_path(url), digest.encode())
 
 
 def embed_bytes(

@@ -15,8 +15,6 @@ import datetime as dt
 import hashlib
 import json
 import math
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from image_ranking.exceptions import ImageRankingError
+from image_ranking.services.files import atomic_write
 
 HEAD_FORMAT = "image_ranking.learned_head"
 HEAD_FORMAT_VERSION = 1
@@ -276,19 +275,8 @@ def cross_validate(
 
 def save_head(head: Head, path: Path | str) -> str:
     """Write the head atomically (temp file + ``os.replace``); return its SHA-256."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps(head.to_json(), indent=1, sort_keys=True).encode()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data)
     return hashlib.sha256(data).hexdigest()
 
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from image_ranking.conf import conf
 from image_ranking.exceptions import ModelWeightsMissingError
+from image_ranking.services.files import atomic_file
 
 logger = logging.getLogger(__name__)
 
@@ -96,13 +96,11 @@ def download_head(spec: HeadSpec) -> Path:
     import requests
 
     target = heads_cache_dir() / spec.filename
-    target.parent.mkdir(parents=True, exist_ok=True)
     logger.info("Downloading %s from %s", spec.filename, spec.url)
     digest = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
     try:
         with (
-            os.fdopen(fd, "wb") as out,
+            atomic_file(target, suffix=".part") as out,
             requests.get(
                 spec.url,
                 stream=True,
@@ -114,18 +112,15 @@ def download_head(spec: HeadSpec) -> Path:
             for chunk in response.iter_content(1 << 16):
                 digest.update(chunk)
                 out.write(chunk)
-        if digest.hexdigest() != spec.sha256:
-            raise ModelWeightsMissingError(
-                f"The download of {spec.filename} from {spec.url} has SHA-256 "
-                f"{digest.hexdigest()[:12]}..., not the published {spec.sha256[:12]}...; "
-                "it was discarded. " + fix_hint()
-            )
-        os.replace(tmp, target)
+            if digest.hexdigest() != spec.sha256:  # raised inside: the file is discarded
+                raise ModelWeightsMissingError(
+                    f"The download of {spec.filename} from {spec.url} has SHA-256 "
+                    f"{digest.hexdigest()[:12]}..., not the published {spec.sha256[:12]}...; "
+                    "it was discarded. " + fix_hint()
+                )
     except ModelWeightsMissingError:
-        Path(tmp).unlink(missing_ok=True)
         raise
     except (OSError, requests.RequestException) as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise ModelWeightsMissingError(
             f"The aesthetic head {spec.filename} is not on this machine and could not be "
             f"downloaded from {spec.url} ({exc}). " + fix_hint()
