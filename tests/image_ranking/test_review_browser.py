@@ -73,10 +73,10 @@ def test_curator_labels_a_candidate_with_the_keyboard(
 ):
     page, expect = browser_page
     page.goto(f"{live_server.url}/image-ranking/")
-    assert "/admin/login/" in page.url  # staff only: sent to log in first
+    assert "/accounts/login/" in page.url  # staff only: sent to log in first
     page.fill("#id_username", "curator")
     page.fill("#id_password", "s3cret-pw")
-    page.click("input[type=submit]")
+    page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/image-ranking/")
     page.evaluate("window.__sameDocument = true")  # gone if anything reloads the page
 
