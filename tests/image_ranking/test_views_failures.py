@@ -12,9 +12,13 @@ from django.urls import reverse
 from image_ranking import exceptions
 from image_ranking.models import SelectedImage
 from image_ranking.views import failures
-from tests.image_ranking.test_views import HTMX, city, curator, staff  # noqa: F401 (fixtures)
+from tests.image_ranking import test_views
 
 pytestmark = pytest.mark.django_db
+
+# The review page's fixtures (a ranked city, a logged-in curator) are test_views'.
+HTMX = test_views.HTMX
+city, curator, staff = test_views.city, test_views.curator, test_views.staff
 
 MARK = reverse("image_ranking:mark")
 

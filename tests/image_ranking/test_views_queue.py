@@ -8,9 +8,13 @@ from django.urls import reverse
 from cities.models import PointOfInterest
 from image_ranking.models import ImageCandidate, ImageTrainingData, SelectedImage
 from image_ranking.services import validations
-from tests.image_ranking.test_views import HTMX, city, curator, staff  # noqa: F401 (fixtures)
+from tests.image_ranking import test_views
 
 pytestmark = pytest.mark.django_db
+
+# The review page's fixtures (a ranked city, a logged-in curator) are test_views'.
+HTMX = test_views.HTMX
+city, curator, staff = test_views.city, test_views.curator, test_views.staff
 
 QUEUE = reverse("image_ranking:queue")
 ACT = reverse("image_ranking:queue_act")
