@@ -68,6 +68,23 @@ def ranked_city(commons_settings, monkeypatch):
     return paris
 
 
+def login(page, live_server, path: str) -> None:
+    """Open ``path`` as the curator, through the project's login page."""
+    page.goto(f"{live_server.url}{path}")
+    page.wait_for_url("**/accounts/login/**")
+    page.fill("#id_username", "curator")
+    page.fill("#id_password", "s3cret-pw")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**{path}")
+
+
+def screenshot(page, name: str, *, full_page: bool = True) -> None:
+    """Keep a screenshot in test-artifacts/ (a CI artifact)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=full_page)
+    assert (ARTIFACTS / name).stat().st_size > 5_000
+
+
 def test_curator_labels_a_candidate_with_the_keyboard(
     browser_page, live_server, ranked_city, tmp_path
 ):

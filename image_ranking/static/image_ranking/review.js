@@ -80,6 +80,15 @@
 
   const reload = { label: "Reload the page", run: () => window.location.reload() };
 
+  // With DEBUG on, django-htmx's debug script replaces the whole page with any 4xx body.
+  // Messages meant for curators (plain text) are shown in the card instead: stop the
+  // event on its way down, before that script's listener sees it (htmx carries on).
+  document.addEventListener("htmx:beforeOnLoad", function (event) {
+    const xhr = event.detail.xhr;
+    const plain = (xhr.getResponseHeader("Content-Type") || "").startsWith("text/plain");
+    if (xhr.status >= 400 && plain) event.stopPropagation();
+  }, true);
+
   document.addEventListener("htmx:responseError", function (event) {
     const xhr = event.detail.xhr;
     const plain = (xhr.getResponseHeader("Content-Type") || "").startsWith("text/plain");
