@@ -14,7 +14,7 @@ from image_ranking import get_poi_model
 from image_ranking.forms import SORTS, FilterForm
 from image_ranking.views.access import staff_required
 from image_ranking.views.cards import build_cards, card_for, load_alternatives, score_legend
-from image_ranking.views.selection import filter_choices, open_reports, selection
+from image_ranking.views.selection import filter_choices, open_reports, report_links, selection
 
 PAGE_SIZE = 12
 TEMPLATE = "image_ranking/review.html"
@@ -26,6 +26,7 @@ def page_context(request: HttpRequest, form: FilterForm) -> dict[str, Any]:
         "filters": form,
         "sorts": SORTS,
         "open_report_count": open_reports().count(),
+        "reports": report_links(),
         **score_legend(),
         **filter_choices(),
     }

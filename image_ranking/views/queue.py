@@ -50,7 +50,9 @@ def queue_state(request: HttpRequest, query: QueryDict, at: Any = None) -> dict[
     done = chosen.filter(has_label=True).count()
     if at is None:
         waiting = chosen.filter(has_label=False).exclude(pk__in=_skipped(request))
-        at = waiting.values_list("pk", flat=True).first()
+        # The object, not values_list: PostgreSQL wants DISTINCT's ORDER BY in the select.
+        first = waiting.first()
+        at = first.pk if first is not None else None
     card = None
     if at is not None:
         card = load_alternatives(card_for(request, at), fetch=False)

@@ -23,6 +23,13 @@ def open_reports() -> QuerySet:
     )
 
 
+def report_links(limit: int = 50) -> list[tuple[Any, str, str]]:
+    """Open "no suitable image" reports as (POI pk, POI name, description): one query."""
+    adapter = get_poi_adapter()
+    reports = open_reports().exclude(poi=None).select_related("poi").order_by("pk")[:limit]
+    return [(r.poi_id, adapter.name(r.poi), r.description) for r in reports]
+
+
 def annotated(queryset: QuerySet) -> QuerySet:
     """POIs with what sorting and the cards need, in the same query."""
     adapter = get_poi_adapter()
@@ -60,16 +67,14 @@ def apply_filters(queryset: QuerySet, form: FilterForm) -> QuerySet:
     if value("city") and adapter.has("city_slug"):
         queryset = queryset.filter(**{adapter.path("city_slug"): value("city")})
     if value("list") and adapter.has("lists"):
-        queryset = queryset.filter(**{f"{adapter.path('lists')}__pk": value("list")})
+        # The only to-many join: a POI on the list twice must not show twice.
+        queryset = queryset.filter(**{f"{adapter.path('lists')}__pk": value("list")}).distinct()
     if value("category") and adapter.has("category"):
         queryset = queryset.filter(**{adapter.path("category"): value("category")})
     if value("labelled"):
         queryset = queryset.filter(has_label=value("labelled") == "yes")
     if value("needs_image"):
         queryset = queryset.filter(has_report=True)
-    if adapter.has("lists"):
-        # Only the lists filter joins a to-many relation.
-        queryset = queryset.distinct()
     return queryset
 
 

@@ -444,7 +444,8 @@ def test_a_poi_with_an_open_no_image_report_is_listed_and_linked(city, curator):
     html = response.content.decode()
     assert "No suitable image yet: 10 files found, none usable" in html
     assert "No image stored yet." in html and "Fetch alternatives" in html
-    # The link a Validation points to: /image-ranking/?poi=<pk> shows that POI alone.
+    # Each open report links to its POI on the page: /image-ranking/?poi=<pk>.
+    assert f'href="/image-ranking/?poi={no_image.pk}">No Image Yet</a>' in html
     single = curator.get(REVIEW, {"poi": no_image.pk}).context["cards"]
     assert [c.name for c in single] == ["No Image Yet"]
 
@@ -591,3 +592,20 @@ def test_use_failure_without_javascript_is_a_message(city, curator, monkeypatch)
     html = response.content.decode()
     assert "Commons did not answer; nothing was changed." in html
     assert "127.0.0.1:9" not in html
+
+
+def test_dropped_namesakes_are_listed_on_demand_with_their_reason(city, curator, monkeypatch):
+    from image_ranking.views import cards
+
+    front = candidate("Orsay", "front")
+    elsewhere = candidate("Orsay", "side")
+    elsewhere.filtered_reason = "elsewhere: Category:Orsay (Boston)"
+    elsewhere.relevance, elsewhere.evidence = "elsewhere", ["elsewhere: Category:Orsay (Boston)"]
+    monkeypatch.setattr(cards, "dropped_candidates", lambda poi: [elsewhere])
+    assert front.sha1 == SelectedImage.objects.get(poi__name="Orsay").sha1
+    url = reverse("image_ranking:fetch_alternatives", args=[poi("Orsay").pk])
+    html = curator.get(url, **HTMX).content.decode()
+    assert "<details" in html and "Show 1 dropped candidate (namesakes elsewhere" in html
+    assert "Dropped: elsewhere: Category:Orsay (Boston)" in html
+    assert 'class="evidence relevance-elsewhere"' in html
+    assert f'name="candidate" value="{elsewhere.pk}"' in html  # a curator may overrule
