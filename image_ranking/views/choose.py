@@ -47,9 +47,8 @@ def choose(poi: Model, candidate: ImageCandidate) -> str:
     return ""
 
 
-@require_POST
-@staff_required
-def use_image(request: HttpRequest) -> HttpResponse:
+def picked(request: HttpRequest) -> tuple[Model, ImageCandidate] | HttpResponse:
+    """The POI and candidate a "use this image" form names, or the 400/404 saying why not."""
     form = UseImageForm(request.POST)
     if not form.is_valid():
         return bad_request(error_text(form))
@@ -57,6 +56,16 @@ def use_image(request: HttpRequest) -> HttpResponse:
     candidate = usable_candidate(poi.pk, form.cleaned_data["candidate"])
     if candidate is None:
         return bad_request("candidate: must be one of this POI's usable candidates.")
+    return poi, candidate
+
+
+@require_POST
+@staff_required
+def use_image(request: HttpRequest) -> HttpResponse:
+    chosen = picked(request)
+    if isinstance(chosen, HttpResponse):
+        return chosen
+    poi, candidate = chosen
     error = choose(poi, candidate)
     if not request.htmx:
         if error:

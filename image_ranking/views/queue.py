@@ -20,10 +20,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from image_ranking import get_poi_model
-from image_ranking.forms import FilterForm, QueueActionForm, UseImageForm, error_text
+from image_ranking.forms import FilterForm, QueueActionForm, error_text
 from image_ranking.views.access import staff_required
 from image_ranking.views.cards import card_for, load_alternatives, score_legend
-from image_ranking.views.choose import choose, usable_candidate
+from image_ranking.views.choose import choose, picked
 from image_ranking.views.labels import bad_request, latest_label_of, save_label, undo_label
 from image_ranking.views.selection import selection
 from image_ranking.views.tiles import current_tile
@@ -123,13 +123,10 @@ def queue_act(request: HttpRequest) -> HttpResponse:
 @staff_required
 def queue_choose(request: HttpRequest) -> HttpResponse:
     """Use a candidate as the POI's image, then move on (or stay and say why not)."""
-    form = UseImageForm(request.POST)
-    if not form.is_valid():
-        return bad_request(error_text(form))
-    poi = get_object_or_404(get_poi_model(), pk=form.cleaned_data["poi"])
-    candidate = usable_candidate(poi.pk, form.cleaned_data["candidate"])
-    if candidate is None:
-        return bad_request("candidate: must be one of this POI's usable candidates.")
+    chosen = picked(request)
+    if isinstance(chosen, HttpResponse):
+        return chosen
+    poi, candidate = chosen
     error = choose(poi, candidate)
     query = _filters(request.POST)
     if error:
