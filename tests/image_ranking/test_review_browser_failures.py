@@ -164,3 +164,27 @@ def test_stored_images_show_with_debug_off(
     _reload_urls(settings, DEBUG=False, SERVE_MEDIA=True)
     page.reload()
     assert _current_image_loaded(page)
+
+
+def test_a_network_error_or_a_500_shows_a_message_in_the_card_and_retry_resends(
+    browser_page, live_server, ranked_city
+):
+    page, expect = browser_page
+    login(page, live_server, "/image-ranking/")
+    card = page.locator(f"#poi-{poi('Orsay').pk}")
+    page.route("**/image-ranking/mark/", lambda route: route.abort())  # the network drops
+    card.get_by_role("button", name="Bad").first.click()
+    alert = card.locator(".card-alert")
+    expect(alert).to_contain_text("Could not reach the server; nothing was changed.")
+    page.unroute("**/image-ranking/mark/")
+    page.route(
+        "**/image-ranking/mark/",
+        lambda route: route.fulfill(status=500, body="<h1>Server Error (500)</h1>"),
+    )
+    alert.get_by_role("button", name="Retry").click()
+    expect(alert).to_contain_text("The server answered 500; nothing was changed.")
+    assert not ImageTrainingData.objects.exists()
+    page.unroute("**/image-ranking/mark/")
+    alert.get_by_role("button", name="Retry").click()  # the same request: label "bad"
+    expect(card.locator(".tile-current .marked-bad")).to_be_visible()
+    assert ImageTrainingData.objects.get().image_label == "bad"

@@ -98,7 +98,7 @@
       return;
     }
     const text = said ? said + "." : "The server answered " + xhr.status + "; nothing was changed.";
-    showFailure(event.detail.elt, text.replace(/\.\.$/, "."), xhr.status >= 500 ? retryOf(event.detail) : reload);
+    showFailure(event.detail.elt, text.replace(/\.\.$/, "."), retryOf(event.detail));
   });
   document.addEventListener("htmx:sendError", function (event) {
     showFailure(event.detail.elt, "Could not reach the server; nothing was changed.", retryOf(event.detail));
