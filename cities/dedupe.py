@@ -42,13 +42,16 @@ import logging
 import math
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import models, transaction
 
 from cities.models import City, PointOfInterest, Validation
+from image_ranking.choices import IMAGE_PRIORITY, ChosenBy
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +219,8 @@ def _image_rank(poi: PointOfInterest) -> int:
     """3: a curator's choice, 2: a stored image, 1: a category fallback, 0: none.
 
     The provenance row is looked up by name (``selected_image``, from image_ranking when
-    installed) so this host module does not import that app.
+    installed); the values compared are the app's exported names (``image_ranking.choices``,
+    importable without the app's models).
     """
     if not poi.image_file:
         return 0
@@ -224,7 +228,8 @@ def _image_rank(poi: PointOfInterest) -> int:
         chosen_by = getattr(poi.selected_image, "chosen_by", "")
     except (ObjectDoesNotExist, AttributeError):  # no row, or image_ranking not installed
         chosen_by = ""
-    return {"curator": 3, "fallback": 1}.get(chosen_by, 2)
+    # A stored image without provenance counts as a ranked photo.
+    return IMAGE_PRIORITY.get(chosen_by, IMAGE_PRIORITY[ChosenBy.RANKER])
 
 
 _FILLABLE = ("category", "wikidata_id")
@@ -261,78 +266,109 @@ def auto_merge_duplicates(
     if isinstance(city, str):
         city = City.objects.get(slug=city)
     result = MergeResult(city=city.slug)
-    doomed_files: list[tuple[Any, str]] = []
+    same_place = partial(compare, max_distance_m=max_distance_m, sure_distance_m=sure_distance_m)
     with transaction.atomic():
         pois = list(PointOfInterest.objects.select_for_update().filter(city=city).order_by("pk"))
-        by_pk = {p.pk: p for p in pois}
         pairs = _candidate_pairs(pois, max_distance_m, sure_distance_m)
-        clusters = _Clusters(pois)
-        direct: dict[frozenset[int], Match] = {}
-        # Sure evidence first, so a chain is built from the best links.
-        for (a, b), match in sorted(pairs.items(), key=lambda item: not item[1].sure):
-            if not match.merge:
-                continue
-            if clusters.union(a, b):
-                direct[frozenset((a, b))] = match
-
-        groups: dict[int, list[PointOfInterest]] = {}
-        for poi in pois:
-            groups.setdefault(clusters.find(poi.pk), []).append(poi)
+        clusters, links = _cluster(pois, pairs)
         list_counts = _list_counts(pois)
-        for members in groups.values():
-            if len(members) < 2:
-                continue
-            keeper = max(members, key=lambda p: _richness(p, list_counts))
-            for dropped in sorted(members, key=lambda p: p.pk):
-                if dropped.pk == keeper.pk:
-                    continue
-                match = direct.get(frozenset((keeper.pk, dropped.pk))) or compare(
-                    keeper, dropped, max_distance_m=max_distance_m, sure_distance_m=sure_distance_m
-                )
-                if match is None or not match.merge:
-                    via = next(
-                        by_pk[next(iter(k - {dropped.pk}))].name for k in direct if dropped.pk in k
-                    )
-                    match = Match(f"alike only through {via!r}", sure=False)
-                record = MergeRecord(
-                    kept_id=keeper.pk,
-                    kept_name=keeper.name,
-                    dropped_id=dropped.pk,
-                    dropped_name=dropped.name,
-                    reason=match.reason,
-                    sure=match.sure,
-                )
-                if not match.sure:
-                    _report(city, keeper, _merge_description(keeper, dropped, match))
-                doomed_files += _merge(keeper, dropped)
-                result.merges.append(record)
-                logger.info(
-                    "Merged POI %s %r into %s %r (%s)",
-                    dropped.pk,
-                    dropped.name,
-                    keeper.pk,
-                    keeper.name,
-                    match.reason,
-                )
-
-        for (a, b), match in pairs.items():
-            if match.merge or clusters.find(a) == clusters.find(b):
-                continue
-            first, second = by_pk[a], by_pk[b]
-            result.skipped.append(
-                MergeRecord(first.pk, first.name, second.pk, second.name, match.reason, False)
-            )
-            _report(
-                city,
-                first,
-                f"Possible duplicate not merged: {_describe(first)} and {_describe(second)} "
-                f"({match.reason}). If they are one place, merge them by hand.",
-            )
-
+        doomed_files: list[tuple[Any, str]] = []
+        for members in _groups(pois, clusters):
+            doomed_files += _merge_group(city, members, links, list_counts, same_place, result)
+        _report_not_merged(city, pois, pairs, clusters, result)
         for storage, name in doomed_files:
             # Only once the merge is committed: a rollback must find its files intact.
             transaction.on_commit(lambda s=storage, n=name: _delete_file(s, n))
     return result
+
+
+def _cluster(
+    pois: list[PointOfInterest], pairs: dict[tuple[int, int], Match]
+) -> tuple[_Clusters, dict[frozenset[int], Match]]:
+    """Join the pairs to merge into groups; returns the groups and the links that made them."""
+    clusters = _Clusters(pois)
+    links: dict[frozenset[int], Match] = {}
+    # Sure evidence first, so a chain is built from the best links.
+    for (a, b), match in sorted(pairs.items(), key=lambda item: not item[1].sure):
+        if match.merge and clusters.union(a, b):
+            links[frozenset((a, b))] = match
+    return clusters, links
+
+
+def _groups(pois: list[PointOfInterest], clusters: _Clusters) -> list[list[PointOfInterest]]:
+    """The groups of two or more POIs taken for one place."""
+    groups: dict[int, list[PointOfInterest]] = {}
+    for poi in pois:
+        groups.setdefault(clusters.find(poi.pk), []).append(poi)
+    return [members for members in groups.values() if len(members) > 1]
+
+
+def _merge_group(
+    city: City,
+    members: list[PointOfInterest],
+    links: dict[frozenset[int], Match],
+    list_counts: dict[int, int],
+    same_place: Callable[[PointOfInterest, PointOfInterest], Match | None],
+    result: MergeResult,
+) -> list[tuple[Any, str]]:
+    """Fold a group into its richest POI; returns files to delete on commit."""
+    keeper = max(members, key=lambda p: _richness(p, list_counts))
+    doomed: list[tuple[Any, str]] = []
+    for dropped in sorted(members, key=lambda p: p.pk):
+        if dropped.pk == keeper.pk:
+            continue
+        match = links.get(frozenset((keeper.pk, dropped.pk))) or same_place(keeper, dropped)
+        if match is None or not match.merge:
+            match = Match(f"alike only through {_linked_name(dropped, members, links)!r}", False)
+        if not match.sure:
+            _report(city, keeper, _merge_description(keeper, dropped, match))
+        doomed += _merge(keeper, dropped)
+        result.merges.append(
+            MergeRecord(keeper.pk, keeper.name, dropped.pk, dropped.name, match.reason, match.sure)
+        )
+        logger.info(
+            "Merged POI %s %r into %s %r (%s)",
+            dropped.pk,
+            dropped.name,
+            keeper.pk,
+            keeper.name,
+            match.reason,
+        )
+    return doomed
+
+
+def _linked_name(
+    poi: PointOfInterest, members: list[PointOfInterest], links: dict[frozenset[int], Match]
+) -> str:
+    """The name of a group member ``poi`` was directly linked to (every member has one)."""
+    for other in members:
+        if other.pk != poi.pk and frozenset((poi.pk, other.pk)) in links:
+            return other.name
+    return "another POI of the group"
+
+
+def _report_not_merged(
+    city: City,
+    pois: list[PointOfInterest],
+    pairs: dict[tuple[int, int], Match],
+    clusters: _Clusters,
+    result: MergeResult,
+) -> None:
+    """Possible duplicates left apart (e.g. other categories) become Validations."""
+    by_pk = {p.pk: p for p in pois}
+    for (a, b), match in pairs.items():
+        if match.merge or clusters.find(a) == clusters.find(b):
+            continue
+        first, second = by_pk[a], by_pk[b]
+        result.skipped.append(
+            MergeRecord(first.pk, first.name, second.pk, second.name, match.reason, False)
+        )
+        _report(
+            city,
+            first,
+            f"Possible duplicate not merged: {_describe(first)} and {_describe(second)} "
+            f"({match.reason}). If they are one place, merge them by hand.",
+        )
 
 
 def _candidate_pairs(

@@ -47,7 +47,11 @@ def env(name: str, kind: str, default: Any, environ: Mapping[str, str] | None = 
     environ = os.environ if environ is None else environ
     if name not in environ:
         return default
-    return parse(kind, environ[name])
+    try:
+        return parse(kind, environ[name])
+    except ValueError as exc:
+        # Name the variable: the traceback alone does not say which one is wrong.
+        raise ValueError(f"environment variable {name}: {exc}") from None
 
 
 def app_overrides(prefix: str, kinds: Mapping[str, str], environ: Mapping[str, str] | None = None):

@@ -1,8 +1,9 @@
 """Settings for the city-guide project that hosts image_ranking.
 
 Everything an operator changes comes from the environment, with safe local defaults:
-DEBUG, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, MEDIA_ROOT, and every
-IMAGE_RANKING_* setting (same name; lists comma-separated).
+DEBUG, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, MEDIA_ROOT, the HTTPS switches (SECURE_*,
+*_COOKIE_SECURE, on by default when DEBUG is false) and every IMAGE_RANKING_* setting
+(same name; lists comma-separated).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import dj_database_url
 import django
 
 from config.env import app_overrides, env, unknown_names
+from config.security import content_security_policy, secret_key
 from image_ranking.conf import PREFIX as _APP_PREFIX
 from image_ranking.conf import declared_names
 
@@ -29,8 +31,8 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", True)
-# The fallback key is for local development only; set SECRET_KEY anywhere public.
-SECRET_KEY = os.environ.get("SECRET_KEY", "django-insecure-local-development-only-change-me")
+# Required when DEBUG is false (ImproperlyConfigured otherwise); a development key if not.
+SECRET_KEY = secret_key(env("SECRET_KEY", "str", ""), DEBUG)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -59,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -73,6 +76,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
             "builtins": (
                 ["template_partials.templatetags.partials"] if django.VERSION < (6, 0) else []
@@ -143,5 +147,30 @@ IMAGE_RANKING_POI_MODEL = "cities.PointOfInterest"
 IMAGE_RANKING_VALIDATION_MODEL = "cities.Validation"
 _IMAGE_RANKING_KINDS = {name: s.kind for name, s in declared_names().items()}
 globals().update(app_overrides(_APP_PREFIX, _IMAGE_RANKING_KINDS))
+# HTTPS in production: on by default when DEBUG is false, each switchable (README).
+# Behind a proxy that terminates TLS, set USE_X_FORWARDED_PROTO=true or the SSL
+# redirect loops.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = env("SECURE_HSTS_SECONDS", "int", 0 if DEBUG else 31536000)
+# Both bind every subdomain (preload for good): an operator's explicit choice.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if env_bool("USE_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+# Scripts and styles from this site only (htmx is a static file); images also from the
+# download hosts, whose thumbnails the review page shows (config/security.py).
+CONTENT_SECURITY_POLICY = content_security_policy(
+    globals().get("IMAGE_RANKING_DOWNLOAD_HOSTS", declared_names()["DOWNLOAD_HOSTS"].default),
+    media_url=MEDIA_URL,
+    static_url=STATIC_URL,
+    extra_img=env_list("CSP_IMG_SRC", []),
+)
+if env_bool("CSP_REPORT_ONLY", False):
+    # Trying the policy on a live site first: violations are reported, nothing blocked.
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = CONTENT_SECURITY_POLICY
+    CONTENT_SECURITY_POLICY = None
+
 # Reported by config.checks (image_ranking.W002): an IMAGE_RANKING_* variable that is no setting.
 UNKNOWN_ENV_SETTINGS = unknown_names(_APP_PREFIX, set(_IMAGE_RANKING_KINDS))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +30,8 @@ def _type_ok(setting: Setting[Any], value: Any) -> bool:
     ok = isinstance(value, _TYPES[kind]) and not (
         kind in {"int", "float"} and isinstance(value, bool)
     )
+    if kind in {"int", "float"} and ok:
+        ok = math.isfinite(value)  # inf or NaN would poison the limiter's arithmetic
     if kind == "path" and not ok:
         ok = hasattr(value, "__fspath__")
     if kind == "list" and ok:
@@ -95,12 +98,10 @@ def _poi_field_errors() -> list[checks.CheckMessage]:
     ]
 
 
-@checks.register()
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    errors, bad = _setting_type_errors()
-
+def _model_errors(bad: set[str]) -> list[checks.CheckMessage]:
     from image_ranking import get_poi_model, get_validation_model
 
+    errors = []
     for name, resolve in (("POI_MODEL", get_poi_model), ("VALIDATION_MODEL", get_validation_model)):
         if name in bad:
             continue
@@ -114,10 +115,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                     id="image_ranking.E003",
                 )
             )
-
     if "POI_FIELDS" not in bad and "POI_MODEL" not in bad:
         errors += _poi_field_errors()
+    return errors
 
+
+def _wikimedia_errors(bad: set[str]) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
     for name in ("COMMONS_API_URL", "WIKIDATA_API_URL"):
         if name in bad:
             continue
@@ -129,7 +133,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                     id="image_ranking.E004",
                 )
             )
-
     if "DOWNLOAD_HOSTS" not in bad and not conf.DOWNLOAD_HOSTS:
         errors.append(
             checks.Error(
@@ -138,7 +141,21 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="image_ranking.E005",
             )
         )
+    if "USER_AGENT" not in bad and conf.user_agent_is_default:
+        errors.append(
+            checks.Warning(
+                f"{PREFIX}USER_AGENT is left at its default.",
+                hint="Wikimedia throttles and then blocks (403) clients without a descriptive "
+                "User-Agent: set it to your tool's name and a contact, e.g. "
+                "'CityGuideImages/1.0 (https://guide.example; ops@guide.example)'.",
+                id="image_ranking.W001",
+            )
+        )
+    return errors
 
+
+def _scorer_errors(bad: set[str]) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
     if "SCORER" not in bad:
         from image_ranking.services.scoring import available_scorers
 
@@ -160,7 +177,6 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                     id="image_ranking.E007",
                 )
             )
-
     if "PRECISION" not in bad and conf.PRECISION not in PRECISIONS:
         errors.append(
             checks.Error(
@@ -169,25 +185,29 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="image_ranking.E008",
             )
         )
-
-    if "USER_AGENT" not in bad and conf.user_agent_is_default:
-        errors.append(
-            checks.Warning(
-                f"{PREFIX}USER_AGENT is left at its default.",
-                hint="Wikimedia throttles and then blocks (403) clients without a descriptive "
-                "User-Agent: set it to your tool's name and a contact, e.g. "
-                "'CityGuideImages/1.0 (https://guide.example; ops@guide.example)'.",
-                id="image_ranking.W001",
-            )
-        )
-
-    # A setting defined in settings.py with our prefix but unknown is likely a typo too.
-    for name in dir(settings):
-        if name.startswith(PREFIX) and name[len(PREFIX) :] not in declared_names():
-            errors.append(
-                checks.Warning(
-                    f"Setting {name} matches no image_ranking setting and is ignored.",
-                    id="image_ranking.W003",
-                )
-            )
     return errors
+
+
+def _unknown_setting_warnings() -> list[checks.CheckMessage]:
+    # A setting defined in settings.py with our prefix but unknown is likely a typo.
+    known = declared_names()
+    return [
+        checks.Warning(
+            f"Setting {name} matches no image_ranking setting and is ignored.",
+            id="image_ranking.W003",
+        )
+        for name in dir(settings)
+        if name.startswith(PREFIX) and name[len(PREFIX) :] not in known
+    ]
+
+
+@checks.register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    errors, bad = _setting_type_errors()
+    return [
+        *errors,
+        *_model_errors(bad),
+        *_wikimedia_errors(bad),
+        *_scorer_errors(bad),
+        *_unknown_setting_warnings(),
+    ]

@@ -75,6 +75,9 @@ class Settings:
     REQUEST_TIMEOUT: Setting[float] = Setting(20.0, "float", minimum=0.1)
     MAX_DOWNLOAD_BYTES: Setting[int] = Setting(25 * 1024 * 1024, "int", minimum=1024)
     MAX_RETRIES: Setting[int] = Setting(4, "int", minimum=0)
+    # Longest wait (seconds) a server's Retry-After or maxlag, or a retry's backoff, can
+    # impose: a hostile or broken "Retry-After: 86400" must not stop every process for a day.
+    MAX_BACKOFF: Setting[float] = Setting(600.0, "float", minimum=1)
     RATE_LIMIT_PER_HOUR: Setting[float] = Setting(500.0, "float", minimum=0.001)
     RATE_LIMIT_BURST: Setting[int] = Setting(5, "int", minimum=1)
 
@@ -98,6 +101,11 @@ class Settings:
     TARGET_HEIGHT: Setting[int] = Setting(600, "int", minimum=1)
     FALLBACK_ENABLED: Setting[bool] = Setting(False, "bool")
     FALLBACK_DIR: Setting[str] = Setting("cities/images/fallbacks", "str")
+    # Storage folder of the stored POI images: files in it that no row references and
+    # older than ORPHAN_MIN_AGE seconds (longer than any run) are swept (cleanup_images).
+    # FALLBACK_DIR is never swept; "" turns the sweep off.
+    ORPHAN_SWEEP_DIR: Setting[str] = Setting("cities/images", "str")
+    ORPHAN_MIN_AGE: Setting[int] = Setting(24 * 3600, "int", minimum=60)
 
     # -- scoring -------------------------------------------------------------------------
     SCORER: Setting[str] = Setting("laion-vit-l-14", "str")
@@ -114,6 +122,9 @@ class Settings:
 
     # -- runs ----------------------------------------------------------------------------
     BATCH_SIZE: Setting[int] = Setting(50, "int", minimum=1)
+    # How long a run's claim on a POI (and its heartbeat) lasts: concurrent runs skip
+    # claimed POIs; a run silent for longer is taken for crashed and taken over.
+    LEASE_SECONDS: Setting[int] = Setting(600, "int", minimum=10)
 
     @property
     def cache_dir(self) -> Path:

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 
 from image_ranking import get_poi_model_string
+from image_ranking.choices import ChosenBy as _ChosenBy
 
 POI_MODEL = get_poi_model_string()
 
@@ -95,10 +96,7 @@ class ImageCandidate(models.Model):
 class SelectedImage(models.Model):
     """Provenance of the image stored on a POI: where it came from and its licence."""
 
-    class ChosenBy(models.TextChoices):
-        RANKER = "ranker", "Ranked automatically"
-        CURATOR = "curator", "Chosen by a curator"
-        FALLBACK = "fallback", "Category fallback"
+    ChosenBy = _ChosenBy  # defined in image_ranking.choices, for hosts to import
 
     poi = models.OneToOneField(POI_MODEL, on_delete=models.CASCADE, related_name="selected_image")
     candidate = models.ForeignKey(
@@ -212,6 +210,10 @@ class RankingRun(models.Model):
     total_count = models.PositiveIntegerField(default=0)
     counts = models.JSONField(default=dict, blank=True)
     message = models.TextField(blank=True)
+    # A run whose heartbeat is older than IMAGE_RANKING_LEASE_SECONDS is taken for dead
+    # (crashed, killed): its POIs and its resume are taken over by the next run.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    owner = models.CharField(max_length=255, blank=True, help_text="host:pid of the process.")
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -219,3 +221,20 @@ class RankingRun(models.Model):
 
     def __str__(self) -> str:
         return f"Ranking run {self.pk} ({self.status}) started {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class RankingLease(models.Model):
+    """A POI claimed by a ranking run, so that concurrent runs (and machines) split a list.
+
+    Free when ``expires_at`` has passed; the holder renews it while it ranks the POI and
+    frees it when done (``services/leases.py``). A crashed run's leases simply expire.
+    """
+
+    poi = models.OneToOneField(POI_MODEL, on_delete=models.CASCADE, related_name="ranking_lease")
+    run = models.ForeignKey(
+        RankingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"POI {self.poi_id} leased to run {self.run_id} until {self.expires_at:%H:%M:%S}"

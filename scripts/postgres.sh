@@ -5,6 +5,7 @@ set -euo pipefail
 
 DATA_DIR="${PG_TEST_DIR:-/tmp/image-ranking-pg}"
 PORT="${PG_TEST_PORT:-54329}"
+DB_NAME="${PG_TEST_DB:-image_ranking}"
 BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
 
 as_pg() {
@@ -26,7 +27,13 @@ start)
         as_pg "$BIN/pg_ctl" -D "$DATA_DIR" -l "$DATA_DIR/server.log" -w \
             -o "-h 127.0.0.1 -p $PORT -k $DATA_DIR -F" start >/dev/null
     fi
-    echo "export DATABASE_URL=postgres://postgres@127.0.0.1:$PORT/image_ranking"
+    # The database the printed URL names must exist (initdb only makes "postgres").
+    # (psql interpolates :'name' read from stdin, never inside -c.)
+    if [ -z "$(echo "SELECT 1 FROM pg_database WHERE datname = :'name'" |
+        as_pg "$BIN/psql" -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -tA -v name="$DB_NAME")" ]; then
+        as_pg "$BIN/createdb" -h 127.0.0.1 -p "$PORT" -U postgres "$DB_NAME"
+    fi
+    echo "export DATABASE_URL=postgres://postgres@127.0.0.1:$PORT/$DB_NAME"
     ;;
 stop)
     as_pg "$BIN/pg_ctl" -D "$DATA_DIR" -m fast stop >/dev/null 2>&1 || true

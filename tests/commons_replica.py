@@ -2,21 +2,33 @@
 
 A real threaded HTTP server on 127.0.0.1 (nothing else is ever contacted) that speaks:
 
-- ``/w/api.php?action=query&generator=search&gsrsearch=...&prop=imageinfo...`` and
-  ``action=query&titles=A|B&prop=imageinfo...``, in ``formatversion`` 1 or 2, with
-  ``thumburl`` at the standard width at or above ``iiurlwidth`` (as Commons does) and HTML
-  ``extmetadata``;
-- ``/wikidata/api.php?action=wbgetentities&ids=Q1|Q2`` with P18 claims;
+- ``/w/api.php?action=query&generator=search&gsrsearch=...&prop=imageinfo...`` with
+  CirrusSearch semantics (``tests/replica_search.py``: words over title, description and
+  categories; ``incategory:``, ``haswbstatement:P180=``, ``nearcoord:``, ``filetype:``,
+  ``-word``), ``generator=categorymembers`` (``gcmtitle``, ``gcmtype=file``),
+  ``generator=geosearch`` (``ggscoord``, ``ggsradius`` <= 10000, ``ggsnamespace=6``) and
+  ``action=query&titles=A|B``, in ``formatversion`` 1 or 2, with ``thumburl`` at the
+  standard width at or above ``iiurlwidth`` (as Commons does) and HTML ``extmetadata``
+  (only the fields ``iiextmetadatafilter`` names, when given);
+- ``/wikidata/api.php?action=wbgetentities&ids=Q1|Q2`` with P18, P373 and P625 claims,
+  labels and the ``commonswiki`` sitelink (``props`` honoured);
 - thumbnails and originals under ``/wikipedia/commons/...``: real JPEG/PNG bytes.
 
 Scriptable::
 
-    replica.add_file("File:Tour Eiffel.jpg", size=(4000, 3000), color=(200, 180, 90))
-    replica.set_search("Tour Eiffel", ["File:Tour Eiffel.jpg", ...])
-    replica.set_wikidata("Q243", "File:Tour Eiffel.jpg")
+    replica.add_file("File:Tour Eiffel.jpg", size=(4000, 3000), color=(200, 180, 90),
+                     categories=["Eiffel Tower", "Paris"], description="<i>The</i> tower",
+                     object_name="Tour Eiffel", gps=(48.8583, 2.2945),
+                     assessments=["quality"], depicts=["Q243"])
+    replica.set_search("Tour Eiffel", ["File:Tour Eiffel.jpg", ...])  # overrides a query
+    replica.set_wikidata("Q243", "File:Tour Eiffel.jpg", category="Eiffel Tower",
+                         coordinates=(48.8583, 2.2945), label="Eiffel Tower")
+    replica.answer_next("/w/api.php", {"query": "oops"})  # odd JSON, once
     replica.fail_next("/w/api.php", status=429, headers={"Retry-After": "3"})  # once
     replica.maxlag_next(2)                       # the next two API calls: maxlag error
     replica.redirect("/elsewhere.jpg", "http://10.0.0.1/x.jpg")
+    replica.truncate_next("/wikipedia/", keep=100)  # the next download stops short, once
+    replica.host_headers                         # the Host header of every request
     replica.requests                             # [(path, {param: value}), ...]
     replica.api_requests, replica.download_requests
 
@@ -38,6 +50,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 import pytest
 from PIL import Image
 
+from tests import replica_search
+
 STANDARD_WIDTHS = (20, 40, 60, 120, 250, 330, 500, 960, 1280, 1920, 3840)
 
 
@@ -54,6 +68,13 @@ class ReplicaFile:
     license_url: str = "https://creativecommons.org/licenses/by-sa/4.0"
     attribution_required: str = "true"
     thumbs: dict[int, bytes] = field(default_factory=dict)
+    categories: list[str] = field(default_factory=list)  # without "Category:"
+    description: str = ""  # HTML, as Commons gives ImageDescription
+    object_name: str = ""
+    gps: tuple[float, float] | None = None
+    assessments: list[str] = field(default_factory=list)  # "featured", "quality"...
+    depicts: list[str] = field(default_factory=list)  # Wikidata ids (structured data P180)
+    date: str = ""  # DateTimeOriginal
 
     @property
     def name(self) -> str:
@@ -64,16 +85,30 @@ class ReplicaFile:
         return hashlib.sha1(self.title.encode() + repr(self.color).encode()).hexdigest()
 
 
+@dataclass
+class ReplicaItem:
+    """A Wikidata item as the replica serves it."""
+
+    qid: str
+    image: str | None = None  # "File:..." (P18)
+    category: str | None = None  # P373, without "Category:"
+    coordinates: tuple[float, float] | None = None  # P625
+    commonswiki: str | None = None  # sitelink title
+    label: str | None = None  # English label
+
+
 class CommonsReplica:
     def __init__(self) -> None:
         self.files: dict[str, ReplicaFile] = {}
         self.searches: dict[str, list[str]] = {}
-        self.wikidata: dict[str, str] = {}
+        self.wikidata: dict[str, ReplicaItem] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.faults: list[tuple[str, int, dict[str, str], bytes]] = []
         self.maxlag_remaining = 0
         self.redirects: dict[str, str] = {}
         self.oversized: dict[str, int] = {}  # path -> bytes to stream
+        self.truncations: list[tuple[str, int]] = []  # (path prefix, bytes sent), once each
+        self.host_headers: list[str] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -98,17 +133,49 @@ class CommonsReplica:
         size: tuple[int, int] = (1600, 1200),
         color: tuple[int, int, int] = (128, 128, 128),
         mime: str = "image/jpeg",
+        categories=(),
+        assessments=(),
+        depicts=(),
         **extra,
     ) -> ReplicaFile:
-        replica_file = ReplicaFile(title, size[0], size[1], mime=mime, color=color, **extra)
+        replica_file = ReplicaFile(
+            title,
+            size[0],
+            size[1],
+            mime=mime,
+            color=color,
+            categories=[c.removeprefix("Category:") for c in categories],
+            assessments=list(assessments),
+            depicts=[q.upper() for q in depicts],
+            **extra,
+        )
         self.files[title] = replica_file
         return replica_file
 
     def set_search(self, query: str, titles: list[str]) -> None:
+        """What the exact ``gsrsearch`` string ``query`` returns (overrides CirrusSearch)."""
         self.searches[query] = list(titles)
 
-    def set_wikidata(self, qid: str, title: str) -> None:
-        self.wikidata[qid.upper()] = title
+    def set_wikidata(
+        self,
+        qid: str,
+        title: str | None = None,
+        *,
+        category: str | None = None,
+        coordinates: tuple[float, float] | None = None,
+        commonswiki: str | None = None,
+        label: str | None = None,
+    ) -> ReplicaItem:
+        item = ReplicaItem(
+            qid.upper(),
+            image=title,
+            category=category.removeprefix("Category:") if category else None,
+            coordinates=coordinates,
+            commonswiki=commonswiki,
+            label=label,
+        )
+        self.wikidata[item.qid] = item
+        return item
 
     def fail_next(self, path: str, status: int, headers=None, body: bytes = b"") -> None:
         """The next request whose path starts with ``path`` gets this response instead."""
@@ -120,9 +187,19 @@ class CommonsReplica:
     def redirect(self, path: str, location: str) -> None:
         self.redirects[path] = location
 
+    def truncate_next(self, path: str, keep: int = 100) -> None:
+        """The next request under ``path`` announces the whole body but sends only
+        ``keep`` bytes of it, then closes the connection (a dropped transfer)."""
+        self.truncations.append((path, keep))
+
     def serve_oversized(self, path: str, size: int) -> str:
         self.oversized[path] = size
         return self.base_url + path
+
+    def answer_next(self, path: str, payload, status: int = 200) -> None:
+        """The next request to ``path`` gets this JSON (any shape: a list, a string...)."""
+        body = json.dumps(payload).encode()
+        self.fail_next(path, status, {"Content-Type": "application/json"}, body)
 
     def original_url(self, title: str) -> str:
         f = self.files[title]
@@ -172,7 +249,35 @@ class CommonsReplica:
         mime = "image/png" if f.mime in ("image/png", "image/svg+xml") else "image/jpeg"
         return f.thumbs[target], mime
 
-    def imageinfo(self, f: ReplicaFile, iiurlwidth: str | None) -> dict:
+    def extmetadata(self, f: ReplicaFile, wanted: str | None) -> dict:
+        """extmetadata as Commons shapes it (HTML values), only ``wanted`` ones if given."""
+        meta = {
+            "Artist": {"value": f.author_html, "source": "commons-desc-page"},
+            "LicenseShortName": {"value": f.license_name, "source": "commons-desc-page"},
+            "LicenseUrl": {"value": f.license_url, "source": "commons-desc-page"},
+            "AttributionRequired": {"value": f.attribution_required, "source": "commons-desc-page"},
+        }
+        if f.categories:
+            meta["Categories"] = {"value": "|".join(f.categories), "source": "commons-categories"}
+        if f.assessments:
+            meta["Assessments"] = {"value": "|".join(f.assessments), "source": "commons-categories"}
+        if f.gps is not None:
+            meta["GPSLatitude"] = {"value": f"{f.gps[0]:.6f}", "source": "commons-desc-page"}
+            meta["GPSLongitude"] = {"value": f"{f.gps[1]:.6f}", "source": "commons-desc-page"}
+        if f.description:
+            meta["ImageDescription"] = {"value": f.description, "source": "commons-desc-page"}
+        if f.object_name:
+            meta["ObjectName"] = {"value": f.object_name, "source": "commons-desc-page"}
+        if f.date:
+            meta["DateTimeOriginal"] = {"value": f.date, "source": "commons-desc-page"}
+        if wanted:
+            keep = set(wanted.split("|"))
+            meta = {k: v for k, v in meta.items() if k in keep}
+        return meta
+
+    def imageinfo(
+        self, f: ReplicaFile, iiurlwidth: str | None, wanted_fields: str | None = None
+    ) -> dict:
         page = quote(f.title.replace(" ", "_"), safe=":")
         info = {
             "url": self.original_url(f.title),
@@ -182,12 +287,7 @@ class CommonsReplica:
             "mime": f.mime,
             "sha1": f.sha1,
             "size": f.width * f.height // 4,
-            "extmetadata": {
-                "Artist": {"value": f.author_html, "source": "commons-desc-page"},
-                "LicenseShortName": {"value": f.license_name},
-                "LicenseUrl": {"value": f.license_url},
-                "AttributionRequired": {"value": f.attribution_required},
-            },
+            "extmetadata": self.extmetadata(f, wanted_fields),
         }
         if iiurlwidth:
             wanted = int(iiurlwidth)
@@ -210,22 +310,21 @@ class CommonsReplica:
         if params.get("action") != "query":
             return 200, {}, {"error": {"code": "badvalue", "info": "Unrecognized action."}}
         version2 = params.get("formatversion") == "2"
+        width, wanted = params.get("iiurlwidth"), params.get("iiextmetadatafilter")
         pages: list[dict] = []
-        if params.get("generator") == "search":
-            limit = int(params.get("gsrlimit", "10"))
-            titles = self.searches.get(params.get("gsrsearch", ""), [])[:limit]
-            for index, title in enumerate(titles, start=1):
-                f = self.files[title]
-                pages.append(
-                    {
-                        "pageid": 1000 + index,
-                        "ns": 6,
-                        "title": title,
-                        "index": index,
-                        "imagerepository": "local",
-                        "imageinfo": [self.imageinfo(f, params.get("iiurlwidth"))],
-                    }
-                )
+        generated = self.generate(params)
+        if isinstance(generated, dict):  # an API error
+            return 200, {}, generated
+        if generated is not None:
+            # Search results carry their rank; other generators do not (as on Commons).
+            ranked = params.get("generator") == "search"
+            for index, f in enumerate(generated, start=1):
+                page = {"pageid": 1000 + index, "ns": 6, "title": f.title}
+                if ranked:
+                    page["index"] = index
+                page["imagerepository"] = "local"
+                page["imageinfo"] = [self.imageinfo(f, width, wanted)]
+                pages.append(page)
         elif "titles" in params:
             for n, title in enumerate(params["titles"].split("|")):
                 f = self.files.get(title)
@@ -233,7 +332,7 @@ class CommonsReplica:
                     pages.append({"ns": 6, "title": title, "missing": True if version2 else ""})
                 else:
                     page = {"pageid": 2000 + n, "ns": 6, "title": title}
-                    page["imageinfo"] = [self.imageinfo(f, params.get("iiurlwidth"))]
+                    page["imageinfo"] = [self.imageinfo(f, width, wanted)]
                     pages.append(page)
         if not pages:
             return 200, {}, {"batchcomplete": True}
@@ -241,27 +340,82 @@ class CommonsReplica:
             pages = {str(p.get("pageid", -1 - i)): p for i, p in enumerate(pages)}
         return 200, {}, {"batchcomplete": True, "query": {"pages": pages}}
 
+    def generate(self, params: dict[str, str]) -> list[ReplicaFile] | dict | None:
+        """The files a ``generator=`` asks for (None: no generator; a dict: an API error)."""
+        generator = params.get("generator")
+        files = list(self.files.values())
+        if generator == "search":
+            limit = int(params.get("gsrlimit", "10"))
+            query = params.get("gsrsearch", "")
+            if query in self.searches:
+                return [self.files[t] for t in self.searches[query][:limit]]
+            return replica_search.search(files, query)[:limit]
+        if generator == "categorymembers":
+            if "file" not in params.get("gcmtype", "page|subcat|file").split("|"):
+                return []
+            limit = int(params.get("gcmlimit", "10"))
+            return replica_search.in_category(files, params.get("gcmtitle", ""))[:limit]
+        if generator == "geosearch":
+            radius = int(params.get("ggsradius", "500"))
+            if not 10 <= radius <= 10_000:
+                info = "ggsradius must be between 10 and 10000."
+                return {"error": {"code": "badvalue", "info": info}}
+            if params.get("ggsnamespace", "0") != "6":
+                return []
+            lat, lon = (float(v) for v in params.get("ggscoord", "0|0").split("|"))
+            limit = int(params.get("ggslimit", "10"))
+            return replica_search.near(files, (lat, lon), radius / 1000)[:limit]
+        return None
+
     def wbgetentities(self, params: dict[str, str]) -> dict:
+        props = set(
+            params.get("props", "info|sitelinks|aliases|labels|descriptions|claims").split("|")
+        )
         entities = {}
         for qid in params.get("ids", "").split("|"):
             if not qid:
                 continue
-            title = self.wikidata.get(qid.upper())
-            claims = {}
-            if title:
-                value = title.removeprefix("File:")
-                claims["P18"] = [
-                    {
-                        "mainsnak": {
-                            "snaktype": "value",
-                            "property": "P18",
-                            "datavalue": {"value": value, "type": "string"},
-                        },
-                        "rank": "normal",
-                    }
-                ]
-            entities[qid] = {"type": "item", "id": qid, "claims": claims}
+            item = self.wikidata.get(qid.upper()) or ReplicaItem(qid.upper())
+            entity: dict = {"type": "item", "id": qid}
+            if "claims" in props:
+                entity["claims"] = self._claims(item)
+            if "sitelinks" in props:
+                sitelinks = {}
+                if item.commonswiki:
+                    sitelinks["commonswiki"] = {"site": "commonswiki", "title": item.commonswiki}
+                entity["sitelinks"] = sitelinks
+            if "labels" in props:
+                labels = {"en": {"language": "en", "value": item.label}} if item.label else {}
+                entity["labels"] = labels
+            entities[qid] = entity
         return {"entities": entities, "success": 1}
+
+    @staticmethod
+    def _claims(item: ReplicaItem) -> dict:
+        def claim(prop: str, datatype: str, value) -> list[dict]:
+            snak = {
+                "snaktype": "value",
+                "property": prop,
+                "datavalue": {"value": value, "type": datatype},
+            }
+            return [{"mainsnak": snak, "type": "statement", "rank": "normal"}]
+
+        claims = {}
+        if item.image:
+            claims["P18"] = claim("P18", "string", item.image.removeprefix("File:"))
+        if item.category:
+            claims["P373"] = claim("P373", "string", item.category)
+        if item.coordinates:
+            lat, lon = item.coordinates
+            value = {
+                "latitude": lat,
+                "longitude": lon,
+                "altitude": None,
+                "precision": 0.0001,
+                "globe": "http://www.wikidata.org/entity/Q2",
+            }
+            claims["P625"] = claim("P625", "globecoordinate", value)
+        return claims
 
     def file_for_path(self, path: str) -> tuple[ReplicaFile, int | None] | None:
         parts = unquote(path).split("/")
@@ -294,6 +448,17 @@ class CommonsReplica:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _send_truncated(self, keep: int) -> None:
+                found = replica.file_for_path(urlsplit(self.path).path)
+                data = replica.image_bytes(*found)[0] if found else b"x" * 4096
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[:keep])
+                self.wfile.flush()
+                self.close_connection = True
+
             def do_GET(self):  # noqa: N802 (http.server's name)
                 parts = urlsplit(self.path)
                 params = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -302,8 +467,15 @@ class CommonsReplica:
                     fault = next((f for f in replica.faults if parts.path.startswith(f[0])), None)
                     if fault is not None:
                         replica.faults.remove(fault)
+                    replica.host_headers.append(self.headers.get("Host", ""))
+                    cuts = replica.truncations
+                    cut = next((t for t in cuts if parts.path.startswith(t[0])), None)
+                    if cut is not None:
+                        replica.truncations.remove(cut)
                 if fault is not None:
                     return self._send(fault[1], fault[2], fault[3])
+                if cut is not None:
+                    return self._send_truncated(cut[1])
                 if parts.path in replica.redirects:
                     return self._send(302, {"Location": replica.redirects[parts.path]}, b"")
                 if parts.path in replica.oversized:

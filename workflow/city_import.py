@@ -6,17 +6,23 @@ implementation it runs:
 1. ``load_city_data``: ``cities.loader`` (the same code as ``manage.py load_city``);
 2. ``auto_merge_duplicates``: ``cities.dedupe`` (the host's ``_auto_merge_duplicates``);
 3. ``rank_poi_images_for_lists``: ``call_command("rank_poi_images", ...)`` for the
-   city's POIs in lists; its per-batch progress is forwarded to Prefect's logs.
+   city's POIs in lists. A run that made no progress (an outage) fails the task, and so
+   the flow.
+
+The app's log records (the ranking run's ``Processed n/N POIs`` line per batch, each
+failed POI) reach the flow run's log through Prefect's own setting
+``PREFECT_LOGGING_EXTRA_LOGGERS=image_ranking``: ``pyproject.toml`` sets it
+(``[tool.prefect.logging]``) for runs from the project's root; a deployment or worker
+started elsewhere sets the environment variable.
 
 Run locally (Prefect's ephemeral mode: nothing to start by hand)::
 
     python -m workflow.city_import cities/data/paris.json [--all] [--threshold X]
         [--batch-size N] [--limit N] [--no-rank]
 
-Django is set up once when this module is imported (with ``config.settings`` unless
-``DJANGO_SETTINGS_MODULE`` says otherwise), and left alone when it already is (under
-pytest-django, or inside ``manage.py shell``). Flow and tasks are synchronous, so ORM
-calls stay plain. Prefect is an optional extra: only this package imports it.
+Importing this module has no side effect: Django is set up by each task (and the CLI)
+(``setup_django``) when it is not already. Flow and tasks are synchronous, so ORM calls
+stay plain. Prefect is an optional extra: only this package imports it.
 """
 
 from __future__ import annotations
@@ -27,33 +33,44 @@ import json
 import logging
 import os
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import django
-from django.apps import apps
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-if not apps.ready:
-    django.setup()
-
-from django.core.management import CommandError, call_command  # noqa: E402 (after setup)
-from prefect import flow, get_run_logger, task  # noqa: E402
-from prefect.cache_policies import NO_CACHE  # noqa: E402
-from prefect.exceptions import MissingContextError  # noqa: E402
-
-from cities import dedupe, loader  # noqa: E402
+from django.core.management import CommandError, call_command
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 
 logger = logging.getLogger(__name__)
 
-# The app's loggers whose records are forwarded into the task's Prefect log. The
-# command's own logger is left out: it logs exactly the lines it also writes to
-# stdout, which are forwarded already.
-FORWARDED_LOGGER = "image_ranking"
-NOT_FORWARDED = ("image_ranking.commands",)
+# rank_poi_images' exit code for an outage (EX_TEMPFAIL): the CLI says the same.
+EXIT_OUTAGE = 75
+
+
+class RankingFailed(RuntimeError):
+    """The ranking run made no progress (an outage, or every POI failed) or was stopped."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        self.summary = summary
+        status = summary.get("status")
+        if status == "outage":
+            text = "every POI failed because Commons could not be queried; run again later"
+        elif status == "interrupted":
+            text = "the run was interrupted; run again to carry on"
+        else:
+            text = "every POI failed"
+        super().__init__(f"rank_poi_images: {text} ({summary.get('processed_count', 0)} tried).")
+
+
+def setup_django() -> None:
+    """Set Django up once (``config.settings`` unless ``DJANGO_SETTINGS_MODULE`` says
+    otherwise); left alone where it already is (pytest-django, ``manage.py shell``)."""
+    import django
+    from django.apps import apps
+
+    if not apps.ready:
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        django.setup()
 
 
 def _run_logger() -> logging.Logger | logging.LoggerAdapter:
@@ -65,85 +82,15 @@ def _run_logger() -> logging.Logger | logging.LoggerAdapter:
         return logger
 
 
-class LogWriter(io.TextIOBase):
-    """A text stream that logs each complete line (a command's stdout or stderr)."""
-
-    def __init__(self, log: logging.Logger | logging.LoggerAdapter, level: int) -> None:
-        super().__init__()
-        self.log = log
-        self.level = level
-        self._buffer = ""
-        self.lines: list[str] = []
-
-    def writable(self) -> bool:
-        return True
-
-    def isatty(self) -> bool:
-        # Not a terminal: the command writes one line per batch, not a progress bar.
-        return False
-
-    def write(self, text: str) -> int:
-        self._buffer += text
-        *complete, self._buffer = self._buffer.split("\n")
-        for line in complete:
-            self._emit(line)
-        return len(text)
-
-    def flush(self) -> None:
-        if self._buffer:
-            self._emit(self._buffer)
-            self._buffer = ""
-
-    def _emit(self, line: str) -> None:
-        line = line.rstrip("\r")
-        if line.strip():
-            self.lines.append(line)
-            self.log.log(self.level, "%s", line)
-
-
-class _ForwardHandler(logging.Handler):
-    """Sends the app's log records, from this thread only, to a run logger."""
-
-    def __init__(self, target: logging.Logger | logging.LoggerAdapter) -> None:
-        super().__init__(level=logging.INFO)
-        self.target = target
-        self.thread = threading.get_ident()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        # Tasks of other flow runs may run in other threads of this process.
-        return record.thread == self.thread and not record.name.startswith(NOT_FORWARDED)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.target.log(record.levelno, "%s: %s", record.name, record.getMessage())
-        except Exception:
-            self.handleError(record)
-
-
-@contextmanager
-def forward_app_logs(
-    target: logging.Logger | logging.LoggerAdapter, name: str = FORWARDED_LOGGER
-) -> Iterator[None]:
-    """While active, records of the ``name`` logger (INFO and up) also go to ``target``."""
-    source = logging.getLogger(name)
-    handler = _ForwardHandler(target)
-    previous_level = source.level
-    if source.getEffectiveLevel() > logging.INFO:
-        source.setLevel(logging.INFO)
-    source.addHandler(handler)
-    try:
-        yield
-    finally:
-        source.removeHandler(handler)
-        source.setLevel(previous_level)
-
-
 @task(name="load-city-data", cache_policy=NO_CACHE)
 def load_city_data(source: str | dict[str, Any]) -> dict[str, Any]:
     """Load (or update) the city from a JSON file path or an already parsed document.
 
     Returns the loader's counts; a bad file raises ``CityDataError`` and loads nothing.
     """
+    setup_django()
+    from cities import loader
+
     log = _run_logger()
     if isinstance(source, dict):
         result = loader.load_city_data(source)
@@ -165,6 +112,9 @@ def load_city_data(source: str | dict[str, Any]) -> dict[str, Any]:
 @task(name="auto-merge-duplicates", cache_policy=NO_CACHE)
 def auto_merge_duplicates(city_slug: str) -> dict[str, Any]:
     """Merge the city's duplicate POIs (``cities.dedupe``); unsure merges become Validations."""
+    setup_django()
+    from cities import dedupe
+
     log = _run_logger()
     result = dedupe.auto_merge_duplicates(city_slug)
     for merge in result.merges:
@@ -194,30 +144,6 @@ def auto_merge_duplicates(city_slug: str) -> dict[str, Any]:
     return result.as_dict()
 
 
-def rank_command_args(
-    city_slug: str | None,
-    *,
-    missing_only: bool = True,
-    threshold: float | None = None,
-    batch_size: int | None = None,
-    limit: int | None = None,
-    fallback: bool | None = None,
-) -> list[str]:
-    """The ``rank_poi_images`` command line for these options (parsed by the command)."""
-    args = ["--missing-only" if missing_only else "--all"]
-    if city_slug:
-        args += ["--city", city_slug]
-    if threshold is not None:
-        args += ["--threshold", str(threshold)]
-    if batch_size is not None:
-        args += ["--batch-size", str(batch_size)]
-    if limit is not None:
-        args += ["--limit", str(limit)]
-    if fallback is not None:
-        args.append("--fallback" if fallback else "--no-fallback")
-    return args
-
-
 @task(name="rank-poi-images-for-lists", cache_policy=NO_CACHE)
 def rank_poi_images_for_lists(
     city_slug: str | None,
@@ -232,33 +158,33 @@ def rank_poi_images_for_lists(
     Runs ``manage.py rank_poi_images`` (the single implementation) and returns its
     summary: ``{"status", "processed_count", "updated_count", "failed_count",
     "no_image_count", ...}``. One POI's failure is counted there, not raised; a
-    ``CommandError`` (bad option, no model weights) fails the task with its message.
+    ``CommandError`` (bad option, no model weights) fails the task with its message, and
+    so does a run without progress (``RankingFailed``: an outage, every POI failed).
     """
+    setup_django()
     log = _run_logger()
-    args = rank_command_args(
-        city_slug,
-        missing_only=missing_only,
-        threshold=threshold,
-        batch_size=batch_size,
-        limit=limit,
-        fallback=fallback,
-    )
-    log.info("Running rank_poi_images %s", " ".join(args))
-    stdout, stderr = LogWriter(log, logging.INFO), LogWriter(log, logging.WARNING)
-    with forward_app_logs(log):
-        try:
-            result = call_command("rank_poi_images", *args, stdout=stdout, stderr=stderr)
-        finally:
-            stdout.flush()
-            stderr.flush()
-    if not isinstance(result, dict):
-        raise RuntimeError(f"rank_poi_images returned {result!r} instead of its summary.")
-    if result.get("failed_count"):
+    options = {
+        "missing_only": missing_only,
+        "all": not missing_only,
+        "city": city_slug,
+        "threshold": threshold,
+        "batch_size": batch_size,
+        "limit": limit,
+        "fallback": fallback,
+    }
+    log.info("Running rank_poi_images with %s", {k: v for k, v in options.items() if v})
+    # The command's lines are also its log records, which reach the run's log: the text
+    # copies are not needed.
+    result = call_command("rank_poi_images", stdout=io.StringIO(), stderr=io.StringIO(), **options)
+    summary = dict(result)  # a plain dict: the flow's result is stored as JSON
+    if summary.get("status") != "success":
+        raise RankingFailed(summary)
+    if summary.get("failed_count"):
         log.warning(
             "%d POI(s) failed to rank; the flow goes on. Re-run to try them again.",
-            result["failed_count"],
+            summary["failed_count"],
         )
-    return result
+    return summary
 
 
 def _flow_run_name() -> str:
@@ -339,47 +265,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@contextmanager
-def _console_through_prefect_only(name: str = FORWARDED_LOGGER) -> Iterator[None]:
-    """On the command line the app's records reach the console through the task's run
-    log (forwarded); without this they would also print through Django's and Prefect's
-    console handlers, three times over."""
-    app = logging.getLogger(name)
-    handlers, propagate = list(app.handlers), app.propagate
-    for handler in handlers:
-        app.removeHandler(handler)
-    app.propagate = False
-    try:
-        yield
-    finally:
-        for handler in handlers:
-            app.addHandler(handler)
-        app.propagate = propagate
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     path = Path(args.file)
     if not path.is_file():
         print(f"{path}: no such file.", file=sys.stderr)
         return 2
+    setup_django()
+    from cities.loader import CityDataError
+
     try:
-        with _console_through_prefect_only():
-            result = import_city(
-                source=str(path.resolve()),
-                rank_images=args.rank_images,
-                missing_only=args.missing_only,
-                threshold=args.threshold,
-                batch_size=args.batch_size,
-                limit=args.limit,
-                fallback=args.fallback,
-            )
-    except (loader.CityDataError, CommandError) as exc:
+        result = import_city(
+            source=str(path.resolve()),
+            rank_images=args.rank_images,
+            missing_only=args.missing_only,
+            threshold=args.threshold,
+            batch_size=args.batch_size,
+            limit=args.limit,
+            fallback=args.fallback,
+        )
+    except RankingFailed as exc:
+        print(f"Import failed: {exc}", file=sys.stderr)
+        print(json.dumps(exc.summary, indent=2))
+        return EXIT_OUTAGE if exc.summary.get("status") == "outage" else 1
+    except (CityDataError, CommandError) as exc:
         print(f"Import failed: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(result, indent=2))
-    ranking = result.get("image_ranking") or {}
-    return 0 if ranking.get("status", "success") == "success" else 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -8,18 +8,27 @@ writers). No lock is held while sleeping: a process computes how long it must wa
 commits, sleeps, and tries again.
 
 A server's ``Retry-After`` (HTTP 429/503, a ``maxlag`` error) pushes ``blocked_until``
-out, so every process backs off, not only the one that was told.
+out, so every process backs off, not only the one that was told; never further than
+``IMAGE_RANKING_MAX_BACKOFF`` ahead. A row holding nonsense (infinite, NaN, negative, or
+further ahead than that cap, e.g. written by an older version that trusted
+``Retry-After: inf``) is repaired when next read instead of breaking every process.
+
+Batch runs wait for the budget (``acquire()``); a web request must answer at once, so it
+calls ``acquire(block=False)``, which raises ``BudgetExhaustedError`` with the time the
+budget frees instead of sleeping.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
 
 from image_ranking.conf import conf
+from image_ranking.exceptions import BudgetExhaustedError
 from image_ranking.models import RateLimitBucket
 
 logger = logging.getLogger(__name__)
@@ -53,7 +62,6 @@ class RateLimiter:
         self._burst = burst
         self.clock = clock
         self.sleep = sleep
-        self.waited = 0.0  # total seconds this limiter slept, for reports
 
     @property
     def rate_per_second(self) -> float:
@@ -66,32 +74,46 @@ class RateLimiter:
     def burst(self) -> float:
         return float(max(1, self._burst if self._burst is not None else conf.RATE_LIMIT_BURST))
 
-    def acquire(self) -> float:
-        """Take one request from the budget, sleeping as long as needed; returns the wait."""
+    def acquire(self, *, block: bool = True) -> float:
+        """Take one request from the budget; returns the seconds waited for it.
+
+        ``block=False`` (web requests): never sleep; if no request is allowed now, raise
+        ``BudgetExhaustedError`` saying when one will be, and take nothing.
+        """
         waited = 0.0
         while True:
-            wait = self._try_take()
+            now, wait = self._try_take()
             if wait <= 0:
-                self.waited += waited
                 return waited
+            if not block:
+                raise BudgetExhaustedError(
+                    f"The shared Wikimedia request budget is spent for {wait:.0f} s more.",
+                    retry_at=now + wait,
+                    retry_after=wait,
+                )
             logger.info("Waiting %.1f s for the request budget", wait)
             self.sleep(wait)
             waited += wait
 
     def defer(self, seconds: float) -> None:
-        """No request (from any process) before ``seconds`` from now: a server said so."""
-        if seconds <= 0:
+        """No request (from any process) before ``seconds`` from now: a server said so.
+
+        Capped at ``IMAGE_RANKING_MAX_BACKOFF``; a non-finite or negative value is ignored.
+        """
+        if not math.isfinite(seconds) or seconds <= 0:
             return
-        until = self.clock() + seconds
+        seconds = min(seconds, max_backoff())
         with transaction.atomic():
-            bucket = self._locked_bucket(self.clock())
+            now = self.clock()
+            bucket = self._locked_bucket(now)
+            until = now + seconds
             if until > bucket.blocked_until:
                 bucket.blocked_until = until
                 bucket.save(update_fields=["blocked_until"])
         logger.info("Wikimedia asked us to wait: no requests for %.1f s", seconds)
 
-    def _try_take(self) -> float:
-        """One token if available (returns 0), else the seconds until one will be."""
+    def _try_take(self) -> tuple[float, float]:
+        """``(now, 0)`` after taking a token, else ``(now, seconds until one will be)``."""
         rate, burst = self.rate_per_second, self.burst
         with transaction.atomic():
             now = self.clock()
@@ -107,12 +129,13 @@ class RateLimiter:
                 wait = max(MIN_WAIT, (1.0 - tokens) / rate)
             bucket.tokens, bucket.updated_at = tokens, now
             bucket.save(update_fields=["tokens", "updated_at"])
-        return wait
+        return now, wait
 
     def _locked_bucket(self, now: float) -> RateLimitBucket:
+        """The bucket's row, locked for this transaction, created full or repaired."""
         bucket = RateLimitBucket.objects.select_for_update().filter(name=self.name).first()
         if bucket is not None:
-            return bucket
+            return _repaired(bucket, now)
         try:
             # A savepoint, so a concurrent creation does not break the outer transaction.
             with transaction.atomic():
@@ -120,9 +143,54 @@ class RateLimiter:
                     name=self.name, tokens=self.burst, updated_at=now
                 )
         except IntegrityError:
-            return RateLimitBucket.objects.select_for_update().get(name=self.name)
+            bucket = RateLimitBucket.objects.select_for_update().get(name=self.name)
+            return _repaired(bucket, now)
 
 
-def reset(name: str = DEFAULT_BUCKET) -> None:
-    """Forget a bucket's state (its next request starts with a full burst)."""
-    RateLimitBucket.objects.filter(name=name).delete()
+def max_backoff() -> float:
+    """``IMAGE_RANKING_MAX_BACKOFF`` in seconds (a nonsense setting falls back to 600)."""
+    try:
+        value = float(conf.MAX_BACKOFF)
+    except (TypeError, ValueError):
+        return 600.0
+    return value if math.isfinite(value) and value >= 1 else 600.0
+
+
+def _finite(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _repaired(bucket: RateLimitBucket, now: float) -> RateLimitBucket:
+    """The bucket with impossible values replaced (saved at once, with a warning).
+
+    Tokens negative or not a number become 0 (the budget refills from there; above the
+    burst is normal, ``_try_take`` clamps it); a refill time not a number or further
+    ahead than the cap becomes now; a block further ahead than the cap (or infinite/NaN)
+    is shortened to the cap: the longest a server may make us wait.
+    """
+    cap = max_backoff()
+    tokens, updated, blocked = (
+        _finite(bucket.tokens),
+        _finite(bucket.updated_at),
+        _finite(bucket.blocked_until),
+    )
+    fixed = {
+        "tokens": tokens if tokens is not None and tokens >= 0.0 else 0.0,
+        "updated_at": updated if updated is not None and updated <= now + cap else now,
+        "blocked_until": blocked if blocked is not None and blocked <= now + cap else now + cap,
+    }
+    changed = [name for name, value in fixed.items() if getattr(bucket, name) != value]
+    if changed:
+        logger.warning(
+            "Repaired rate-limit bucket %r: %s",
+            bucket.name,
+            ", ".join(f"{name} {getattr(bucket, name)!r} -> {fixed[name]!r}" for name in changed),
+        )
+        for name in changed:
+            setattr(bucket, name, fixed[name])
+        bucket.save(update_fields=changed)
+    return bucket

@@ -3,7 +3,9 @@
 No data loss: the new file is written first under a new name (``upload_to`` adds a
 random suffix), the POI row and its ``SelectedImage`` are updated in one transaction,
 and the old file is deleted only after that transaction commits. Any failure removes
-the new file and leaves the POI with its old image.
+the new file, even a partial one a full disk left behind, and leaves the POI with its
+old image. A process killed between the write and the commit leaves an unreferenced
+file: ``services.orphans`` sweeps those.
 """
 
 from __future__ import annotations
@@ -121,11 +123,21 @@ def store_poi_image(
     field_file = getattr(poi, image_field)
     previous_name = field_file.name or ""
     new_name = ""
+    # What FieldFile.save does, with the name known before the write: a write that fails
+    # half-way (ENOSPC) must not leave its partial file behind. upload_to
+    # (poi_image_path) names it; the row is updated below, under a lock.
+    target = field_file.field.generate_filename(poi, _upload_name(poi, prepared.extension))
+    target_existed = field_file.storage.exists(target)
     try:
-        # FieldFile.save runs upload_to (poi_image_path) and the storage's own name
-        # collision handling; save=False: the row is updated below, under a lock.
-        field_file.save(_upload_name(poi, prepared.extension), ContentFile(prepared.data), False)
-        new_name = field_file.name
+        try:
+            new_name = field_file.storage.save(
+                target, ContentFile(prepared.data), max_length=field_file.field.max_length
+            )
+        except BaseException:
+            if not target_existed:
+                delete_quietly(field_file.storage, target)
+            raise
+        setattr(poi, image_field, new_name)
         with transaction.atomic():
             selected = _commit(
                 poi,
@@ -140,10 +152,10 @@ def store_poi_image(
     except BaseException as exc:
         # BaseException too: a Ctrl-C between the file write and the commit must not
         # leave an orphan file behind.
-        # FieldFile.save put the new name on the instance: put the old one back.
+        # The new name may be on the instance: put the old one back.
         setattr(poi, image_field, previous_name)
         if new_name:
-            _delete_quietly(field_file.storage, new_name)
+            delete_quietly(field_file.storage, new_name)
         if isinstance(exc, Exception) and not isinstance(exc, ImageStorageError):
             raise ImageStorageError(
                 f"Could not store the image for {poi}: {exc}. The previous image was kept."
@@ -199,17 +211,23 @@ def _delete_old_file(poi_model: type[Model], storage: Any, name: str) -> None:
     # Never delete a file another POI still points at (e.g. a hand-made copy).
     if poi_model._default_manager.filter(**{get_poi_adapter().image_field: name}).exists():
         return
-    _delete_quietly(storage, name)
+    delete_quietly(storage, name)
 
 
-def _delete_quietly(storage: Any, name: str) -> None:
+def delete_quietly(storage: Any, name: str) -> bool:
+    """Delete a stored file; False (logged, not raised) if it could not be deleted.
+
+    A file that is already gone counts as deleted. Callers go on either way: a file left
+    behind is only wasted space, and the orphan sweep retries it.
+    """
     try:
         storage.delete(name)
     except FileNotFoundError:
         pass
     except OSError:
-        # The new image is stored either way; an orphan file is only wasted space.
         logger.exception("Could not delete the image file %s", name)
+        return False
+    return True
 
 
 def _upload_name(poi: Model, extension: str) -> str:

@@ -1,50 +1,56 @@
 """Wikimedia Commons and Wikidata client: candidate images for POIs, and safe downloads.
 
-Every request (API calls and image downloads alike) takes a token from the shared,
-database-backed ``RateLimiter`` first, carries ``IMAGE_RANKING_USER_AGENT`` and is
-counted in ``request_count``. Transient failures (network errors, 5xx, 429, ``maxlag``)
-are retried a bounded number of times with backoff; a server's ``Retry-After`` pushes the
-shared bucket out so every process waits. Other 4xx are not retried.
+Every request (API calls and image downloads alike) goes through the transport in
+``services/http.py``: it takes a token from the shared, database-backed ``RateLimiter``
+first, carries ``IMAGE_RANKING_USER_AGENT`` and is counted in ``request_count``.
+Transient failures (network errors, 5xx, 429, ``maxlag``) are retried a bounded number
+of times with backoff; a server's ``Retry-After`` pushes the shared bucket out so every
+process waits. Other 4xx are not retried. ``CommonsClient(wait_for_budget=False)`` never
+sleeps (for web requests): an exhausted budget raises ``BudgetExhaustedError``.
 
-Candidates come from one ``generator=search`` request per POI (thumbnails at a standard
-width, always the ``thumburl`` Commons returns) and from the POI's Wikidata P18 image
-(``wbgetentities`` batched by 50). Metadata filters mark files that cannot be a good POI
-photo (not raster, too small, extreme aspect ratio, maps/logos/flags...) before anything
+``gather`` finds a POI's candidates with one or two searches chosen per POI (its Commons
+category, its name, its name near its coordinates, files depicting its Wikidata item: see
+``commons_search``), plus its Wikidata P18 image; the Wikidata items (P18, P373 category,
+P625 coordinates, commonswiki sitelink) come from ``wbgetentities`` batched by 50.
+Thumbnails are at a standard width (always the ``thumburl`` Commons returns); the
+extmetadata the relevance judge needs (categories, assessments, GPS, description) comes
+with the same requests; answers are checked against ``commons_schema`` first. Metadata
+filters mark files that cannot be a good POI photo (not raster, too small, extreme aspect
+ratio, maps/logos/flags/plans by title or category...) before anything
 is downloaded. Downloads only go to ``IMAGE_RANKING_DOWNLOAD_HOSTS``, each redirect hop
-checked again, streamed under a byte cap.
+checked again and connected to the checked address, streamed under a byte cap
+(``http.check_download_url``).
 """
 
 from __future__ import annotations
 
 import html
-import ipaddress
 import json
 import logging
+import math
 import re
-import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
-from email.utils import parsedate_to_datetime
+from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import requests
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-)
+from django.utils.html import strip_tags
+from tenacity import RetryCallState
 
 from image_ranking.conf import conf
-from image_ranking.exceptions import (
-    CommonsError,
-    DisallowedHostError,
-    DownloadTooLargeError,
-    TransientCommonsError,
+from image_ranking.exceptions import CommonsError, TransientCommonsError
+from image_ranking.poi import PoiInfo, get_poi_adapter
+from image_ranking.services import commons_schema, commons_search, http
+from image_ranking.services.http import (  # noqa: F401 (re-exported: callers import them here)
+    MAX_REDIRECTS,
+    TRANSIENT_STATUS,
+    Resolver,
+    _Response,
+    _short_url,
+    check_download_url,
+    retry_after_seconds,
 )
-from image_ranking.poi import get_poi_adapter
 from image_ranking.services.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
@@ -53,16 +59,40 @@ logger = logging.getLogger(__name__)
 STANDARD_THUMB_WIDTHS = (20, 40, 60, 120, 250, 330, 500, 960, 1280, 1920, 3840)
 # wbgetentities and titles= accept at most 50 ids/titles per request.
 MAX_IDS_PER_REQUEST = 50
-MAX_REDIRECTS = 5
 RASTER_MIMES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 # Words in a file title that mark something other than a photo of the place.
 NOT_A_PHOTO = re.compile(
     r"\b(maps?|locator|location map|plans?|floor ?plans?|grundriss|karte|carte|mapa|plano|"
     r"logos?|flags?|flagge|drapeau|bandera|coat of arms|wappen|blason|escudo|emblem|seal|"
-    r"diagrams?|schema|scheme|chart|signatures?|unterschrift|icon)\b",
+    r"diagrams?|schema|scheme|chart|signatures?|unterschrift|icon|"
+    r"drawings?|blueprints?|engravings?|sketch(?:es)?)\b",
     re.IGNORECASE,
 )
-TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+# Commons categories that hold things other than photos of the place.
+NOT_A_PHOTO_CATEGORY = re.compile(
+    r"\b(maps?|plans?|floor ?plans?|ground ?plans?|coats? of arms|heraldry|logos?|flags?|"
+    r"diagrams?|drawings?|blueprints?|engravings?|signatures?|icons?|seals?|"
+    r"scans?|scanned|postcards?|documents?)\b",
+    re.IGNORECASE,
+)
+# extmetadata the client reads (asked with iiextmetadatafilter: smaller answers).
+EXTMETADATA_FIELDS = (
+    "Artist",
+    "Credit",
+    "LicenseShortName",
+    "LicenseUrl",
+    "AttributionRequired",
+    "Categories",
+    "Assessments",
+    "GPSLatitude",
+    "GPSLongitude",
+    "ImageDescription",
+    "ObjectName",
+    "DateTimeOriginal",
+)
+# Descriptions are kept for evidence and review, not as documents.
+MAX_DESCRIPTION_CHARS = 1000
+WIKIDATA_ID = re.compile(r"Q[1-9][0-9]*")
 
 
 @dataclass(frozen=True)
@@ -86,19 +116,46 @@ class Candidate:
     source: str = "commons"  # "commons" or "wikidata"
     search_rank: int | None = None
     filtered_reason: str = ""  # non-empty: dropped before scoring, and why
+    # Relevance evidence from extmetadata (no extra request):
+    categories: tuple[str, ...] = ()  # without "Category:", e.g. "Clock Tower (Graz)"
+    assessments: tuple[str, ...] = ()  # "featured", "quality", "valued", "poty"...
+    latitude: float | None = None  # the file's geotag (GPSLatitude/GPSLongitude)
+    longitude: float | None = None
+    description: str = ""  # ImageDescription, plain text
+    object_name: str = ""  # ObjectName, plain text
+    # How it was found: "wikidata" (P18), "depicts", "category", "geo", "name".
+    found_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WikidataItem:
+    """What Wikidata says about a POI's item (``wbgetentities``)."""
+
+    qid: str
+    image: str | None = None  # P18 as "File:..." title
+    commons_category: str | None = None  # P373, without "Category:"
+    coordinates: tuple[float, float] | None = None  # P625 (lat, lon)
+    commonswiki: str | None = None  # sitelink title on Commons ("Category:..." or a gallery)
+    labels: dict[str, str] = field(default_factory=dict)  # language -> label
+
+
+@dataclass
+class Gathered:
+    """A POI's Wikidata item and candidates (filtered ones included, P18 first)."""
+
+    item: WikidataItem | None
+    candidates: list[Candidate]
 
 
 # ------------------------------------------------------------------ parsing and filters
-
-
-_TAGS = re.compile(r"<[^>]+>")
 
 
 def plain_text(value: Any) -> str:
     """Commons ``extmetadata`` values are HTML: tags stripped, entities decoded, spaces tidied."""
     if value is None:
         return ""
-    text = _TAGS.sub(" ", str(value))
+    # Tags become spaces first, so "<td>a</td><td>b</td>" does not read "ab".
+    text = strip_tags(str(value).replace("<", " <"))
     return " ".join(html.unescape(text).split())
 
 
@@ -119,6 +176,9 @@ def filter_reason(candidate: Candidate) -> str:
     match = NOT_A_PHOTO.search(title.replace("_", " "))
     if match:
         return f"title marks a map, plan, logo, flag or diagram ({match.group(0).lower()!r})"
+    for category in candidate.categories:
+        if NOT_A_PHOTO_CATEGORY.search(category):
+            return f"category marks a map, plan, logo, flag or drawing (Category:{category})"
     width, height = candidate.width or 0, candidate.height or 0
     if width and width < conf.MIN_IMAGE_WIDTH:
         return f"too small ({width} px wide, under {conf.MIN_IMAGE_WIDTH})"
@@ -136,6 +196,31 @@ def _meta(extmetadata: dict[str, Any], key: str) -> str:
     return plain_text(entry.get("value") if isinstance(entry, dict) else entry)
 
 
+def _meta_list(extmetadata: dict[str, Any], key: str, *, lower: bool = False) -> tuple[str, ...]:
+    """A pipe-separated extmetadata value (Categories, Assessments) as a tuple."""
+    items = []
+    for part in _meta(extmetadata, key).split("|"):
+        part = part.strip().removeprefix("Category:").replace("_", " ").strip()
+        if part:
+            items.append(part.lower() if lower else part)
+    return tuple(dict.fromkeys(items))
+
+
+def _coordinate(extmetadata: dict[str, Any], key: str, bound: float) -> float | None:
+    try:
+        value = float(_meta(extmetadata, key))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and -bound <= value <= bound else None
+
+
+def geotag(extmetadata: dict[str, Any]) -> tuple[float | None, float | None]:
+    """GPSLatitude/GPSLongitude as decimal degrees; (None, None) unless both are valid."""
+    lat = _coordinate(extmetadata, "GPSLatitude", 90.0)
+    lon = _coordinate(extmetadata, "GPSLongitude", 180.0)
+    return (lat, lon) if lat is not None and lon is not None else (None, None)
+
+
 def candidate_from_page(page: dict[str, Any], *, source: str = "commons") -> Candidate | None:
     """A ``Candidate`` from one page of an imageinfo query (formatversion 1 or 2)."""
     infos = page.get("imageinfo") or []
@@ -144,6 +229,7 @@ def candidate_from_page(page: dict[str, Any], *, source: str = "commons") -> Can
     info = infos[0]
     meta = info.get("extmetadata") or {}
     required = _meta(meta, "AttributionRequired").lower()
+    latitude, longitude = geotag(meta)
     index = page.get("index")  # 1-based search position; Wikidata images rank first
     if index is not None:
         rank: int | None = int(index) - 1
@@ -167,90 +253,92 @@ def candidate_from_page(page: dict[str, Any], *, source: str = "commons") -> Can
         attribution_required=required != "false",
         source=source,
         search_rank=rank,
+        categories=_meta_list(meta, "Categories"),
+        assessments=_meta_list(meta, "Assessments", lower=True),
+        latitude=latitude,
+        longitude=longitude,
+        description=_meta(meta, "ImageDescription")[:MAX_DESCRIPTION_CHARS],
+        object_name=_meta(meta, "ObjectName"),
+        found_by=("wikidata",) if source == "wikidata" else (),
     )
     return replace(candidate, filtered_reason=filter_reason(candidate))
 
 
-def query_pages(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """The pages of a ``query`` response: a list (formatversion 2) or a dict (version 1)."""
-    pages = (payload.get("query") or {}).get("pages") or []
+def query_pages(payload: Any) -> list[dict[str, Any]]:
+    """The pages of a ``query`` response (shape checked): a list (formatversion 2) or a
+    dict (version 1), in the order the server gave them."""
+    pages = (commons_schema.query_answer(payload).get("query") or {}).get("pages") or []
     if isinstance(pages, dict):
         pages = list(pages.values())
-    return [p for p in pages if isinstance(p, dict)]
+    return pages
+
+
+def _claim_values(entity: dict[str, Any], prop: str) -> list[Any]:
+    """A property's values, preferred rank first, deprecated ones left out."""
+    claims = [
+        c for c in (entity.get("claims") or {}).get(prop) or [] if c.get("rank") != "deprecated"
+    ]
+    claims.sort(key=lambda c: c.get("rank") != "preferred")
+    values = []
+    for claim in claims:
+        value = ((claim.get("mainsnak") or {}).get("datavalue") or {}).get("value")
+        if value is not None:
+            values.append(value)
+    return values
 
 
 def p18_title(entity: dict[str, Any]) -> str | None:
     """The first P18 (image) of a Wikidata entity, as a Commons file title."""
-    for claim in (entity.get("claims") or {}).get("P18") or []:
-        value = ((claim.get("mainsnak") or {}).get("datavalue") or {}).get("value")
-        if isinstance(value, str) and value:
-            return "File:" + value.replace("_", " ")
+    for value in _claim_values(entity, "P18"):
+        if isinstance(value, str) and value.strip():
+            return "File:" + value.strip().replace("_", " ")
     return None
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: a number, or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
+def p625_coordinates(entity: dict[str, Any]) -> tuple[float, float] | None:
+    """The first valid P625 (coordinate location) as (lat, lon)."""
+    for value in _claim_values(entity, "P625"):
+        if not isinstance(value, dict):
+            continue
+        try:
+            lat, lon = float(value["latitude"]), float(value["longitude"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        globe = str(value.get("globe") or "")
+        if globe and not globe.endswith("/Q2"):  # coordinates on the Moon or Mars
+            continue
+        if math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180:
+            return (lat, lon)
+    return None
 
 
-# ------------------------------------------------------------------ download allow-list
-
-
-def check_download_url(url: str) -> None:
-    """Refuse a URL that is not http(s) on an allowed host, or whose allowed name resolves
-    to a private or loopback address that is not itself allowed (no SSRF through DNS)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    allowed = {h.strip().lower().strip("[]") for h in conf.DOWNLOAD_HOSTS}
-    if parts.scheme not in ("http", "https") or not host:
-        raise DisallowedHostError(f"Refusing to download {url!r}: not an http(s) URL.")
-    if host not in allowed:
-        raise DisallowedHostError(
-            f"Refusing to download from {host}: it is not in IMAGE_RANKING_DOWNLOAD_HOSTS."
-        )
-    try:
-        ipaddress.ip_address(host)
-        return  # an address listed as such
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
-        raise TransientCommonsError(f"Cannot resolve {host}: {exc}") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        internal = (
-            address.is_private
-            or address.is_loopback
-            or address.is_link_local
-            or address.is_reserved
-            or address.is_multicast
-            or address.is_unspecified
-        )
-        if internal and str(address) not in allowed:
-            raise DisallowedHostError(
-                f"Refusing to download from {host}: it resolves to the internal address "
-                f"{address}, which is not itself in IMAGE_RANKING_DOWNLOAD_HOSTS."
-            )
+def wikidata_item(qid: str, entity: dict[str, Any]) -> WikidataItem:
+    """A ``WikidataItem`` from one (shape-checked) ``wbgetentities`` entity."""
+    category = next(
+        (
+            v.strip().removeprefix("Category:")
+            for v in _claim_values(entity, "P373")
+            if isinstance(v, str) and v.strip()
+        ),
+        None,
+    )
+    sitelink = (entity.get("sitelinks") or {}).get("commonswiki") or {}
+    labels = {
+        str(language): str(label.get("value", ""))
+        for language, label in (entity.get("labels") or {}).items()
+        if label.get("value")
+    }
+    return WikidataItem(
+        qid=qid,
+        image=p18_title(entity),
+        commons_category=category.replace("_", " ") if category else None,
+        coordinates=p625_coordinates(entity),
+        commonswiki=str(sitelink.get("title") or "") or None,
+        labels=labels,
+    )
 
 
 # ------------------------------------------------------------------ client
-
-
-@dataclass
-class _Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
 
 
 class CommonsClient:
@@ -265,7 +353,10 @@ class CommonsClient:
         sleep: Callable[[float], None] = time.sleep,
         api_url: str | None = None,
         wikidata_url: str | None = None,
+        wait_for_budget: bool = True,
+        resolve: Resolver | None = None,
     ) -> None:
+        """``wait_for_budget=False`` for web requests: never sleep (see http.Transport)."""
         self.thumb_width = standard_thumb_width(thumb_width or conf.THUMBNAIL_WIDTH)
         self.limiter = limiter or RateLimiter()
         self.session = session or requests.Session()
@@ -273,27 +364,40 @@ class CommonsClient:
         self.sleep = sleep
         self.api_url = api_url or conf.COMMONS_API_URL
         self.wikidata_url = wikidata_url or conf.WIKIDATA_API_URL
-        self.request_count = 0
+        self.http = http.Transport(
+            session=self.session,
+            limiter=self.limiter,
+            sleep=sleep,
+            wait_for_budget=wait_for_budget,
+            resolve=resolve,
+        )
+
+    @property
+    def request_count(self) -> int:
+        """Requests sent so far (API calls and downloads)."""
+        return self.http.request_count
 
     # -- candidates --------------------------------------------------------------------
 
     def search(self, query: str, limit: int = 10) -> list[Candidate]:
         """One ``generator=search`` request: files matching ``query``, in search order."""
-        payload = self._api(
-            self.api_url,
+        return self._generator_files(
             {
-                "action": "query",
                 "generator": "search",
                 "gsrnamespace": "6",
                 "gsrsearch": query,
-                "gsrlimit": str(max(1, min(int(limit), 50))),
-                **self._imageinfo_params(),
-            },
+                "gsrlimit": str(_clamp_limit(limit)),
+            }
         )
-        found = [candidate_from_page(page) for page in query_pages(payload)]
+
+    def _generator_files(self, params: dict[str, str]) -> list[Candidate]:
+        """Files of one generator request, in the server's order (search ``index`` first)."""
+        payload = self._api(self.api_url, {"action": "query", **params, **self._imageinfo_params()})
+        found = [c for c in map(candidate_from_page, query_pages(payload)) if c is not None]
+        order = {c.title: n for n, c in enumerate(found)}
         return sorted(
-            (c for c in found if c is not None),
-            key=lambda c: (c.search_rank if c.search_rank is not None else 10**6, c.title),
+            found,
+            key=lambda c: (c.search_rank if c.search_rank is not None else 10**6, order[c.title]),
         )
 
     def image_info(self, titles: Sequence[str], *, source: str = "commons") -> dict[str, Candidate]:
@@ -306,12 +410,11 @@ class CommonsClient:
                 self.api_url,
                 {"action": "query", "titles": "|".join(chunk), **self._imageinfo_params()},
             )
+            pages = query_pages(payload)  # checks the shape of the whole answer
             # Commons normalises titles ("File:A_b.jpg" -> "File:A b.jpg"): map them back.
-            aliases = {
-                n.get("to"): n.get("from")
-                for n in (payload.get("query") or {}).get("normalized") or []
-            }
-            for page in query_pages(payload):
+            normalized = (payload.get("query") or {}).get("normalized") or []
+            aliases = {n["to"]: n["from"] for n in normalized}
+            for page in pages:
                 candidate = candidate_from_page(page, source=source)
                 if candidate is not None:
                     result[candidate.title] = candidate
@@ -319,115 +422,127 @@ class CommonsClient:
                         result[aliases[page["title"]]] = candidate
         return result
 
-    def fetch_wikidata_images(self, qids: Iterable[str]) -> dict[str, str]:
-        """P18 image titles by Wikidata id (one ``wbgetentities`` per 50 ids)."""
-        wanted = list(dict.fromkeys(q.strip().upper() for q in qids if q and q.strip()))
-        images: dict[str, str] = {}
+    def fetch_wikidata_items(self, qids: Iterable[str]) -> dict[str, WikidataItem]:
+        """Wikidata items by id (one ``wbgetentities`` per 50 ids; ids that are not
+        ``Q<number>`` are skipped, as one would fail the whole batch). Missing items are
+        left out; an item reached through a redirect is also keyed by its new id."""
+        wanted = []
+        for qid in dict.fromkeys((q or "").strip().upper() for q in qids):
+            if WIKIDATA_ID.fullmatch(qid):
+                wanted.append(qid)
+            elif qid:
+                logger.warning("Skipping %r: not a Wikidata item id", qid)
+        items: dict[str, WikidataItem] = {}
         for start in range(0, len(wanted), MAX_IDS_PER_REQUEST):
             chunk = wanted[start : start + MAX_IDS_PER_REQUEST]
             payload = self._api(
                 self.wikidata_url,
-                {"action": "wbgetentities", "ids": "|".join(chunk), "props": "claims"},
+                {
+                    "action": "wbgetentities",
+                    "ids": "|".join(chunk),
+                    "props": "claims|sitelinks|labels",
+                    # Only what is used: famous items have labels in 300 languages.
+                    "sitefilter": "commonswiki",
+                    "languages": "en",
+                },
             )
-            entities = payload.get("entities") or {}
-            for key, entity in entities.items():
-                if not isinstance(entity, dict) or "missing" in entity:
+            for key, entity in commons_schema.entities_answer(payload)["entities"].items():
+                if "missing" in entity:
                     continue
-                title = p18_title(entity)
-                if title:
-                    images[str(key).upper()] = title
-                    images[str(entity.get("id", key)).upper()] = title  # after a redirect
-        return images
+                qid = str(entity.get("id") or key).upper()
+                item = wikidata_item(qid, entity)
+                items[str(key).upper()] = items[qid] = item
+        return items
+
+    def fetch_wikidata_images(self, qids: Iterable[str]) -> dict[str, str]:
+        """P18 image titles by Wikidata id (one ``wbgetentities`` per 50 ids)."""
+        items = self.fetch_wikidata_items(qids)
+        return {qid: item.image for qid, item in items.items() if item.image}
+
+    def gather(self, pois: Sequence[Any], limit: int = 10) -> dict[Any, Gathered]:
+        """Candidates for many POIs (``PoiInfo``, or host POIs read through the contract),
+        by POI pk: one or two searches each (see ``commons_search``), Wikidata items and
+        P18 images that no search returned batched by 50.
+
+        A POI whose search fails is left out (the caller gathers it alone later); a failing
+        Wikidata or P18 look-up raises, as it concerns the whole batch.
+        """
+        return self._gather([_poi_info(poi) for poi in pois], limit, strict=False)
+
+    def gather_one(self, poi: Any, limit: int = 10) -> Gathered:
+        """``gather`` for one POI; its search failing raises."""
+        info = _poi_info(poi)
+        return self._gather([info], limit, strict=True)[info.pk]
+
+    def _gather(self, infos: list[PoiInfo], limit: int, *, strict: bool) -> dict[Any, Gathered]:
+        items = self.fetch_wikidata_items(p.wikidata_id for p in infos if p.wikidata_id)
+        found: dict[Any, tuple[WikidataItem | None, list[Candidate]]] = {}
+        for poi in infos:
+            item = items.get(poi.wikidata_id) if poi.wikidata_id else None
+            try:
+                found[poi.pk] = (item, self._search_poi(poi, item, limit))
+            except CommonsError as exc:
+                if strict:
+                    raise
+                logger.warning("Commons search for %s failed: %s", poi.name or poi.pk, exc)
+        # The P18 image is usually among the search results; only the others cost a
+        # (batched) imageinfo request.
+        missing = sorted(
+            {
+                item.image
+                for item, candidates in found.values()
+                if item is not None
+                and item.image
+                and item.image not in {c.title for c in candidates}
+            }
+        )
+        p18 = self.image_info(missing, source="wikidata") if missing else {}
+        return {
+            pk: Gathered(item, _with_wikidata_image(candidates, item, p18))
+            for pk, (item, candidates) in found.items()
+        }
+
+    def _search_poi(self, poi: PoiInfo, item: WikidataItem | None, limit: int) -> list[Candidate]:
+        """The POI's first search, and a second one when the first leaves too little;
+        every file marked with the queries that found it."""
+        first = commons_search.first_query(poi, item)
+        if first is None:
+            return []
+        found = _merge([], self.search(first.search, limit), first.found_by)
+        second = commons_search.second_query(poi, item, first, found, limit)
+        if second is None or second.search == first.search:
+            return found
+        more = _merge([], self.search(second.search, limit), second.found_by)
+        if second.ranks_first:
+            return _merge(more, found, first.found_by)
+        return _merge(found, more, second.found_by)
 
     def fetch_candidates(
         self, poi: Any, limit: int = 10, *, include_filtered: bool = False
     ) -> list[Candidate]:
-        """The POI's Wikidata image (first) and Commons search results, in that order."""
-        qid = get_poi_adapter().wikidata_id(poi)
-        title = self.fetch_wikidata_images([qid]).get(qid) if qid else None
-        name = get_poi_adapter().name(poi)
-        found = self._with_wikidata_image(self.search(name, limit), title, None)
+        """The POI's candidates (``gather_one``), Wikidata image first."""
+        found = self.gather_one(poi, limit).candidates
         return [c for c in found if include_filtered or not c.filtered_reason]
 
     def fetch_candidates_for_pois(
         self, pois: Iterable[Any], limit: int = 10
     ) -> dict[Any, list[Candidate]]:
-        """Candidates (filtered ones included) for many POIs, Wikidata look-ups batched.
-
-        A POI whose search fails is left out (the caller fetches it alone later); a
-        failing Wikidata look-up raises, as it concerns the whole batch.
-        """
-        pois = list(pois)
-        adapter = get_poi_adapter()
-        qids = {poi.pk: adapter.wikidata_id(poi) for poi in pois}
-        images = self.fetch_wikidata_images(q for q in qids.values() if q)
-        searched: dict[Any, list[Candidate]] = {}
-        for poi in pois:
-            try:
-                searched[poi.pk] = self.search(adapter.name(poi), limit)
-            except CommonsError as exc:
-                logger.warning("Commons search for %s failed: %s", poi, exc)
-        # The P18 image is usually among the search results; only the others cost a
-        # (batched) imageinfo request.
-        missing = sorted(
-            {
-                images[qids[pk]]
-                for pk, found in searched.items()
-                if images.get(qids[pk]) and images[qids[pk]] not in {c.title for c in found}
-            }
-        )
-        infos = self.image_info(missing, source="wikidata") if missing else {}
-        return {
-            pk: self._with_wikidata_image(found, images.get(qids[pk]), infos)
-            for pk, found in searched.items()
-        }
-
-    def _with_wikidata_image(
-        self, found: list[Candidate], title: str | None, infos: dict[str, Candidate] | None
-    ) -> list[Candidate]:
-        """Search results with the P18 image first (taken from the results when there).
-
-        ``infos``: imageinfo already fetched for P18 images not in the results (None: ask).
-        """
-        if not title:
-            return found
-        in_results = next((c for c in found if c.title == title), None)
-        if in_results is not None:
-            image: Candidate | None = replace(in_results, source="wikidata", search_rank=0)
-        else:
-            if infos is None:
-                infos = self.image_info([title], source="wikidata")
-            image = infos.get(title)
-        rest = [c for c in found if c.title != title]
-        return ([image] if image is not None else []) + rest
+        """Candidates (filtered ones included) by POI pk: ``gather`` without the items."""
+        return {pk: g.candidates for pk, g in self.gather(list(pois), limit).items()}
 
     def _imageinfo_params(self) -> dict[str, str]:
         return {
             "prop": "imageinfo",
             "iiprop": "url|size|mime|sha1|extmetadata",
             "iiurlwidth": str(self.thumb_width),
-            "iiextmetadatafilter": "Artist|Credit|LicenseShortName|LicenseUrl|AttributionRequired",
+            "iiextmetadatafilter": "|".join(EXTMETADATA_FIELDS),
         }
 
     # -- downloads ---------------------------------------------------------------------
 
     def download_image(self, url: str, *, max_bytes: int | None = None) -> bytes:
         """The bytes at ``url`` (allowed hosts only, every redirect hop checked, capped)."""
-        cap = int(max_bytes or conf.MAX_DOWNLOAD_BYTES)
-        current = url
-        for _hop in range(MAX_REDIRECTS + 1):
-            check_download_url(current)
-            response = self._with_retries(lambda u=current: self._get(u, None, cap=cap))
-            if response.status in (301, 302, 303, 307, 308):
-                location = response.headers.get("location")
-                if not location:
-                    raise CommonsError(f"{current}: redirect without a Location header")
-                current = urljoin(current, location)
-                continue
-            if response.status != 200:
-                raise CommonsError(f"HTTP {response.status} for {current}")
-            return response.body
-        raise CommonsError(f"{url}: more than {MAX_REDIRECTS} redirects")
+        return self.http.download(url, max_bytes=max_bytes)
 
     # -- HTTP --------------------------------------------------------------------------
 
@@ -442,7 +557,7 @@ class CommonsClient:
                 payload = json.loads(response.body)
             except ValueError:
                 raise TransientCommonsError(f"{url} returned something that is not JSON") from None
-            error = payload.get("error") if isinstance(payload, dict) else None
+            error = commons_schema.api_error(payload)
             if error:
                 code = str(error.get("code", ""))
                 info = plain_text(error.get("info", ""))
@@ -458,73 +573,49 @@ class CommonsClient:
 
     def _get(self, url: str, params: dict[str, str] | None, *, cap: int) -> _Response:
         """One counted, rate-limited GET; transient failures raise TransientCommonsError."""
-        self.limiter.acquire()
-        self.request_count += 1
-        try:
-            with self.session.get(
-                url,
-                params=params,
-                timeout=conf.REQUEST_TIMEOUT,
-                stream=True,
-                allow_redirects=False,
-            ) as response:
-                headers = {k.lower(): v for k, v in response.headers.items()}
-                status = response.status_code
-                if status in TRANSIENT_STATUS:
-                    wait = retry_after_seconds(headers.get("retry-after"))
-                    if wait:
-                        self.limiter.defer(wait)
-                    raise TransientCommonsError(f"HTTP {status} from {_short_url(url)}", wait)
-                if 300 <= status < 400 or status != 200:
-                    return _Response(status, headers, b"")
-                length = headers.get("content-length")
-                if length and length.isdigit() and int(length) > cap:
-                    raise DownloadTooLargeError(
-                        f"{_short_url(url)} is {int(length)} bytes, over the limit of {cap} "
-                        "(IMAGE_RANKING_MAX_DOWNLOAD_BYTES)."
-                    )
-                body = bytearray()
-                for chunk in response.iter_content(64 * 1024):
-                    body.extend(chunk)
-                    if len(body) > cap:
-                        raise DownloadTooLargeError(
-                            f"{_short_url(url)} is over the limit of {cap} bytes "
-                            "(IMAGE_RANKING_MAX_DOWNLOAD_BYTES); download aborted."
-                        )
-                return _Response(status, headers, bytes(body))
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise TransientCommonsError(f"Network error for {_short_url(url)}: {exc}") from None
-        except requests.RequestException as exc:
-            raise CommonsError(f"Request to {_short_url(url)} failed: {exc}") from None
+        return self.http.get(url, params, cap=cap)
 
     def _with_retries(self, call: Callable[[], Any]) -> Any:
-        retrying = Retrying(
-            retry=retry_if_exception_type(TransientCommonsError),
-            stop=stop_after_attempt(max(0, conf.MAX_RETRIES) + 1),
-            wait=self._backoff,
-            sleep=self.sleep,
-            reraise=True,
-            before_sleep=self._log_retry,
-        )
-        return retrying(call)
+        return self.http.with_retries(call)
 
     @staticmethod
     def _backoff(state: RetryCallState) -> float:
-        # Exponential backoff; a Retry-After was already put into the shared bucket,
-        # whose acquire() waits it out, so it is not slept twice here.
-        return min(30.0, 1.0 * 2 ** (state.attempt_number - 1))
+        return http.BACKOFF(state)
 
     @staticmethod
     def _log_retry(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        logger.warning(
-            "Wikimedia request failed (%s); retry %d in %.0f s",
-            exc,
-            state.attempt_number,
-            state.next_action.sleep if state.next_action else 0,
+        http.log_retry(state)
+
+
+def _clamp_limit(limit: int) -> int:
+    return max(1, min(int(limit), 50))
+
+
+def _poi_info(poi: Any) -> PoiInfo:
+    return poi if isinstance(poi, PoiInfo) else get_poi_adapter().info(poi)
+
+
+def _merge(
+    found: list[Candidate], new: Sequence[Candidate], found_by: tuple[str, ...]
+) -> list[Candidate]:
+    """``found`` then the files of ``new`` not in it; ``found_by`` added to each file."""
+    merged = {c.title: c for c in found}
+    for c in new:
+        known = merged.get(c.title, c)
+        merged[c.title] = replace(known, found_by=tuple(dict.fromkeys(known.found_by + found_by)))
+    return list(merged.values())
+
+
+def _with_wikidata_image(
+    found: list[Candidate], item: WikidataItem | None, p18: dict[str, Candidate]
+) -> list[Candidate]:
+    """The P18 image first (from the results when there, else from ``p18``), then the
+    rest; ranks renumbered in that order."""
+    title = item.image if item is not None else None
+    image = next((c for c in found if c.title == title), None) or p18.get(title or "")
+    if image is not None:
+        image = replace(
+            image, source="wikidata", found_by=tuple(dict.fromkeys(("wikidata", *image.found_by)))
         )
-
-
-def _short_url(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+    ordered = ([image] if image is not None else []) + [c for c in found if c.title != title]
+    return [replace(c, search_rank=n) for n, c in enumerate(ordered)]

@@ -328,3 +328,14 @@ def test_a_failure_rolls_the_whole_merge_back(city, monkeypatch):
     assert PointOfInterest.objects.count() == 2
     assert list(PoiList.objects.get().pois.all()) == [b]
     assert a.pk  # untouched
+
+
+def test_image_priority_is_keyed_by_the_apps_exported_names():
+    """dedupe compares the app's exported ChosenBy values, not strings of its own."""
+    from image_ranking.choices import IMAGE_PRIORITY, ChosenBy
+    from image_ranking.models import SelectedImage
+
+    assert SelectedImage.ChosenBy is ChosenBy
+    assert set(IMAGE_PRIORITY) == set(ChosenBy.values)
+    assert IMAGE_PRIORITY[ChosenBy.CURATOR] > IMAGE_PRIORITY[ChosenBy.RANKER]
+    assert IMAGE_PRIORITY[ChosenBy.RANKER] > IMAGE_PRIORITY[ChosenBy.FALLBACK]

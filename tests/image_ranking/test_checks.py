@@ -116,3 +116,9 @@ def test_poi_required_field_cannot_be_none(settings):
     settings.IMAGE_RANKING_POI_FIELDS = {"name": None}
     messages = [m for m in check_settings() if m.id == "image_ranking.E009"]
     assert ["'name' field is required" in m.msg for m in messages] == [True]
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan")])
+def test_a_number_setting_must_be_finite(settings, value):
+    settings.IMAGE_RANKING_RATE_LIMIT_PER_HOUR = value
+    assert "image_ranking.E001" in [m.id for m in check_settings()]

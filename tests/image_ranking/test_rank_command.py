@@ -15,13 +15,7 @@ from image_ranking.models import ImageCandidate, RankingRun, RankingState, Selec
 from image_ranking.services import scoring, wikimedia
 from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey, jpeg
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _commit_immediately(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commit_immediately")]
 
 
 @pytest.fixture
@@ -272,3 +266,51 @@ def test_interrupted_run_is_not_resumed_by_a_different_selection(three, commons)
     commons.on_search = None
     result, out, _ = run("--all", "--threshold", "3")
     assert "Resuming" not in out and result["processed_count"] == 3
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_on_a_terminal(three):
+    out, err = Terminal(), io.StringIO()
+    call_command("rank_poi_images", "--batch-size", "1", stdout=out, stderr=err)
+    text = out.getvalue()
+    assert "3/3" in text and "POI" in text  # tqdm's bar, redrawn with \r
+    assert "Processed 1/3 POIs (" not in text  # no line per batch on a terminal
+    assert "Processed 3/3 POIs in" in text  # the summary
+
+
+def test_outage_status_when_every_poi_fails_for_commons(three, commons):
+    commons.failing.update(["Arc de Triomphe", "Bistro Nowhere", "Louvre"])
+    result, out, err = run()
+    assert result["status"] == "outage" and result["failed_count"] == 3
+    assert "Commons could not be queried" in err
+    assert RankingRun.objects.get().status == "failed"
+
+
+def _exit_code(*argv):
+    from image_ranking.management.commands.rank_poi_images import Command
+
+    try:
+        Command().run_from_argv(["manage.py", "rank_poi_images", *argv])
+    except SystemExit as exc:
+        return exc.code
+    return 0
+
+
+def test_exit_codes(three, commons, capsys, monkeypatch):
+    from django.db import connections
+
+    # run_from_argv closes the connections when done: that would end the test's transaction.
+    monkeypatch.setattr(connections, "close_all", lambda: None)
+    commons.failing.update(["Arc de Triomphe", "Bistro Nowhere", "Louvre"])
+    assert _exit_code() == 75  # outage: nothing was done, try again later
+    commons.failing.clear()
+    commons.on_search = lambda poi: (_ for _ in ()).throw(KeyboardInterrupt)
+    assert _exit_code("--batch-size", "1") == 130
+    commons.on_search = None
+    assert _exit_code() == 0
+    assert _exit_code("--limit", "0") == 1
+    assert "--limit must be a positive number" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import subprocess
 import sys
@@ -10,9 +11,11 @@ import textwrap
 import time
 
 import pytest
+from django.db import DatabaseError, transaction
 
+from image_ranking.exceptions import BudgetExhaustedError
 from image_ranking.models import RateLimitBucket
-from image_ranking.services.ratelimit import RateLimiter
+from image_ranking.services.ratelimit import RateLimiter, _repaired
 from tests.conftest import REPO_ROOT
 from tests.image_ranking.ranking_helpers import FakeTime
 
@@ -66,6 +69,98 @@ def test_retry_after_pushes_every_limiter_back():
 
 
 @pytest.mark.django_db
+def test_a_non_blocking_acquire_never_sleeps_and_says_when_the_budget_frees():
+    t = FakeTime()
+    limiter = RateLimiter(rate_per_hour=3600, burst=1, clock=t.clock, sleep=t.sleep)
+    assert limiter.acquire(block=False) == 0.0
+    with pytest.raises(BudgetExhaustedError, match="budget is spent") as caught:
+        limiter.acquire(block=False)
+    assert caught.value.retry_at == pytest.approx(t.now + 1.0)
+    assert caught.value.retry_after == pytest.approx(1.0)
+    assert t.sleeps == []
+    t.now += 1.0  # the refused call took nothing: the token is there a second later
+    assert limiter.acquire(block=False) == 0.0
+
+
+@pytest.mark.django_db
+def test_a_non_blocking_acquire_reports_a_servers_block():
+    t = FakeTime()
+    limiter = RateLimiter(rate_per_hour=3600, burst=5, clock=t.clock, sleep=t.sleep)
+    limiter.defer(240)
+    with pytest.raises(BudgetExhaustedError) as caught:
+        limiter.acquire(block=False)
+    assert caught.value.retry_at == pytest.approx(t.now + 240) and t.sleeps == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("seconds", [float("inf"), float("nan"), -5.0, 0.0])
+def test_defer_ignores_nonsense(seconds):
+    t = FakeTime()
+    limiter = RateLimiter(rate_per_hour=3600, burst=5, clock=t.clock, sleep=t.sleep)
+    limiter.defer(seconds)
+    limiter.acquire()
+    assert t.sleeps == []
+
+
+@pytest.mark.django_db
+def test_defer_is_capped_by_max_backoff(settings):
+    settings.IMAGE_RANKING_MAX_BACKOFF = 300
+    t = FakeTime()
+    limiter = RateLimiter(rate_per_hour=3600, burst=5, clock=t.clock, sleep=t.sleep)
+    limiter.defer(86_400)
+    limiter.acquire()
+    assert t.sleeps == [pytest.approx(300)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("blocked_until", float("inf")),  # what "Retry-After: inf" used to store
+        ("blocked_until", 1e300),
+        ("blocked_until", float("nan")),
+        ("tokens", float("nan")),
+        ("tokens", float("-inf")),
+        ("tokens", -40.0),
+        ("updated_at", float("inf")),
+        ("updated_at", 1e300),
+    ],
+)
+def test_a_corrupt_bucket_row_repairs_itself(settings, caplog, field, value):
+    settings.IMAGE_RANKING_MAX_BACKOFF = 600
+    t = FakeTime()
+    limiter = RateLimiter(rate_per_hour=3600, burst=5, clock=t.clock, sleep=t.sleep)
+    limiter.acquire()
+    try:
+        with transaction.atomic():
+            RateLimitBucket.objects.filter(name="wikimedia").update(**{field: value})
+    except DatabaseError:
+        pytest.skip(f"this database cannot even store {value!r} in a float column")
+    try:  # no OverflowError: a token, or a clear answer within the cap
+        limiter.acquire(block=False)
+    except BudgetExhaustedError as exc:
+        assert t.now < exc.retry_at <= t.now + 600
+    for _ in range(3):
+        limiter.acquire()
+    assert sum(t.sleeps) <= 600 + 2  # at most the cap, never "forever"
+    bucket = RateLimitBucket.objects.get(name="wikimedia")
+    for number in (bucket.tokens, bucket.updated_at, bucket.blocked_until):
+        assert math.isfinite(number) and abs(number) < 1e12
+    assert "Repaired rate-limit bucket" in caplog.text
+
+
+@pytest.mark.django_db
+def test_nan_read_from_the_row_is_repaired_too():
+    """PostgreSQL stores NaN (SQLite cannot, so the test above skips it there)."""
+    RateLimitBucket.objects.create(name="wikimedia", tokens=1.0, updated_at=5.0)
+    bucket = RateLimitBucket.objects.get(name="wikimedia")
+    bucket.tokens = bucket.updated_at = bucket.blocked_until = float("nan")
+    _repaired(bucket, 100.0)
+    stored = RateLimitBucket.objects.get(name="wikimedia")
+    assert (stored.tokens, stored.updated_at, stored.blocked_until) == (0.0, 100.0, 700.0)
+
+
+@pytest.mark.django_db
 def test_settings_give_the_defaults(settings):
     settings.IMAGE_RANKING_RATE_LIMIT_PER_HOUR = 720
     settings.IMAGE_RANKING_RATE_LIMIT_BURST = 2
@@ -80,7 +175,7 @@ WORKER = textwrap.dedent(
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     import django
     django.setup()
-    from image_ranking.services.ratelimit import RateLimiter
+    from image_ranking.services.ratelimit import RateLimiter, _repaired
     limiter = RateLimiter(rate_per_hour={rate}, burst={burst})
     stamps = []
     deadline = float(sys.argv[1])

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -9,6 +12,7 @@ from django.core.management import CommandError, call_command
 from image_ranking.management.commands.score_images import expand_paths
 from image_ranking.services import embeddings as emb
 from image_ranking.services import training
+from tests.conftest import REPO_ROOT
 from tests.image_ranking.learned_helpers import blurred_image, jpeg_bytes, sharp_image
 
 
@@ -90,3 +94,48 @@ def test_empty_folder(tmp_path):
 def test_expand_paths_keeps_given_files_and_lists_folders(photos):
     files = expand_paths([str(photos), str(photos / "notes.txt")])
     assert [f.name for f in files] == ["a_sharp.jpg", "b_blurred.JPG", "c_broken.png", "notes.txt"]
+
+
+# ------------------------------------------------- hostile paths and exit codes (issue 13)
+
+
+def fast_run(*args):
+    """The command with the brightness scorer (``brightness`` fixture) in place."""
+    return run(*args, "--scorer", "learned")
+
+
+def test_fifo_and_device_are_refused_without_reading(brightness, photos, tmp_path):
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)  # reading it would block until a writer comes: never
+    out, err = fast_run(str(fifo), "/dev/zero", str(photos / "a_sharp.jpg"))
+    assert f"{fifo}: not a regular file" in err
+    assert "/dev/zero: not a regular file" in err
+    assert out.splitlines()[:2] == [f"unreadable\t{fifo}", "unreadable\t/dev/zero"]
+    assert "Scored 1 of 3 files" in err
+
+
+def test_files_over_the_size_cap_are_not_read(brightness, photos, settings):
+    big = photos / "a_sharp.jpg"
+    size = big.stat().st_size
+    settings.IMAGE_RANKING_MAX_DOWNLOAD_BYTES = size - 1
+    with pytest.raises(CommandError, match="Scored 0 of 1 files"):
+        fast_run(str(big))
+    out, err = fast_run(str(big), "--max-bytes", str(size))
+    assert "Scored 1 of 1 files" in err
+
+
+def test_nothing_scored_is_a_failure_exit(brightness, photos, tmp_path):
+    missing = [str(tmp_path / "gone-1.jpg"), str(tmp_path / "gone-2.jpg")]
+    with pytest.raises(CommandError, match=r"Scored 0 of 3 files with .*; 3 unreadable\."):
+        fast_run(*missing, str(photos / "c_broken.png"))
+
+
+def test_exit_status_of_the_real_command(tmp_path):
+    # manage.py turns the CommandError into exit status 1 with the message on stderr.
+    result = subprocess.run(
+        [sys.executable, "manage.py", "score_images", str(tmp_path / "gone.jpg"), "--scorer",
+         "laion-vit-b-32", "--max-bytes", "0"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "CommandError: --max-bytes must be at least 1." in result.stderr

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import io
+import resource
+import signal
 from pathlib import Path
 
 import pytest
@@ -265,3 +267,21 @@ def test_decompression_bomb_is_refused(monkeypatch, poi):
     monkeypatch.setattr(storage, "MAX_PIXELS", 1000)
     with pytest.raises(ImageStorageError, match="too large"):
         store_poi_image(poi, image_bytes((100, 100)), chosen_by="ranker")
+
+
+def test_a_write_that_fails_half_way_leaves_no_partial_file(poi, settings):
+    """A real failed write (the file-size limit, like a full disk) after some bytes."""
+    poi.image_file.save("old.jpg", ContentFile(image_bytes((10, 10))), save=True)
+    old_name = poi.image_file.name
+    assert Path(poi.image_file.path).stat().st_size < 2000
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a kill
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2000, limits[1]))
+    try:
+        with pytest.raises(ImageStorageError, match="File too large.*previous image was kept"):
+            store_poi_image(poi, image_bytes(), chosen_by="ranker")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, previous)
+    assert media_files(settings) == [old_name]
+    assert PointOfInterest.objects.get(pk=poi.pk).image_file.name == old_name

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import pytest
 
 from image_ranking.exceptions import (
@@ -10,7 +13,9 @@ from image_ranking.exceptions import (
     DownloadTooLargeError,
     TransientCommonsError,
 )
+from image_ranking.poi import PoiInfo
 from image_ranking.services import wikimedia
+from image_ranking.services.commons_schema import MalformedResponseError
 from image_ranking.services.ratelimit import RateLimiter
 from image_ranking.services.wikimedia import Candidate, CommonsClient, filter_reason
 from tests.image_ranking.ranking_helpers import FakeTime
@@ -290,3 +295,325 @@ def test_standard_thumbnail_widths():
     assert wikimedia.standard_thumb_width(800) == 960
     assert wikimedia.standard_thumb_width(5000) == 3840
     assert CommonsClient(thumb_width=960).thumb_width == 960
+
+
+# ------------------------------------------------------------------ relevance metadata
+
+
+def test_extmetadata_gives_categories_assessments_geotag_and_description(client, commons_replica):
+    r = commons_replica
+    r.add_file(
+        "File:Uhrturm Graz.jpg",
+        categories=["Clock Tower (Graz)", "Category:Schlossberg_(Graz)"],
+        assessments=["featured", "Quality"],
+        gps=(47.0737, 15.4375),
+        description='<p>The <a href="/wiki/Clock">clock tower</a> on the Schlossberg &amp; sky</p>',
+        object_name="<b>Uhrturm</b>",
+    )
+    best = client.search("Uhrturm")[0]
+    assert best.categories == ("Clock Tower (Graz)", "Schlossberg (Graz)")
+    assert best.assessments == ("featured", "quality")
+    assert (best.latitude, best.longitude) == (47.0737, 15.4375)
+    assert best.description == "The clock tower on the Schlossberg & sky"
+    assert best.object_name == "Uhrturm"
+    asked = r.api_requests[0]["iiextmetadatafilter"].split("|")
+    assert {"Categories", "Assessments", "GPSLatitude", "ImageDescription"} <= set(asked)
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon"), [("north", "15.4"), ("47.1", ""), ("95", "15.4"), ("nan", "1"), ("inf", "2")]
+)
+def test_bad_geotags_are_no_geotag(lat, lon):
+    meta = {"GPSLatitude": {"value": lat}, "GPSLongitude": {"value": lon}}
+    assert wikimedia.geotag(meta) == (None, None)
+
+
+def test_plain_text_strips_tags_between_cells():
+    assert wikimedia.plain_text("<td>Graz</td><td>Austria</td>") == "Graz Austria"
+    assert wikimedia.plain_text("Caf&eacute; <script>x</script>") == "Café x"
+    assert wikimedia.plain_text(None) == ""
+
+
+def test_category_marks_plans_and_coats_of_arms():
+    base = Candidate("File:IMG_0042.jpg", "u", "t", 330, 200, 2000, 1500, "image/jpeg", "s", "p")
+    plan = replace(base, categories=("Clock Tower (Graz)", "Floor plans of Graz"))
+    arms = replace(base, categories=("Coats of arms of Graz",))
+    photo = replace(base, categories=("Clock Tower (Graz)", "Planetarium", "Flagship stores"))
+    assert filter_reason(plan) == (
+        "category marks a map, plan, logo, flag or drawing (Category:Floor plans of Graz)"
+    )
+    assert filter_reason(arms).startswith("category marks")
+    assert filter_reason(photo) == ""
+
+
+def test_wikidata_items_carry_p18_p373_p625_and_commonswiki(client, commons_replica):
+    r = commons_replica
+    r.set_wikidata(
+        "Q1030437",
+        "File:Uhrturm Graz.jpg",
+        category="Clock Tower (Graz)",
+        coordinates=(47.0737, 15.4375),
+        commonswiki="Category:Clock Tower (Graz)",
+        label="Clock Tower",
+    )
+    r.set_wikidata("Q2", commonswiki="Category:Earth")
+    items = client.fetch_wikidata_items(["q1030437", "Q2", "Q3", "not-an-id", "Q1030437"])
+    item = items["Q1030437"]
+    assert item.image == "File:Uhrturm Graz.jpg" and item.commons_category == "Clock Tower (Graz)"
+    assert item.coordinates == (47.0737, 15.4375)
+    assert item.commonswiki == "Category:Clock Tower (Graz)" and item.labels == {
+        "en": "Clock Tower"
+    }
+    assert items["Q2"].commons_category is None and items["Q2"].image is None
+    assert items["Q3"] == wikimedia.WikidataItem("Q3")
+    # One request; the malformed id is not sent (it would fail the whole batch).
+    assert [q["ids"] for q in r.wikidata_requests] == ["Q1030437|Q2|Q3"]
+    assert r.wikidata_requests[0]["props"] == "claims|sitelinks|labels"
+
+
+def test_deprecated_claims_are_skipped_and_preferred_ones_win():
+    def claim(value, rank="normal", prop="P18"):
+        snak = {"snaktype": "value", "property": prop, "datavalue": {"value": value}}
+        return {"mainsnak": snak, "rank": rank}
+
+    entity = {
+        "claims": {
+            "P18": [claim("Old.jpg", "deprecated"), claim("A.jpg"), claim("B.jpg", "preferred")],
+            "P625": [claim({"latitude": 1, "longitude": 2, "globe": "x/Q405"}, prop="P625")],
+            "P373": [claim({"no": "string"}, prop="P373"), claim("Graz_Old Town", prop="P373")],
+        }
+    }
+    item = wikimedia.wikidata_item("Q1", entity)
+    assert item.image == "File:B.jpg"
+    assert item.coordinates is None  # on the Moon
+    assert item.commons_category == "Graz Old Town"
+
+
+# ------------------------------------------------------------------ gather: a plan per POI
+
+GRAZ = (47.0707, 15.4395)
+BOSTON = (42.3601, -71.0589)
+
+
+def searches(replica) -> list[str]:
+    return [q["gsrsearch"] for q in replica.api_requests if q.get("generator") == "search"]
+
+
+def test_item_with_a_category_costs_one_search_in_it_p18_first(client, commons_replica):
+    r = commons_replica
+    for n in range(4):
+        r.add_file(f"File:Uhrturm {n}.jpg", categories=["Clock Tower (Graz)"])
+    r.add_file("File:Uhrturm plan.svg", mime="image/svg+xml", categories=["Clock Tower (Graz)"])
+    r.add_file("File:Clock Tower Boston.jpg", categories=["Clock towers in Boston"])
+    r.set_wikidata("Q1", "File:Uhrturm 2.jpg", category="Clock Tower (Graz)")
+    poi = PoiInfo(7, "Clock Tower", "Q1", "Graz", *GRAZ)
+    gathered = client.gather([poi])[7]
+    assert searches(r) == ['incategory:"Clock Tower (Graz)" filetype:bitmap']
+    assert client.request_count == 2  # wbgetentities + one search; P18 was a result
+    titles = [c.title for c in gathered.candidates]
+    assert titles == [f"File:Uhrturm {n}.jpg" for n in (2, 0, 1, 3)]
+    first = gathered.candidates[0]
+    assert first.source == "wikidata" and first.found_by == ("wikidata", "category")
+    assert [c.search_rank for c in gathered.candidates] == [0, 1, 2, 3]
+    assert gathered.candidates[1].found_by == ("category",)
+    assert gathered.item.commons_category == "Clock Tower (Graz)"
+
+
+def test_commonswiki_category_stands_in_for_a_missing_p373(client, commons_replica):
+    r = commons_replica
+    for n in range(3):
+        r.add_file(f"File:Kunsthaus {n}.jpg", categories=["Kunsthaus Graz"])
+    r.set_wikidata("Q2", commonswiki="Category:Kunsthaus Graz")
+    client.gather_one(PoiInfo(1, "Kunsthaus", "Q2", "Graz"))
+    assert searches(r) == ['incategory:"Kunsthaus Graz" filetype:bitmap']
+
+
+def test_thin_category_adds_the_name_with_the_city(client, commons_replica):
+    r = commons_replica
+    r.add_file("File:Murinsel.jpg", categories=["Murinsel"])
+    r.add_file("File:Murinsel at night.jpg", categories=["Murinsel by night", "Graz at night"])
+    r.set_wikidata("Q3", category="Murinsel", coordinates=GRAZ)
+    found = client.gather_one(PoiInfo(1, "Murinsel", "Q3", "Graz")).candidates
+    assert searches(r) == ['incategory:"Murinsel" filetype:bitmap', "Murinsel Graz"]
+    assert [(c.title, c.found_by) for c in found] == [
+        ("File:Murinsel.jpg", ("category",)),
+        ("File:Murinsel at night.jpg", ("name",)),
+    ]
+
+
+def test_unique_name_without_evidence_costs_one_search(client, commons_replica):
+    r = commons_replica
+    for n in range(12):
+        r.add_file(f"File:Schlossbergbahn {n}.jpg")  # no geotag, no category
+    found = client.gather_one(PoiInfo(1, "Schlossbergbahn", "", "Graz", *GRAZ)).candidates
+    assert searches(r) == ["Schlossbergbahn"] and client.request_count == 1
+    assert len(found) == 10 and all(c.found_by == ("name",) for c in found)
+
+
+def namesakes(replica, count: int = 10) -> None:
+    for n in range(count):
+        replica.add_file(
+            f"File:Old Bridge Boston {n}.jpg",
+            categories=["Bridges in Boston"],
+            gps=BOSTON,
+        )
+
+
+def test_full_page_of_namesakes_adds_the_name_with_the_city(client, commons_replica):
+    r = commons_replica
+    namesakes(r)
+    r.add_file("File:Old Bridge 1.jpg", categories=["Bridges in Aldmere"])
+    r.add_file("File:Old Bridge 2.jpg", description="The old bridge of Aldmere at dawn")
+    poi = PoiInfo(1, "Old Bridge", "", "Aldmere", *GRAZ)
+    found = client.gather_one(poi).candidates
+    assert searches(r) == ["Old Bridge", "Old Bridge Aldmere"]
+    # The narrower query's files first: they are this place's; the namesakes stay for the
+    # judge to drop with a reason.
+    assert [(c.title, c.found_by) for c in found[:2]] == [
+        ("File:Old Bridge 1.jpg", ("name",)),
+        ("File:Old Bridge 2.jpg", ("name",)),
+    ]
+    assert len(found) == 12 and all("Boston" in c.title for c in found[2:])
+
+
+def test_namesakes_without_a_city_name_narrow_by_coordinates(client, commons_replica):
+    r = commons_replica
+    namesakes(r)
+    r.add_file("File:Old Bridge at dusk.jpg", gps=(47.0712, 15.4401))
+    found = client.gather_one(PoiInfo(1, "Old Bridge", "", "", *GRAZ)).candidates
+    assert searches(r) == ["Old Bridge", "Old Bridge nearcoord:2km,47.07070,15.43950"]
+    assert found[0].title == "File:Old Bridge at dusk.jpg" and found[0].found_by == ("geo",)
+    assert found[0].search_rank == 0 and found[1].search_rank == 1
+
+
+def test_namesakes_with_only_an_item_narrow_by_depicts(client, commons_replica):
+    r = commons_replica
+    namesakes(r)
+    r.add_file("File:IMG 2041.jpg", depicts=["Q5"])
+    r.set_wikidata("Q5")
+    found = client.gather_one(PoiInfo(1, "Old Bridge", "Q5")).candidates
+    # No city, no coordinates: Boston's geotags say nothing; categories say nothing either.
+    assert searches(r) == ["Old Bridge"]
+    r.requests.clear()
+    r.set_wikidata("Q5", coordinates=GRAZ)  # the item knows where it is: P625
+    r.files["File:IMG 2041.jpg"].gps = None
+    client.gather_one(PoiInfo(1, "Old Bridge", "Q5"))
+    assert searches(r) == ["Old Bridge", "Old Bridge nearcoord:2km,47.07070,15.43950"]
+    assert found and all("depicts" not in c.found_by for c in found)
+
+
+def test_depicts_query_when_neither_city_nor_coordinates():
+    from image_ranking.services import commons_search
+
+    poi = PoiInfo(1, "Old Bridge", "Q5")
+    item = wikimedia.WikidataItem("Q5")
+    assert commons_search.narrow_query(poi, item, None).search == "haswbstatement:P180=Q5"
+    assert commons_search.narrow_query(PoiInfo(1, "Old Bridge"), None, None) is None
+
+
+def test_short_namesake_page_is_not_narrowed(client, commons_replica):
+    namesakes(commons_replica, count=4)
+    client.gather_one(PoiInfo(1, "Old Bridge", "", "Aldmere", *GRAZ))
+    assert searches(commons_replica) == ["Old Bridge"]  # the narrower query is a subset
+
+
+def test_names_cannot_smuggle_search_keywords(client, commons_replica):
+    commons_replica.add_file("File:Secret.jpg", categories=["Hidden"])
+    client.gather_one(PoiInfo(1, 'Bar -x incategory:"Hidden" (Graz)'))
+    assert searches(commons_replica) == ["Bar x incategory Hidden Graz"]
+
+
+def test_gather_batches_items_and_p18_images(client, commons_replica):
+    r = commons_replica
+    pois = []
+    for i in range(60):
+        r.add_file(f"File:Spot {i}.jpg", categories=[f"Spot {i}"])
+        r.add_file(f"File:Spot {i} b.jpg", categories=[f"Spot {i}"])
+        r.add_file(f"File:Spot {i} c.jpg", categories=[f"Spot {i}"])
+        r.add_file(f"File:Spot {i} P18.jpg")  # not in the category: fetched by title
+        r.set_wikidata(f"Q{100 + i}", f"File:Spot {i} P18.jpg", category=f"Spot {i}")
+        pois.append(PoiInfo(i, f"Spot {i}", f"Q{100 + i}", "Graz"))
+    gathered = client.gather(pois)
+    assert len(r.wikidata_requests) == 2  # 50 + 10
+    assert [len(q["titles"].split("|")) for q in r.api_requests if "titles" in q] == [50, 10]
+    assert client.request_count == 2 + 60 + 2
+    assert gathered[7].candidates[0].title == "File:Spot 7 P18.jpg"
+    assert gathered[7].candidates[0].found_by == ("wikidata",)
+
+
+def test_a_failing_search_leaves_only_that_poi_out(client, commons_replica, settings):
+    settings.IMAGE_RANKING_MAX_RETRIES = 0
+    commons_replica.add_file("File:A 1.jpg")
+    commons_replica.add_file("File:B 1.jpg")
+    commons_replica.fail_next("/w/api.php", 500)
+    gathered = client.gather([PoiInfo(1, "A"), PoiInfo(2, "B")])
+    assert list(gathered) == [2] and gathered[2].item is None
+    with pytest.raises(TransientCommonsError):
+        commons_replica.fail_next("/w/api.php", 500)
+        client.gather_one(PoiInfo(1, "A"))
+
+
+# ------------------------------------------------------------------ odd answers
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"query": "oops"}, "answer.query is str, expected an object"),
+        (["query"], "answer is list, expected an object"),
+        ("query", "answer is str, expected an object"),
+        (None, "answer is null"),
+        ({"query": {"pages": "x"}}, "answer.query.pages is str, expected a list or an object"),
+        ({"query": {"pages": [{"title": "File:A.jpg", "imageinfo": {}}]}}, "imageinfo is dict"),
+        ({"query": {"pages": ["File:A.jpg"]}}, "answer.query.pages[0] is str"),
+        ({"query": {"pages": [{"imageinfo": []}]}}, "answer.query.pages[0] has no 'title'"),
+        (
+            {"query": {"pages": [{"title": "File:A.jpg", "imageinfo": [{"width": "330"}]}]}},
+            "answer.query.pages[0].imageinfo[0].width is str, expected an integer",
+        ),
+        (
+            {"query": {"pages": [{"title": "File:A.jpg", "imageinfo": [{"width": True}]}]}},
+            "width is bool",
+        ),
+        (
+            {"query": {"pages": [{"title": "A", "imageinfo": [{"extmetadata": {"X": [1]}}]}]}},
+            "extmetadata.X is list",
+        ),
+    ],
+)
+def test_odd_search_answers_are_transient_errors_that_name_the_field(
+    client, commons_replica, payload, message
+):
+    commons_replica.answer_next("/w/api.php", payload)
+    with pytest.raises(MalformedResponseError, match=re.escape(message)) as caught:
+        client.search("Tour Eiffel")
+    assert isinstance(caught.value, TransientCommonsError)  # asked again on a later run
+    assert client.request_count == 1  # not hammered now
+
+
+def test_odd_wikidata_answers_raise_for_the_batch(client, commons_replica):
+    commons_replica.answer_next("/wikidata/api.php", {"entities": ["Q1"]})
+    with pytest.raises(MalformedResponseError, match="answer.entities is list"):
+        client.gather([PoiInfo(1, "A", "Q1")])
+    commons_replica.answer_next("/wikidata/api.php", {"entities": {"Q1": {"claims": {"P18": 3}}}})
+    with pytest.raises(MalformedResponseError, match=r"answer.entities.Q1.claims.P18 is int"):
+        client.fetch_wikidata_items(["Q1"])
+    commons_replica.answer_next("/wikidata/api.php", {"success": 1})
+    with pytest.raises(MalformedResponseError, match="has no 'entities'"):
+        client.fetch_wikidata_items(["Q1"])
+
+
+def test_odd_search_answer_leaves_the_poi_for_a_later_run(client, commons_replica):
+    commons_replica.add_file("File:B 1.jpg")
+    commons_replica.answer_next("/w/api.php", {"query": {"pages": [{"title": 5}]}})
+    assert list(client.gather([PoiInfo(1, "A"), PoiInfo(2, "B")])) == [2]
+
+
+def test_odd_error_object_is_a_malformed_answer(client, commons_replica, settings):
+    settings.IMAGE_RANKING_MAX_RETRIES = 0
+    commons_replica.answer_next("/w/api.php", {"error": "oops"})
+    with pytest.raises(MalformedResponseError, match="answer.error is str, expected an object"):
+        client.search("Tour Eiffel")
+    commons_replica.answer_next("/w/api.php", {"error": {"code": "badvalue", "info": "<b>No</b>"}})
+    with pytest.raises(CommonsError, match="Wikimedia API error badvalue: No"):
+        client.search("Tour Eiffel")

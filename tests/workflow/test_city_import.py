@@ -9,7 +9,6 @@ import json
 import logging
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -22,11 +21,9 @@ from image_ranking.services import scoring, wikimedia
 from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey
 from workflow import city_import
 from workflow.city_import import (
-    LogWriter,
+    RankingFailed,
     auto_merge_duplicates,
-    forward_app_logs,
     load_city_data,
-    rank_command_args,
     rank_poi_images_for_lists,
 )
 
@@ -102,25 +99,6 @@ def test_merge_task_returns_counts():
     assert PoiList.objects.get().pois.get().wikidata_id == "Q1"
 
 
-def test_command_arguments_follow_the_options():
-    assert rank_command_args("paris") == ["--missing-only", "--city", "paris"]
-    assert rank_command_args(
-        "paris", missing_only=False, threshold=4.5, batch_size=2, limit=7, fallback=False
-    ) == [
-        "--all",
-        "--city",
-        "paris",
-        "--threshold",
-        "4.5",
-        "--batch-size",
-        "2",
-        "--limit",
-        "7",
-        "--no-fallback",
-    ]
-    assert rank_command_args(None, fallback=True) == ["--missing-only", "--fallback"]
-
-
 @pytest.mark.django_db
 def test_rank_task_runs_the_command_for_listed_pois_in_batches(doubles, caplog, _commit):
     names = ["Arc", "Bridge", "Castle", "Dome", "Elm"]
@@ -129,7 +107,7 @@ def test_rank_task_runs_the_command_for_listed_pois_in_batches(doubles, caplog, 
         doubles.add_file(f"File:{n}.jpg", grey(200))
         doubles.set_search(n, [f"File:{n}.jpg"])
     doubles.failing.add("Castle")
-    caplog.set_level(logging.INFO, logger="workflow.city_import")
+    caplog.set_level(logging.INFO)
 
     result = rank_poi_images_for_lists.fn("lyon", batch_size=2, threshold=1.0)
 
@@ -141,10 +119,13 @@ def test_rank_task_runs_the_command_for_listed_pois_in_batches(doubles, caplog, 
     )
     assert not PointOfInterest.objects.get(name="Unlisted").image_file
     assert not RankingState.objects.filter(poi__name="Unlisted").exists()
-    messages = [r.getMessage() for r in caplog.records if r.name == "workflow.city_import"]
+    assert type(result) is dict  # plain: Prefect stores it as JSON
+    # The options reached the command as options: one progress record per 2 POIs, from the
+    # app's logger (what PREFECT_LOGGING_EXTRA_LOGGERS sends to the run's log).
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("image_ranking")]
     progress = [m for m in messages if m.startswith("Processed ") and "/5 POIs (" in m]
     assert [p.split()[1] for p in progress] == ["2/5", "4/5", "5/5"]
-    # The failure shows as a warning (the command's stderr and the ranker's log record).
+    # The failure shows as a warning (the ranker's log record, the task's own).
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert any("Castle" in r.getMessage() for r in warnings)
     assert any("1 POI(s) failed to rank" in r.getMessage() for r in warnings)
@@ -157,51 +138,42 @@ def test_rank_task_fails_with_the_commands_message():
         rank_poi_images_for_lists.fn("lyon", batch_size=0)
 
 
-def test_log_writer_logs_complete_lines():
-    records = []
-
-    class Collect(logging.Handler):
-        def emit(self, record):
-            records.append((record.levelno, record.getMessage()))
-
-    log = logging.getLogger("tests.workflow.writer")
-    log.propagate = False
-    log.addHandler(Collect())
-    log.setLevel(logging.INFO)
-    writer = LogWriter(log, logging.WARNING)
-    writer.write("Processed 2/4")
-    assert records == []
-    writer.write(" POIs\n\nProcessed 4/4 POIs\ntail")
-    writer.flush()
-    assert records == [
-        (logging.WARNING, "Processed 2/4 POIs"),
-        (logging.WARNING, "Processed 4/4 POIs"),
-        (logging.WARNING, "tail"),
-    ]
-    assert not writer.isatty()
+@pytest.mark.django_db
+def test_rank_task_fails_when_commons_is_down(doubles, _commit):
+    names = ["Arc", "Bridge", "Castle"]
+    load_city_data.fn(city_doc(names))
+    doubles.failing.update(names)
+    with pytest.raises(RankingFailed, match="Commons could not be queried") as caught:
+        rank_poi_images_for_lists.fn("lyon", missing_only=False)
+    summary = caught.value.summary
+    assert summary["status"] == "outage"
+    assert (summary["processed_count"], summary["failed_count"]) == (3, 3)
 
 
-def test_app_logs_are_forwarded_from_this_thread_only():
-    target = logging.getLogger("tests.workflow.target")
-    seen = []
+def test_pyproject_sends_the_apps_logs_to_prefect():
+    """Prefect's own setting forwards the app's records into the run's log (from the root)."""
+    code = (
+        "from prefect.settings import PREFECT_LOGGING_EXTRA_LOGGERS as E;print(','.join(E.value()))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.strip() == "image_ranking", done.stderr[-2000:]
 
-    class Collect(logging.Handler):
-        def emit(self, record):
-            seen.append(record.getMessage())
 
-    target.propagate = False
-    target.addHandler(Collect())
-    target.setLevel(logging.DEBUG)
-    app = logging.getLogger("image_ranking.services.ratelimit")
-    with forward_app_logs(target):
-        app.info("Waiting 7.2 s for the request budget")
-        logging.getLogger("image_ranking.commands.rank_poi_images").info("Processed 1/1 POIs")
-        app.debug("too detailed")
-        other = threading.Thread(target=app.warning, args=("from another flow run",))
-        other.start()
-        other.join()
-    app.info("after the task")
-    assert seen == ["image_ranking.services.ratelimit: Waiting 7.2 s for the request budget"]
+def test_importing_the_flow_module_does_not_set_django_up():
+    code = """
+import os
+os.environ.pop("DJANGO_SETTINGS_MODULE", None)
+import workflow.city_import
+from django.apps import apps
+print(apps.ready, os.environ.get("DJANGO_SETTINGS_MODULE"))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False", "None"]
 
 
 def test_cities_and_image_ranking_import_without_prefect():
@@ -268,3 +240,14 @@ def test_cli_reports_a_failed_import(monkeypatch, capsys):
     monkeypatch.setattr(city_import, "import_city", failing)
     assert city_import.main([str(SAMPLE)]) == 1
     assert "Import failed: paris.json: pois[3]" in capsys.readouterr().err
+
+
+def test_cli_exit_code_says_outage(monkeypatch, capsys):
+    def outage(**kwargs):
+        raise RankingFailed({"status": "outage", "processed_count": 4, "failed_count": 4})
+
+    monkeypatch.setattr(city_import, "import_city", outage)
+    assert city_import.main([str(SAMPLE)]) == city_import.EXIT_OUTAGE == 75
+    captured = capsys.readouterr()
+    assert "Commons could not be queried" in captured.err
+    assert json.loads(captured.out)["status"] == "outage"

@@ -198,3 +198,15 @@ def test_the_flow_ranks_through_the_real_client_on_the_loopback_replica(
     for poi in PointOfInterest.objects.exclude(image_file=""):
         assert poi.image_file.width <= 800 and poi.image_file.height <= 600
     assert RankingState.objects.get(poi__name="Notre-Dame").outcome == "failed"
+
+
+def test_an_outage_fails_the_flow(prefect_server, commons):
+    """Every listed POI fails because Commons cannot be queried: the flow run fails."""
+    commons.failing.update([*LISTED, "Eiffel Tower", "The Eiffel Tower"])
+
+    state = import_city(source=paris_doc(), threshold=1.0, return_state=True)
+
+    assert state.is_failed()
+    assert "Commons could not be queried" in state.message
+    assert RankingState.objects.filter(outcome="failed").count() == 6
+    assert not PointOfInterest.objects.exclude(image_file="").exists()

@@ -4,12 +4,16 @@
 
 For operators checking a model, and for evaluation: stdout holds only the results
 (``<score>\\t<file>``, or with ``--json`` one ``{"file": ..., "score": ...}`` object per
-line, ``score`` null for an unreadable file); the summary goes to stderr.
+line, ``score`` null for an unreadable file); the summary goes to stderr. Only regular
+files up to ``--max-bytes`` are read (a FIFO or ``/dev/zero`` is refused, never read).
+The exit status is 1 when no file at all could be scored, so cron and CI notice.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +39,36 @@ def expand_paths(paths: list[str]) -> list[Path]:
     return files
 
 
+class UnreadableFile(Exception):
+    """A path that is not scored; the message says why."""
+
+
+def read_image_file(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``; ``UnreadableFile`` otherwise.
+
+    Opened without blocking and checked on the open descriptor, so a FIFO (which would
+    block until a writer comes) or a device such as /dev/zero (endless) is never read,
+    even if the path is swapped after it was listed.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read ({exc.strerror or exc})")
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnreadableFile("not a regular file")
+        if info.st_size > max_bytes:
+            raise UnreadableFile(f"larger than {max_bytes} bytes ({info.st_size})")
+        try:
+            data = handle.read(max_bytes + 1)
+        except OSError as exc:
+            raise UnreadableFile(f"cannot read ({exc.strerror or exc})")
+    if len(data) > max_bytes:  # it grew after fstat
+        raise UnreadableFile(f"larger than {max_bytes} bytes")
+    return data
+
+
 class Command(BaseCommand):
     help = "Score local image files (0-10) with a scorer backend; one line per file."
 
@@ -46,6 +80,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--json", action="store_true", help="One JSON object per line: file, score."
         )
+        parser.add_argument(
+            "--max-bytes",
+            type=int,
+            help="Larger files are not read (default: IMAGE_RANKING_MAX_DOWNLOAD_BYTES).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from image_ranking.services.scoring import available_scorers, get_scorer
@@ -55,6 +94,11 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Unknown scorer {name!r}; choose one of: {', '.join(available_scorers())}."
             )
+        max_bytes = (
+            options["max_bytes"] if options["max_bytes"] is not None else conf.MAX_DOWNLOAD_BYTES
+        )
+        if max_bytes < 1:
+            raise CommandError("--max-bytes must be at least 1.")
         files = expand_paths(options["paths"])
         if not files:
             raise CommandError("No image files found in the given folders.")
@@ -73,9 +117,9 @@ class Command(BaseCommand):
             blobs: list[bytes] = []
             for path in chunk:
                 try:
-                    blobs.append(path.read_bytes())
-                except OSError as exc:
-                    self.stderr.write(f"{path}: cannot read ({exc.strerror or exc})")
+                    blobs.append(read_image_file(path, max_bytes))
+                except UnreadableFile as exc:
+                    self.stderr.write(f"{path}: {exc}")
                     blobs.append(b"")  # decodes to None: reported as unreadable
             try:
                 scores = scorer.score_images(blobs)
@@ -96,4 +140,7 @@ class Command(BaseCommand):
         summary = f"Scored {scored} of {len(files)} files with {name} ({version})"
         if unreadable:
             summary += f"; {unreadable} unreadable"
+        if not scored:
+            # Exit status 1: an empty result is an outage or a wrong path, not a success.
+            raise CommandError(summary + ".")
         self.stderr.write(self.style.SUCCESS(summary + "."))

@@ -28,7 +28,6 @@ __all__ = [
     "clear_scorers",
     "get_scorer",
     "register",
-    "score_image",
     "score_images",
 ]
 
@@ -70,7 +69,3 @@ def clear_scorers() -> None:
 def score_images(images: Sequence[bytes | None]) -> list[float | None]:
     """Scores (0-10, None for unusable images) from the configured scorer."""
     return get_scorer().score_images(images)
-
-
-def score_image(image: bytes) -> float | None:
-    return get_scorer().score_image(image)

@@ -28,14 +28,9 @@ from image_ranking.exceptions import ModelWeightsMissingError
 
 logger = logging.getLogger(__name__)
 
-# open_clip's file names on the Hugging Face hub (safetensors preferred).
-HF_SAFETENSORS_NAME = "open_clip_model.safetensors"
-HF_WEIGHTS_NAME = "open_clip_pytorch_model.bin"
 BACKBONE_EXTENSIONS = (".safetensors", ".bin", ".pt", ".pth")
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
-# Hugging Face's metadata request otherwise waits 10 s per attempt.
-os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,294 @@
+"""The ranking-run service (``services/runs.py``) without the command: the summary dict,
+resume after an interruption, leases shared by concurrent runs, crashed runs taken over,
+outages. Clocks are injected; nothing sleeps."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from cities.models import City, PoiList, PointOfInterest
+from image_ranking.models import RankingLease, RankingRun, RankingState
+from image_ranking.services import leases
+from image_ranking.services.runs import (
+    RankingRunner,
+    RunError,
+    RunOptions,
+    summary_keys,
+)
+from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commit_immediately")]
+
+NAMES = ["Arc", "Bridge", "Castle", "Dome", "Elm"]
+
+
+@pytest.fixture
+def commons():
+    commons = FakeCommons()
+    for name in NAMES:
+        commons.add_file(f"File:{name}.jpg", grey(200))
+        commons.set_search(name, [f"File:{name}.jpg"])
+    return commons
+
+
+@pytest.fixture
+def pois():
+    city = City.objects.create(name="Paris", slug="paris")
+    plist = PoiList.objects.create(city=city, name="Best")
+    made = [PointOfInterest.objects.create(city=city, name=n, category="see") for n in NAMES]
+    plist.pois.add(*made)
+    return made
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = timezone.now()
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+def runner(commons, clock, **options):
+    return RankingRunner(
+        RunOptions(**options),
+        client=commons,
+        scorer=BrightnessScorer(),
+        clock=clock,
+        lease_seconds=60,
+        owner="test:1",
+    )
+
+
+def test_summary_dict(pois, commons, clock):
+    commons.failing.add("Castle")
+    result = runner(commons, clock, batch_size=2).run()
+    assert tuple(result) == summary_keys()
+    assert result["status"] == "success"
+    assert (result["processed_count"], result["updated_count"], result["failed_count"]) == (5, 4, 1)
+    assert result["request_count"] == commons.request_count > 0
+    run = RankingRun.objects.get()
+    assert run.status == "success" and run.total_count == 5 and run.owner == "test:1"
+    assert run.counts["updated"] == 4 and run.counts["requests"] == commons.request_count
+    assert not RankingLease.objects.filter(run=run).exists()  # every lease given back
+
+
+def test_progress_callback_after_each_poi(pois, commons, clock):
+    seen = []
+    runner(commons, clock, batch_size=2).run(seen.append)
+    assert [p.done for p in seen] == [1, 2, 3, 4, 5]
+    assert [p.batch_done for p in seen] == [False, True, False, True, True]
+    assert seen[-1].counts["updated"] == 5 and seen[0].result.poi_name == "Arc"
+
+
+def test_stop_after_the_current_poi_then_resume(pois, commons, clock):
+    first = runner(commons, clock, batch_size=2)
+
+    def stop_after_two(progress):
+        if progress.done == 2:
+            first.request_stop()
+
+    result = first.run(stop_after_two)
+    assert result["status"] == "interrupted" and result["processed_count"] == 2
+    assert RankingRun.objects.get().status == "interrupted"
+    assert not RankingLease.objects.filter(expires_at__gt=clock.now).exists()
+
+    clock.advance(5)
+    second = runner(commons, clock, batch_size=2)
+    plan = second.prepare()
+    assert plan.resumed == RankingRun.objects.get(status="resumed")
+    assert plan.joined is None and plan.total == 3
+    result = second.run()
+    assert result["status"] == "success" and result["processed_count"] == 3
+    assert RankingState.objects.filter(outcome="updated").count() == 5
+
+
+def test_keyboard_interrupt_mid_poi_gives_its_leases_back(pois, commons, clock):
+    def boom(poi):
+        if poi.name == "Castle":
+            raise KeyboardInterrupt
+
+    commons.on_search = boom
+    result = runner(commons, clock, batch_size=1).run()
+    assert result["status"] == "interrupted" and result["processed_count"] == 2
+    assert not RankingLease.objects.filter(expires_at__gt=clock.now).exists()
+
+
+def test_restart_does_not_resume(pois, commons, clock):
+    first = runner(commons, clock, batch_size=1)
+    first.run(lambda p: first.request_stop())
+    plan = runner(commons, clock, restart=True, missing_only=False).prepare()
+    assert plan.resumed is None and plan.since is None and plan.total == 5
+
+
+def test_claims_are_disjoint_and_expire(pois, clock):
+    ids = [p.pk for p in pois]
+    now = clock.now
+    a = RankingRun.objects.create(started_at=now)
+    b = RankingRun.objects.create(started_at=now)
+    until = now + timedelta(seconds=60)
+    assert leases.claim(ids[:3], a, now=now, until=until) == ids[:3]
+    assert leases.claim(ids, b, now=now, until=until) == ids[3:]
+    assert leases.claim(ids[:3], a, now=now, until=until) == ids[:3]  # still a's
+    leases.release(ids[:1], b, now=now)  # not b's to give back
+    assert leases.claim(ids[:1], b, now=now, until=until) == []
+    leases.release(ids[:1], a, now=now)
+    assert leases.claim(ids[:1], b, now=now, until=until) == ids[:1]
+    later = until + timedelta(seconds=1)  # a crashed: its leases ran out
+    assert leases.claim(ids[1:3], b, now=later, until=later) == ids[1:3]
+
+
+def test_a_live_run_is_joined_not_resumed(pois, commons, clock):
+    live = runner(commons, clock, batch_size=5)
+    live.prepare()
+    # The live run holds two POIs right now (it is ranking them).
+    leases.claim([pois[0].pk, pois[1].pk], live.record, now=clock.now, until=clock.now)
+    leases.renew(
+        live.record,
+        [pois[0].pk, pois[1].pk],
+        now=clock.now,
+        until=clock.now + timedelta(seconds=60),
+    )
+    clock.advance(10)
+    other = runner(commons, clock, batch_size=5)
+    plan = other.prepare()
+    assert plan.joined == live.record and plan.resumed is None
+    result = other.run()
+    assert result["processed_count"] == 3  # the two held POIs were left to the live run
+    live.record.refresh_from_db()
+    assert live.record.status == "running"  # not marked "resumed"
+    assert set(RankingState.objects.values_list("poi__name", flat=True)) == set(NAMES[2:])
+
+
+def test_a_crashed_run_is_taken_over(pois, commons, clock):
+    crashed = runner(commons, clock, batch_size=5)
+    crashed.prepare()
+    ids = [p.pk for p in pois]
+    leases.claim(ids[:2], crashed.record, now=clock.now, until=clock.now + timedelta(seconds=60))
+    clock.advance(61)  # no heartbeat for longer than the lease
+    other = runner(commons, clock, batch_size=5)
+    plan = other.prepare()
+    assert plan.resumed == crashed.record and plan.joined is None
+    assert other.run()["processed_count"] == 5
+    assert RankingRun.objects.get(pk=crashed.record.pk).status == "resumed"
+
+
+def test_pois_ranked_by_another_run_meanwhile_are_skipped(pois, commons, clock):
+    mine = runner(commons, clock, batch_size=1, missing_only=False)
+    mine.prepare()
+    # Another process ranks Arc after this run started, and gives its lease back.
+    runner(commons, clock, missing_only=False, limit=1, restart=True).run()
+    assert mine.run()["processed_count"] == 4
+
+
+def test_limit_counts_ranked_pois_past_claimed_ones(pois, commons, clock):
+    other = RankingRun.objects.create(started_at=clock.now)
+    leases.claim([pois[0].pk], other, now=clock.now, until=clock.now + timedelta(seconds=60))
+    result = runner(commons, clock, batch_size=1, limit=2).run()
+    assert result["processed_count"] == 2
+    assert set(RankingState.objects.values_list("poi__name", flat=True)) == {"Bridge", "Castle"}
+
+
+def test_outage_when_every_poi_failed_for_commons(pois, commons, clock):
+    commons.failing.update(NAMES)
+    result = runner(commons, clock).run()
+    assert result["status"] == "outage" and result["failed_count"] == 5
+    run = RankingRun.objects.get()
+    assert run.status == "failed" and "Commons could not be queried" in run.message
+
+
+def test_every_poi_failing_for_another_reason_is_a_failed_run(pois, commons, clock, monkeypatch):
+    from image_ranking.services import ranking
+
+    def broken(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(ranking.Ranker, "_apply_winner", broken)
+    result = runner(commons, clock).run()
+    assert result["status"] == "failed" and result["failed_count"] == 5
+
+
+def test_dry_run_claims_and_records_nothing(pois, commons, clock):
+    result = runner(commons, clock, dry_run=True).run()
+    assert result["updated_count"] == 5 and result["dry_run"] is True
+    assert not RankingLease.objects.exists() and not RankingRun.objects.exists()
+
+
+def test_missing_model_fails_the_run_record(pois, commons, clock):
+    run = RankingRunner(
+        RunOptions(), client=commons, scorer=BrightnessScorer(missing_weights=True), clock=clock
+    )
+    with pytest.raises(RunError, match="download_models"):
+        run.run()
+    assert commons.request_count == 0
+    assert RankingRun.objects.get().status == "failed"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"limit": 0}, "--limit must be a positive number"),
+        ({"batch_size": "x"}, "--batch-size must be a number"),
+        ({"threshold": 12}, "--threshold must be between 0 and 10"),
+        ({"city": "  "}, "--city needs a city slug"),
+        ({"all": True, "missing_only": True}, "not both"),
+    ],
+)
+def test_bad_options(options, message):
+    with pytest.raises(RunError, match=message):
+        RunOptions.from_options(options)
+
+
+def test_two_processes_split_the_list(commons_replica, tmp_path):
+    """Two real rank_poi_images processes on one database (SQLite here; PostgreSQL when the
+    suite runs on it) rank disjoint POIs, with the requests of one process."""
+    from django.db import connection
+
+    from tests.image_ranking import concurrent_runs as cr
+
+    replica, count = commons_replica, 12
+    for slug in ("solo", "duo"):
+        cr.add_photos(replica, slug, count)
+    with cr.fresh_database(tmp_path, connection.vendor, connection.settings_dict) as url:
+        env = cr.environment(url, replica, tmp_path)
+        cr.prepare(env, {"solo": count, "duo": count})
+        (solo,) = cr.run_together(env, 1, "--city", "solo", "--batch-size", "2")
+        one = len(replica.requests)
+        pair = cr.run_together(env, 2, "--city", "duo", "--batch-size", "2")
+        two = len(replica.requests) - one
+
+    assert solo["processed_count"] == solo["updated_count"] == count
+    first, second = (set(r["ranked"]) for r in pair)
+    assert not first & second, "a POI was ranked by both processes"
+    assert first | second == {f"duo POI {k}" for k in range(count)}
+    assert sum(r["processed_count"] for r in pair) == count
+    assert all(r["status"] == "success" for r in pair)
+    assert all(r["processed_count"] > 0 for r in pair), "both processes ranked some"
+    assert two == one == sum(r["request_count"] for r in pair)
+
+
+def test_a_run_first_sweeps_old_orphan_files(pois, commons, clock, settings):
+    # A file a killed process wrote but never committed, older than ORPHAN_MIN_AGE.
+    folder = settings.MEDIA_ROOT / "cities" / "images" / "paris"
+    folder.mkdir(parents=True)
+    orphan = folder / "99-lost-abc.jpg"
+    orphan.write_bytes(b"half a jpeg")
+    old = clock.now.timestamp() - 2 * 86400
+    os.utime(orphan, (old, old))
+    runner(commons, clock, batch_size=5, dry_run=True).run()
+    assert orphan.exists()  # a dry run changes nothing on disk
+    runner(commons, clock, batch_size=5).run()
+    assert not orphan.exists()
+    stored = [PointOfInterest.objects.get(pk=p.pk).image_file for p in pois]
+    assert all(f and f.storage.exists(f.name) for f in stored)  # the run's own files stay
