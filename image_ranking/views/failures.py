@@ -1,14 +1,13 @@
 """Failures worded for curators: what happened, that nothing changed, what to do.
 
 The technical detail (URLs, exception text) goes to the log, never onto the page. The
-page's own calls to Commons never wait long: retries share a small time allowance and,
-when the client supports it, the shared request budget is not waited for either.
+page's own calls to Commons never sleep: no back-off between retries and no waiting for
+the shared request budget (``wait_for_budget=False``): the curator retries instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import logging
 from typing import Any
 
@@ -19,39 +18,15 @@ from image_ranking.conf import conf
 
 logger = logging.getLogger("image_ranking.review")
 
-# Seconds of retry back-off one page request may spend in total (the batch run waits longer).
-RETRY_ALLOWANCE = 2.0
 NOTHING_CHANGED = "nothing was changed."
 
 
-class BoundedSleep:
-    """A client ``sleep`` that gives up (a transient error) once the allowance is spent."""
-
-    def __init__(self, allowance: float = RETRY_ALLOWANCE, sleep: Any = None) -> None:
-        import time
-
-        self.left = allowance
-        self._sleep = sleep or time.sleep
-
-    def __call__(self, seconds: float) -> None:
-        if seconds > self.left:
-            raise exceptions.TransientCommonsError("gave up waiting for Commons (page request)")
-        self.left -= seconds
-        self._sleep(seconds)
-
-
 def interactive_client() -> Any:
-    """A Commons client for a page request: bounded retries, never waits for the budget."""
+    """A Commons client for a page request: it never sleeps (see the module docstring)."""
     from image_ranking.services import wikimedia
 
-    kwargs: dict[str, Any] = {
-        "thumb_width": conf.RANKING_THUMBNAIL_WIDTH,
-        "sleep": BoundedSleep(),
-    }
-    # The non-blocking budget mode (BudgetExhausted) comes with the `net` branch.
-    if "wait_for_budget" in inspect.signature(wikimedia.CommonsClient).parameters:
-        kwargs["wait_for_budget"] = False
-    return wikimedia.CommonsClient(**kwargs)
+    # An exhausted budget raises BudgetExhaustedError (with retry_at) instead of sleeping.
+    return wikimedia.CommonsClient(thumb_width=conf.RANKING_THUMBNAIL_WIDTH, wait_for_budget=False)
 
 
 def _retry_time(exc: BaseException) -> str:
@@ -67,9 +42,8 @@ def _retry_time(exc: BaseException) -> str:
 
 def curator_message(exc: BaseException, action: str) -> str:
     """One sentence for the page; ``action`` is what was tried ("Fetching alternatives")."""
-    budget_exhausted = getattr(exceptions, "BudgetExhausted", ())
     when = _retry_time(exc)
-    if when or (budget_exhausted and isinstance(exc, budget_exhausted)):
+    if when or isinstance(exc, exceptions.BudgetExhaustedError):
         later = f" until {when}" if when else " for now"
         return (
             f"The Commons request budget is used up{later}; {NOTHING_CHANGED} "

@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from cities.models import City, PoiList, PointOfInterest
+from config.security import content_security_policy
 from image_ranking.models import ImageCandidate, ImageTrainingData
 from image_ranking.services import scoring
 from tests.conftest import REPO_ROOT
@@ -47,12 +48,17 @@ def browser_page(monkeypatch):
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
+        # Content-Security-Policy violations, recorded before any page script runs.
+        page.add_init_script(
+            "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+            " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+        )
         yield page, sync_api.expect
         browser.close()
 
 
 @pytest.fixture
-def ranked_city(commons_settings, monkeypatch):
+def ranked_city(commons_settings, monkeypatch, settings):
     scorer = BrightnessScorer()
     monkeypatch.setattr(scoring, "get_scorer", lambda name=None: scorer)
     r = commons_settings
@@ -65,6 +71,9 @@ def ranked_city(commons_settings, monkeypatch):
         r.set_search(name, [f"File:{name} front.jpg", f"File:{name} side.jpg"])
     call_command("rank_poi_images", stdout=io.StringIO(), stderr=io.StringIO())
     get_user_model().objects.create_user("curator", password="s3cret-pw", is_staff=True)
+    # The replica stands in for upload.wikimedia.org (plain HTTP on a random port): the
+    # Content-Security-Policy lets the browser show its thumbnails.
+    settings.CONTENT_SECURITY_POLICY = content_security_policy([], extra_img=[r.base_url])
     return paris
 
 

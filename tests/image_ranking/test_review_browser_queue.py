@@ -55,6 +55,7 @@ def test_queue_keyboard_flow(browser_page, live_server, ranked_city):
     page.keyboard.press("g")
     expect(page.locator("#queue")).to_contain_text("Nothing left to review")
     expect(count).to_have_text("2 of 2 labelled")
+    assert page.evaluate("window.__csp") == []  # the queue keeps the site's CSP
 
 
 @pytest.fixture
@@ -111,6 +112,7 @@ def test_enlarge_and_a_portrait_shown_whole(browser_page, live_server, portrait)
     expect(viewer).to_be_visible()
     candidate = ImageCandidate.objects.get(title=portrait)
     assert candidate.height == 2400
+    assert page.evaluate("window.__csp") == []  # thumbnails, viewer: within the CSP
 
 
 def test_key_hints_are_hidden_on_touch_screens(browser_page, live_server, ranked_city):

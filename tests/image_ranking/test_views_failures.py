@@ -65,20 +65,9 @@ def test_the_page_shows_who_is_logged_in_and_a_logout_button(city, curator):
     assert response.status_code == 302 and response["Location"] == "/accounts/login/"
 
 
-def test_retries_of_a_page_request_are_bounded():
-    slept = []
-    sleep = failures.BoundedSleep(2.0, sleep=slept.append)
-    sleep(1.0)
-    sleep(1.0)
-    with pytest.raises(exceptions.TransientCommonsError):
-        sleep(2.0)
-    assert slept == [1.0, 1.0]
-
-
-def test_the_page_client_never_waits_long(commons_settings):
+def test_the_page_client_never_sleeps(commons_settings):
     client = failures.interactive_client()
-    assert isinstance(client.sleep, failures.BoundedSleep)
-    assert client.sleep.left <= failures.RETRY_ALLOWANCE
+    assert client.http.wait_for_budget is False  # no budget wait, no back-off
 
 
 @pytest.mark.parametrize(
@@ -99,7 +88,7 @@ def test_curator_messages_hide_the_technical_detail(exc, expected):
 
 
 def test_an_exhausted_budget_says_until_when():
-    exc = exceptions.CommonsError("budget")
-    exc.retry_at = dt.datetime(2026, 1, 1, 14, 5, tzinfo=dt.UTC)
+    at = dt.datetime(2026, 1, 1, 14, 5, tzinfo=dt.UTC).timestamp()
+    exc = exceptions.BudgetExhaustedError("budget spent", retry_at=at, retry_after=60.0)
     message = failures.curator_message(exc, "Fetching alternatives")
     assert "request budget is used up until 14:05" in message and "nothing was changed" in message
