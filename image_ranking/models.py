@@ -47,6 +47,13 @@ class ImageCandidate(models.Model):
         COMMONS = "commons", "Commons search"
         WIKIDATA = "wikidata", "Wikidata image (P18)"
 
+    class Relevance(models.TextChoices):
+        VERIFIED = "verified", "Shows this POI (verified)"
+        LIKELY = "likely", "Likely shows this POI"
+        UNKNOWN = "unknown", "No evidence either way"
+        ELSEWHERE = "elsewhere", "A namesake elsewhere"
+        NOT_A_PHOTO = "not_a_photo", "Not a photo of the place"
+
     poi = models.ForeignKey(POI_MODEL, on_delete=models.CASCADE, related_name="image_candidates")
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.COMMONS)
     title = models.CharField(max_length=500, help_text="Commons file title, e.g. 'File:X.jpg'.")
@@ -66,6 +73,26 @@ class ImageCandidate(models.Model):
     search_rank = models.PositiveIntegerField(null=True, blank=True)
     filtered_reason = models.CharField(
         max_length=200, blank=True, help_text="Why it was dropped before scoring; empty if kept."
+    )
+    # Commons metadata the relevance judge reads (services/relevance.py).
+    categories = models.JSONField(default=list, blank=True, help_text="Without 'Category:'.")
+    assessments = models.JSONField(default=list, blank=True, help_text="featured/quality/valued.")
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    description = models.TextField(blank=True, help_text="Plain text.")
+    object_name = models.CharField(max_length=500, blank=True)
+    found_by = models.JSONField(
+        default=list, blank=True, help_text="Queries that found it: wikidata, depicts, ..."
+    )
+    relevance = models.CharField(
+        max_length=20,
+        choices=Relevance.choices,
+        blank=True,
+        help_text="Does it show this POI? Blank: not judged yet.",
+    )
+    evidence = models.JSONField(default=list, blank=True, help_text="Why, one line each.")
+    thumbnail_failures = models.PositiveSmallIntegerField(
+        default=0, help_text="Failed thumbnail downloads in a row (retried up to a bound)."
     )
     score = models.FloatField(null=True, blank=True)
     scorer_name = models.CharField(max_length=100, blank=True)

@@ -11,7 +11,7 @@ POI_MODEL = getattr(settings, "IMAGE_RANKING_POI_MODEL", "cities.PointOfInterest
 class Migration(migrations.Migration):
     dependencies = [
         migrations.swappable_dependency(POI_MODEL),
-        ("image_ranking", "0002_ranking_run"),
+        ("image_ranking", "0003_relevance"),
     ]
 
     operations = [

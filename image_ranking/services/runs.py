@@ -56,11 +56,6 @@ SUCCESS, INTERRUPTED, OUTAGE, FAILED = "success", "interrupted", "outage", "fail
 # How many past runs to look through for one to resume.
 RESUME_LOOKBACK = 20
 
-# How ranking.py words the message of a POI that failed because Commons could not be
-# queried (network error, 5xx, bad answer): such failures mean an outage, not bad data.
-COMMONS_FAILURE_PREFIX = "Commons error"
-
-
 NO_PROGRESS = {
     OUTAGE: "No progress: every POI failed because Commons could not be queried "
     "(an outage?). Nothing was changed; run again later.",
@@ -335,7 +330,7 @@ class RankingRunner:
             for batch in self._batches():
                 for result in ranker.rank_many(batch, batch_size=len(batch)):
                     counts[str(result.outcome)] += 1
-                    if result.failed and result.message.startswith(COMMONS_FAILURE_PREFIX):
+                    if result.failed and result.commons_failure:
                         self._commons_failures += 1
                     self._release([result.poi_id])
                     self._heartbeat()

@@ -2,9 +2,9 @@
 
 ``BrightnessScorer`` scores real image bytes by mean brightness (0-10), so a test picks
 the winner by picking colours. ``FakeCommons`` follows the ``CommonsClient`` contract
-(fetch_candidates, fetch_candidates_for_pois, download_image, request_count) and counts
-requests the way the real client does; the end-to-end tests use the real client against
-the loopback replica instead.
+(gather, gather_one, download_image, request_count; the older fetch_candidates and
+fetch_candidates_for_pois too) and counts requests the way the real client does; the
+end-to-end tests use the real client against the loopback replica instead.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from PIL import Image, ImageStat
 
 from image_ranking.exceptions import CommonsError, ModelWeightsMissingError
 from image_ranking.services.scoring.base import Scorer
-from image_ranking.services.wikimedia import Candidate
+from image_ranking.services.wikimedia import Candidate, Gathered, WikidataItem
 
 
 def jpeg(size=(1920, 1440), color=(128, 128, 128)) -> bytes:
@@ -163,6 +163,32 @@ class FakeCommons:
             except CommonsError:
                 continue  # that POI fetches on its own later (and fails there)
         return result
+
+    def _item(self, poi) -> WikidataItem | None:
+        qid = getattr(poi, "wikidata_id", "") or ""
+        return WikidataItem(qid, image=self.wikidata.get(qid)) if qid else None
+
+    def gather(self, pois, limit=10) -> dict:
+        """Like the real client: one wbgetentities for the batch, a search per POI; a POI
+        whose search fails is left out."""
+        self.batch_calls += 1
+        pois = list(pois)
+        if any(getattr(p, "wikidata_id", "") for p in pois):
+            self.request_count += 1
+        result = {}
+        for poi in pois:
+            try:
+                found = self._wikidata_candidate(poi) + self._search(poi, limit, True)
+            except CommonsError:
+                continue
+            result[poi.pk] = Gathered(self._item(poi), found)
+        return result
+
+    def gather_one(self, poi, limit=10) -> Gathered:
+        if getattr(poi, "wikidata_id", ""):
+            self.request_count += 1
+        found = self._wikidata_candidate(poi) + self._search(poi, limit, True)
+        return Gathered(self._item(poi), found)
 
     def download_image(self, url: str, *, max_bytes=None) -> bytes:
         self.request_count += 1

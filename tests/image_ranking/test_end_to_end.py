@@ -81,9 +81,11 @@ def test_first_run_stores_winners_and_reports(city, brightness, commons_settings
     louvre = stored("Louvre")
     assert louvre.size[0] <= 800 and louvre.size[1] <= 600 and louvre.size == (800, 533)
     selected = SelectedImage.objects.get(poi__name="Louvre")
-    assert selected.title == "File:Louvre pyramid.jpg"  # the brightest kept candidate
+    # The Wikidata image is verified to show the Louvre; the brighter search results
+    # have no evidence either way, so they only count when nothing verified passes.
+    assert selected.title == "File:Louvre courtyard.jpg"
     assert selected.author == "Jane & Doe" and selected.license_name == "CC BY-SA 4.0"
-    assert selected.page_url.endswith("File:Louvre_pyramid.jpg")
+    assert selected.page_url.endswith("File:Louvre_courtyard.jpg")
     assert stored("Orsay").size == (800, 600)
 
     # Thumbnails at 960 px, kept candidates only, never an original, no second download.
@@ -91,9 +93,11 @@ def test_first_run_stores_winners_and_reports(city, brightness, commons_settings
     downloads = r.download_requests
     assert all("/thumb/" in d and "/960px-" in d for d in downloads)
     assert not any("plan" in d or "small" in d or "logo" in d for d in downloads)
-    assert len(downloads) == 3 + 1 + 1  # Louvre 3 kept, Pantheon 1, Orsay 1
-    # 1 Wikidata batch + 1 imageinfo for its P18 + 4 searches + 5 thumbnails.
-    assert result["request_count"] == len(r.requests) == 1 + 1 + 4 + 5
+    # Louvre: only its verified P18 (it passes, so files without evidence are not
+    # fetched); Pantheon 1, Orsay 1.
+    assert len(downloads) == 1 + 1 + 1
+    # 1 Wikidata batch + 1 imageinfo for its P18 + 4 searches + 3 thumbnails.
+    assert result["request_count"] == len(r.requests) == 1 + 1 + 4 + 3
 
     pantheon = Validation.objects.get(poi__name="Pantheon", resolved=False)
     assert "below the threshold" in pantheon.description and "Paris" in pantheon.description
@@ -159,3 +163,80 @@ def test_real_scorer_code_end_to_end(city, tiny_clip, commons_settings, settings
     assert {c.scorer_name for c in scored} == {"tiny-clip"}
     assert all(0.0 <= c.score <= 10.0 for c in scored)
     assert all(c.scorer_version == tiny_clip.version for c in scored)
+
+
+@pytest.fixture
+def aldmere(commons_settings):
+    """Generic names with brighter namesakes elsewhere, a plan in the POI's category and
+    a panorama that shows two POIs, served the way Commons and Wikidata describe them."""
+    r = commons_settings
+    city = City.objects.create(name="Aldmere", slug="aldmere")
+    plist = PoiList.objects.create(city=city, name="Essentials")
+    pois = {
+        "Clock Tower": dict(wikidata_id="Q1", latitude=52.1, longitude=5.12),
+        "Market Square": dict(wikidata_id="Q2", latitude=52.101, longitude=5.121),
+        "Cathedral": dict(wikidata_id="Q3", latitude=52.1012, longitude=5.1212),
+        "Old Bridge": dict(latitude=52.102, longitude=5.118),
+    }
+    for name, fields in pois.items():
+        plist.pois.add(
+            PointOfInterest.objects.create(city=city, name=name, category="see", **fields)
+        )
+    r.set_wikidata("Q1", "File:Aldmere clock tower.jpg", category="Clock Tower (Aldmere)")
+    r.set_wikidata("Q2", None, category="Market Square (Aldmere)")
+    r.set_wikidata("Q3", None, category="Cathedral (Aldmere)")
+    own = ["Clock Tower (Aldmere)"]
+    r.add_file("File:Aldmere clock tower.jpg", color=(150, 150, 150), categories=own)
+    r.add_file("File:Clock Tower at dusk.jpg", color=(170, 170, 170), categories=own)
+    plan = r.add_file("File:Clock Tower 1885.jpg", color=(250, 250, 250), categories=own)
+    drawing = Image.new("RGB", (960, 720), "white")
+    for x in range(40, 960, 90):
+        drawing.paste((0, 0, 0), (x, 0, x + 3, 720))
+    out = io.BytesIO()
+    drawing.save(out, format="JPEG")
+    plan.thumbs[960] = out.getvalue()
+    r.add_file(
+        "File:Clock Tower Boston.jpg", color=(240, 240, 240), categories=["Clock Tower (Boston)"]
+    )
+    both = ["Market Square (Aldmere)", "Cathedral (Aldmere)"]
+    r.add_file(
+        "File:Market square panorama.jpg", size=(3000, 1500), color=(230, 230, 230), categories=both
+    )
+    r.add_file("File:Market day.jpg", color=(160, 160, 160), categories=both[:1])
+    r.add_file("File:Cathedral front.jpg", color=(165, 165, 165), categories=both[1:])
+    r.add_file(
+        "File:Old Bridge Mostar.jpg", color=(235, 235, 235), categories=["Old Bridge (Mostar)"]
+    )
+    r.add_file("File:Old Bridge.jpg", color=(225, 225, 225), gps=(43.34, 17.81))
+    return city
+
+
+def test_namesakes_plans_and_shared_photos(aldmere, brightness, commons_settings):
+    result, _ = run("--city", "aldmere")
+    assert result["updated_count"] == 3 and result["no_image_count"] == 1
+    chosen = dict(SelectedImage.objects.values_list("poi__name", "title"))
+    # The brighter namesake and the plan lose to the tower's own verified photos.
+    assert chosen["Clock Tower"] == "File:Clock Tower at dusk.jpg"
+    # One photo, one POI: the panorama goes to one, the other gets its own next best.
+    square = {chosen["Market Square"], chosen["Cathedral"]}
+    assert "File:Market square panorama.jpg" in square and len(square) == 2
+    tower = {c.title: c for c in ImageCandidate.objects.filter(poi__name="Clock Tower")}
+    assert "File:Clock Tower Boston.jpg" not in tower  # the category search skips it
+    assert tower["File:Clock Tower 1885.jpg"].relevance == "not_a_photo"
+    assert tower["File:Clock Tower 1885.jpg"].filtered_reason.startswith("not a photo (pixels)")
+    assert "in Category:Clock Tower (Aldmere)" in tower["File:Clock Tower at dusk.jpg"].evidence
+    bridge = {c.title: c for c in ImageCandidate.objects.filter(poi__name="Old Bridge")}
+    assert bridge["File:Old Bridge Mostar.jpg"].relevance == "elsewhere"
+    assert bridge["File:Old Bridge Mostar.jpg"].evidence[0] == (
+        "elsewhere: Category:Old Bridge (Mostar)"
+    )
+    assert bridge["File:Old Bridge.jpg"].filtered_reason.startswith("elsewhere: ")
+    # Nothing of the Old Bridge's own: no image, and the report says why.
+    report = Validation.objects.get(poi__name="Old Bridge", resolved=False)
+    assert "2 files found, all of places named Old Bridge elsewhere (Mostar)" in report.description
+    assert not PointOfInterest.objects.get(name="Old Bridge").image_file
+    # A re-run keeps every choice and costs nothing.
+    before = len(commons_settings.requests)
+    again, _ = run("--city", "aldmere", "--all")
+    assert again["updated_count"] == 0 and len(commons_settings.requests) == before
+    assert dict(SelectedImage.objects.values_list("poi__name", "title")) == chosen

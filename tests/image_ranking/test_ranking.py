@@ -6,6 +6,7 @@ The end-to-end runs against the loopback Commons replica are in test_rank_comman
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -154,23 +155,29 @@ def test_unchanged_winner_is_not_downloaded_again(poi, eiffel, scorer):
     assert PointOfInterest.objects.get(pk=poi.pk).image_file.name == name
 
 
-def test_image_shared_between_pois_is_scored_and_fetched_once(city, commons, scorer):
+def test_image_shared_between_pois_goes_to_one_and_is_fetched_once(city, commons, scorer):
     commons.add_file("File:Paris skyline.jpg", grey(240))
     commons.add_file("File:Louvre court.jpg", grey(60))
     commons.set_search("Eiffel Tower", ["File:Paris skyline.jpg"])
-    commons.set_search("Louvre", ["File:Louvre court.jpg", "File:Paris skyline.jpg"])
+    commons.set_search("Louvre", ["File:Paris skyline.jpg", "File:Louvre court.jpg"])
     eiffel, louvre = make_poi(city, "Eiffel Tower"), make_poi(city, "Louvre")
-    results = list(rank_pois([eiffel, louvre], client=commons, scorer=scorer))
+    results = list(rank_pois([eiffel, louvre], client=commons, scorer=scorer, threshold=2))
     assert [r.outcome for r in results] == ["updated", "updated"]
-    assert [r.chosen.title for r in results] == ["File:Paris skyline.jpg"] * 2
+    # One photo, one POI: the Louvre gets its next best.
+    assert [r.chosen.title for r in results] == ["File:Paris skyline.jpg", "File:Louvre court.jpg"]
     assert (
         commons.downloads.count(commons.files["File:Paris skyline.jpg"].candidate.thumbnail_url)
         == 1
     )
     assert commons.request_count == 2 + 2  # 2 searches + 2 distinct thumbnails
     assert scorer.scored == 2
-    # A later, separate run reuses the score and copies the stored file: no download.
-    other = make_poi(city, "Tour Montparnasse")
+    # Stable on a re-run: each keeps its own, nothing is fetched.
+    again = list(rank_pois([louvre, eiffel], client=commons, scorer=scorer, threshold=2))
+    assert [r.outcome for r in again] == ["unchanged", "unchanged"]
+    assert SelectedImage.objects.get(poi=louvre).title == "File:Louvre court.jpg"
+    # Another city may show the same file: its stored copy is reused, no download.
+    lyon = City.objects.create(name="Lyon", slug="lyon")
+    other = make_poi(lyon, "Tour Montparnasse")
     commons.set_search("Tour Montparnasse", ["File:Paris skyline.jpg"])
     result = rank_poi_images(other, client=commons, scorer=scorer)
     assert result.outcome == "updated" and result.requests == 1  # the search only
@@ -336,19 +343,83 @@ def test_wikidata_image_is_batched_and_ranked_first_on_ties(city, commons, score
     results = list(Ranker(client=commons, scorer=scorer).rank_many(pois, batch_size=50))
     assert results[0].chosen.title == "File:P18.jpg"
     assert commons.batch_calls == 1
-    # 1 batched Wikidata request + 2 searches + 2 thumbnails.
-    assert commons.request_count == 5
+    # 1 batched Wikidata request + 2 searches + 1 thumbnail: the verified P18 passes,
+    # so the Eiffel Tower's search result (no evidence either way) is not fetched.
+    assert commons.request_count == 4
 
 
-def test_undecodable_thumbnail_is_dropped_not_retried(poi, commons, scorer):
+def test_broken_thumbnail_is_retried_on_later_runs_then_given_up(poi, commons, scorer):
     commons.add_file("File:Good.jpg", grey(200))
     commons.add_file("File:Broken.jpg", grey(250))
-    commons.files["File:Broken.jpg"].data = b"garbage"
+    commons.files["File:Broken.jpg"].data = b"<html>Server busy</html>"  # HTML, once or more
     commons.set_search("Eiffel Tower", ["File:Broken.jpg", "File:Good.jpg"])
     result = rank_poi_images(poi, client=commons, scorer=scorer)
     assert result.chosen.title == "File:Good.jpg"
     broken = ImageCandidate.objects.get(title="File:Broken.jpg")
-    assert broken.filtered_reason.startswith("thumbnail could not be decoded")
+    assert broken.filtered_reason.startswith("thumbnail retry 1/3: not an image")
+    # Later runs try it again, a bounded number of times, then give up until --refresh.
+    for attempt in (2, 3):
+        get_candidates(poi, client=commons, scorer=scorer)
+        broken.refresh_from_db()
+        assert broken.filtered_reason.startswith(f"thumbnail retry {attempt}/3")
+    assert "given up until --refresh" in broken.filtered_reason
     before = commons.request_count
-    get_candidates(poi, client=commons, scorer=scorer, refresh=True)
-    assert commons.request_count == before + 1  # the search; not the broken thumbnail
+    get_candidates(poi, client=commons, scorer=scorer)
+    assert commons.request_count == before  # given up: not fetched
+    # Commons serves it again; --refresh clears the mark and it is scored (and wins).
+    commons.files["File:Broken.jpg"].data = grey(250)
+    kept = get_candidates(poi, client=commons, scorer=scorer, refresh=True)
+    assert kept[0].title == "File:Broken.jpg" and kept[0].filtered_reason == ""
+    assert ImageCandidate.objects.get(title="File:Broken.jpg").thumbnail_failures == 0
+
+
+def test_winner_whose_thumbnail_fails_on_a_rerun_is_not_replaced_by_a_lower_one(
+    poi, eiffel, scorer
+):
+    first = rank_poi_images(poi, client=eiffel, scorer=scorer, threshold=3)
+    assert first.chosen.title == "File:Eiffel bright.jpg"
+    name = PointOfInterest.objects.get(pk=poi.pk).image_file.name
+    # A new scorer version must score both again; the winner's thumbnail fails once.
+    eiffel.files["File:Eiffel bright.jpg"].data = b"<html>502 Bad Gateway</html>"
+    new = BrightnessScorer(version="2")
+    result = rank_poi_images(poi, client=eiffel, scorer=new, threshold=3)
+    assert result.outcome == "unchanged" and "could not be re-evaluated" in result.message
+    assert PointOfInterest.objects.get(pk=poi.pk).image_file.name == name
+    assert SelectedImage.objects.get(poi=poi).title == "File:Eiffel bright.jpg"
+    # Next run it answers again: re-scored under version 2, and it stays.
+    eiffel.files["File:Eiffel bright.jpg"].data = grey(230)
+    again = rank_poi_images(poi, client=eiffel, scorer=new, threshold=3)
+    assert again.outcome == "unchanged" and again.chosen.title == "File:Eiffel bright.jpg"
+    assert SelectedImage.objects.get(poi=poi).scorer_version == "2"
+
+
+def test_dry_run_gives_a_shared_photo_to_one_poi_too(city, commons, scorer):
+    commons.add_file("File:Square panorama.jpg", grey(240))
+    commons.add_file("File:Cathedral front.jpg", grey(150))
+    commons.set_search("Market Square", ["File:Square panorama.jpg"])
+    commons.set_search("Cathedral", ["File:Square panorama.jpg", "File:Cathedral front.jpg"])
+    pois = [make_poi(city, "Market Square"), make_poi(city, "Cathedral")]
+    results = list(rank_pois(pois, client=commons, scorer=scorer, dry_run=True))
+    assert [r.chosen.title for r in results] == [
+        "File:Square panorama.jpg",
+        "File:Cathedral front.jpg",
+    ]
+    assert not SelectedImage.objects.exists()
+
+
+def test_current_image_found_to_show_a_namesake_is_kept_but_reported(poi, commons, scorer):
+    commons.add_file("File:Eiffel.jpg", grey(200))
+    commons.set_search("Eiffel Tower", ["File:Eiffel.jpg"])
+    rank_poi_images(poi, client=commons, scorer=scorer)
+    assert not Validation.objects.exists()
+    # Commons now says it is another Eiffel Tower, and nothing else is found.
+    commons.add_file("File:Eiffel.jpg", grey(200), categories=("Eiffel Tower (Las Vegas)",))
+    commons.files["File:Eiffel.jpg"].candidate = replace(
+        commons.files["File:Eiffel.jpg"].candidate,
+        sha1=SelectedImage.objects.get(poi=poi).sha1,
+    )
+    result = rank_pois([poi], client=commons, scorer=scorer, refresh=True)
+    assert next(result).outcome == "unchanged"
+    report = Validation.objects.get(resolved=False)
+    assert "seems not to show it" in report.description
+    assert "elsewhere: Category:Eiffel Tower (Las Vegas)" in report.description

@@ -209,12 +209,12 @@ def test_outage_when_every_poi_failed_for_commons(pois, commons, clock):
 
 
 def test_every_poi_failing_for_another_reason_is_a_failed_run(pois, commons, clock, monkeypatch):
-    from image_ranking.services import ranking
+    from image_ranking.services.pipeline.store import Storer
 
     def broken(*args, **kwargs):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(ranking.Ranker, "_apply_winner", broken)
+    monkeypatch.setattr(Storer, "store_winner", broken)  # the pipeline's store stage
     result = runner(commons, clock).run()
     assert result["status"] == "failed" and result["failed_count"] == 5
 

@@ -1,0 +1,36 @@
+"""Judge stage: record on each candidate row whether it shows the POI, and why.
+
+Runs when candidates are fetched (the Wikidata item is at hand then); the verdict and
+evidence are saved with the row, so cached candidates keep theirs. Dropped files
+(namesakes elsewhere, plans and maps) get a ``filtered_reason`` and are never scored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from image_ranking.models import ImageCandidate
+from image_ranking.poi import PoiInfo
+from image_ranking.services.clip_check import REASON as CLIP_REASON
+from image_ranking.services.photo_check import PIXELS_REASON
+from image_ranking.services.relevance import NOT_A_PHOTO, Judgement, judge
+
+
+def apply(row: ImageCandidate, judgement: Judgement) -> None:
+    """Write a judgement onto a row (not saved); a metadata filter reason wins, and the
+    pixels' verdict (kept while the file is unchanged) stands."""
+    if row.filtered_reason.startswith((PIXELS_REASON, CLIP_REASON)):
+        row.relevance = NOT_A_PHOTO
+        row.evidence = [row.filtered_reason]
+        return
+    row.relevance = judgement.verdict
+    row.evidence = list(judgement.evidence)
+    if judgement.dropped and not row.filtered_reason:
+        row.filtered_reason = judgement.reason[:200]
+
+
+def judge_rows(rows: Iterable[ImageCandidate], poi: PoiInfo, item: Any) -> None:
+    """Judge every row for ``poi`` with its Wikidata item (or None)."""
+    for row in rows:
+        apply(row, judge(row, poi, item))

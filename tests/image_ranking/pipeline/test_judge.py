@@ -1,0 +1,34 @@
+"""The judge stage writes verdicts and evidence onto candidate rows."""
+
+from __future__ import annotations
+
+from image_ranking.models import ImageCandidate
+from image_ranking.poi import PoiInfo
+from image_ranking.services.pipeline.judge import apply, judge_rows
+from image_ranking.services.relevance import Judgement
+from image_ranking.services.wikimedia import WikidataItem
+
+POI = PoiInfo(pk=1, name="Clock Tower", wikidata_id="Q1", city_name="Graz")
+ITEM = WikidataItem("Q1", image="File:Uhrturm.jpg", commons_category="Clock Tower (Graz)")
+
+
+def test_rows_get_verdict_evidence_and_drop_reason():
+    rows = [
+        ImageCandidate(title="File:Uhrturm.jpg"),
+        ImageCandidate(title="File:B.jpg", categories=["Clock Tower (Boston)"]),
+        ImageCandidate(title="File:C.jpg", categories=["Clock towers"]),
+    ]
+    judge_rows(rows, POI, ITEM)
+    assert [r.relevance for r in rows] == ["verified", "elsewhere", "unknown"]
+    assert rows[0].evidence == ["Wikidata image"] and rows[0].filtered_reason == ""
+    assert rows[1].filtered_reason == "elsewhere: Category:Clock Tower (Boston)"
+    assert rows[2].filtered_reason == ""
+
+
+def test_a_metadata_filter_reason_wins_and_pixels_verdict_stands():
+    small = ImageCandidate(title="File:B.jpg", filtered_reason="too small (300 px wide)")
+    apply(small, Judgement("elsewhere", ("elsewhere: 12 km away",), "elsewhere: 12 km away"))
+    assert small.relevance == "elsewhere" and small.filtered_reason.startswith("too small")
+    drawn = ImageCandidate(title="File:Uhrturm.jpg", filtered_reason="not a photo (pixels): 80%")
+    apply(drawn, Judgement("verified", ("Wikidata image",)))
+    assert drawn.relevance == "not_a_photo" and drawn.evidence == ["not a photo (pixels): 80%"]
