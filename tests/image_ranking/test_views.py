@@ -594,18 +594,29 @@ def test_use_failure_without_javascript_is_a_message(city, curator, monkeypatch)
     assert "127.0.0.1:9" not in html
 
 
-def test_dropped_namesakes_are_listed_on_demand_with_their_reason(city, curator, monkeypatch):
-    from image_ranking.views import cards
-
-    front = candidate("Orsay", "front")
+def test_dropped_namesakes_are_listed_on_demand_and_a_curator_can_overrule(city, curator):
+    reason = "elsewhere: Category:Orsay (Boston)"
+    ImageCandidate.objects.filter(title="File:Orsay side.jpg").update(
+        filtered_reason=reason, relevance="elsewhere", evidence=[reason, "5,400 km away"]
+    )
+    ImageCandidate.objects.filter(title="File:Orsay front.jpg").update(
+        relevance="verified", evidence=["depicts Q23402", "in Category:Musée d'Orsay"]
+    )
     elsewhere = candidate("Orsay", "side")
-    elsewhere.filtered_reason = "elsewhere: Category:Orsay (Boston)"
-    elsewhere.relevance, elsewhere.evidence = "elsewhere", ["elsewhere: Category:Orsay (Boston)"]
-    monkeypatch.setattr(cards, "dropped_candidates", lambda poi: [elsewhere])
-    assert front.sha1 == SelectedImage.objects.get(poi__name="Orsay").sha1
     url = reverse("image_ranking:fetch_alternatives", args=[poi("Orsay").pk])
     html = curator.get(url, **HTMX).content.decode()
+    assert "No other usable candidates" in html  # the namesake is not offered as usable...
     assert "<details" in html and "Show 1 dropped candidate (namesakes elsewhere" in html
-    assert "Dropped: elsewhere: Category:Orsay (Boston)" in html
-    assert 'class="evidence relevance-elsewhere"' in html
-    assert f'name="candidate" value="{elsewhere.pk}"' in html  # a curator may overrule
+    assert f"Dropped: {reason}" in html
+    assert f'class="evidence relevance-elsewhere">{reason} · 5,400 km away<' in html
+    assert f'name="candidate" value="{elsewhere.pk}"' in html  # ...but can be picked
+    page = curator.get(REVIEW, {"q": "Orsay"}).content.decode()
+    assert "depicts Q23402 · in Category:Musée d&#x27;Orsay" in page  # the current image's
+    # A curator may overrule the relevance stage; a technical filter is never overruled.
+    response = curator.post(USE, {"poi": elsewhere.poi_id, "candidate": elsewhere.pk})
+    assert response.status_code == 302
+    assert SelectedImage.objects.get(poi__name="Orsay").title == "File:Orsay side.jpg"
+    technical = candidate("Louvre", "side")
+    ImageCandidate.objects.filter(pk=technical.pk).update(filtered_reason="too small (320 px)")
+    response = curator.post(USE, {"poi": technical.poi_id, "candidate": technical.pk})
+    assert response.status_code == 400
