@@ -121,7 +121,12 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+CSRF_FAILURE_VIEW = "config.views.csrf_failure"
+# Let Django serve MEDIA_ROOT when DEBUG is off (single host, no web server alias).
+SERVE_MEDIA = env_bool("SERVE_MEDIA", False)
 
 LOGGING = {
     "version": 1,

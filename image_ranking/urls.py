@@ -8,6 +8,10 @@ app_name = "image_ranking"
 
 urlpatterns = [
     path("", views.review, name="review"),
+    path("queue/", views.queue, name="queue"),
+    path("queue/act/", views.queue_act, name="queue_act"),
+    path("queue/choose/", views.queue_choose, name="queue_choose"),
+    path("queue/undo/", views.queue_undo, name="queue_undo"),
     path("mark/", views.mark, name="mark"),
     path("undo/", views.undo, name="undo"),
     path("use/", views.use_image, name="use"),

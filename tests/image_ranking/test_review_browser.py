@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from cities.models import City, PoiList, PointOfInterest
+from config.security import content_security_policy
 from image_ranking.models import ImageCandidate, ImageTrainingData
 from image_ranking.services import scoring
 from tests.conftest import REPO_ROOT
@@ -47,12 +48,17 @@ def browser_page(monkeypatch):
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
+        # Content-Security-Policy violations, recorded before any page script runs.
+        page.add_init_script(
+            "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+            " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+        )
         yield page, sync_api.expect
         browser.close()
 
 
 @pytest.fixture
-def ranked_city(commons_settings, monkeypatch):
+def ranked_city(commons_settings, monkeypatch, settings):
     scorer = BrightnessScorer()
     monkeypatch.setattr(scoring, "get_scorer", lambda name=None: scorer)
     r = commons_settings
@@ -65,7 +71,27 @@ def ranked_city(commons_settings, monkeypatch):
         r.set_search(name, [f"File:{name} front.jpg", f"File:{name} side.jpg"])
     call_command("rank_poi_images", stdout=io.StringIO(), stderr=io.StringIO())
     get_user_model().objects.create_user("curator", password="s3cret-pw", is_staff=True)
+    # The replica stands in for upload.wikimedia.org (plain HTTP on a random port): the
+    # Content-Security-Policy lets the browser show its thumbnails.
+    settings.CONTENT_SECURITY_POLICY = content_security_policy([], extra_img=[r.base_url])
     return paris
+
+
+def login(page, live_server, path: str) -> None:
+    """Open ``path`` as the curator, through the project's login page."""
+    page.goto(f"{live_server.url}{path}")
+    page.wait_for_url("**/accounts/login/**")
+    page.fill("#id_username", "curator")
+    page.fill("#id_password", "s3cret-pw")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**{path}")
+
+
+def screenshot(page, name: str, *, full_page: bool = True) -> None:
+    """Keep a screenshot in test-artifacts/ (a CI artifact)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=full_page)
+    assert (ARTIFACTS / name).stat().st_size > 5_000
 
 
 def test_curator_labels_a_candidate_with_the_keyboard(
@@ -73,10 +99,10 @@ def test_curator_labels_a_candidate_with_the_keyboard(
 ):
     page, expect = browser_page
     page.goto(f"{live_server.url}/image-ranking/")
-    assert "/admin/login/" in page.url  # staff only: sent to log in first
+    assert "/accounts/login/" in page.url  # staff only: sent to log in first
     page.fill("#id_username", "curator")
     page.fill("#id_password", "s3cret-pw")
-    page.click("input[type=submit]")
+    page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/image-ranking/")
     page.evaluate("window.__sameDocument = true")  # gone if anything reloads the page
 

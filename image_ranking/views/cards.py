@@ -1,0 +1,111 @@
+"""Cards: a POI's current image beside its alternatives, built for a whole page at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Model
+from django.http import HttpRequest
+
+from image_ranking.conf import conf
+from image_ranking.exceptions import ImageRankingError
+from image_ranking.models import ImageCandidate, ImageTrainingData, RankingRun
+from image_ranking.poi import get_poi_adapter
+from image_ranking.services import ranking
+from image_ranking.views import failures
+from image_ranking.views.selection import annotated, open_reports
+from image_ranking.views.tiles import (
+    DROPPED_RELEVANCE,
+    Card,
+    attach_labels,
+    candidate_tile,
+    current_tile,
+)
+
+
+def poi_meta(poi: Model) -> str:
+    """ "Paris · See": what the card shows under the name, through the POI contract."""
+    adapter = get_poi_adapter()
+    parts = [adapter.city_name(poi)]
+    category = adapter.path("category")
+    if category and "__" not in category:
+        display = getattr(poi, f"get_{category}_display", None)
+        parts.append(str(display()) if callable(display) else adapter.category(poi))
+    return " · ".join(p for p in parts if p)
+
+
+def build_cards(request: HttpRequest, pois: Iterable[Model]) -> list[Card]:
+    """Cards for a page of POIs from ``selection.annotated``: two queries in all."""
+    pois = list(pois)
+    adapter = get_poi_adapter()
+    cards = [
+        Card(poi, adapter.name(poi), poi_meta(poi), current_tile(request, poi)) for poi in pois
+    ]
+    labels = list(ImageTrainingData.objects.filter(poi__in=[p.pk for p in pois]))
+    attach_labels([c.current for c in cards if c.current], labels)
+    reported = [p.pk for p in pois if getattr(p, "has_report", False)]
+    if reported:
+        descriptions = dict(
+            open_reports().filter(poi__in=reported).values_list("poi_id", "description")
+        )
+        for card in cards:
+            card.report = descriptions.get(card.poi.pk, "")
+    return cards
+
+
+def card_for(request: HttpRequest, poi_pk: Any, *, alternatives: bool = False) -> Card:
+    """One POI's card, fresh from the database (after a change)."""
+    from image_ranking import get_poi_model
+
+    poi = annotated(get_poi_model()._default_manager.filter(pk=poi_pk)).get()
+    card = build_cards(request, [poi])[0]
+    if alternatives:
+        load_alternatives(card)
+    return card
+
+
+def load_alternatives(card: Card, *, fetch: bool = True) -> Card:
+    """The POI's candidates: from the cache while fresh, else from Commons (``fetch``)."""
+    poi = card.poi
+    if fetch:
+        try:
+            candidates = ranking.get_candidates(poi, client=failures.interactive_client())
+        except ImageRankingError as exc:
+            card.alternatives = []
+            card.alternatives_error = failures.report(exc, "Fetching alternatives", poi)
+            return card
+    else:
+        candidates = sorted(
+            ImageCandidate.objects.filter(poi=poi, filtered_reason=""), key=ranking.score_order_key
+        )
+        if not candidates:
+            return card  # nothing cached: the card offers "Fetch alternatives"
+    current_sha1 = getattr(getattr(card.current, "candidate", None), "sha1", None)
+    top_k = conf.SCORE_TOP_K
+    card.alternatives = [
+        candidate_tile(poi, c, top_k)
+        for c in candidates
+        if not current_sha1 or c.sha1 != current_sha1
+    ]
+    card.dropped = [candidate_tile(poi, c, top_k) for c in dropped_candidates(poi)]
+    attach_labels(card.tiles)
+    return card
+
+
+def dropped_candidates(poi: Model) -> list[ImageCandidate]:
+    """Candidates the relevance stage dropped (namesakes elsewhere, maps...), if judged."""
+    field_names = {f.name for f in ImageCandidate._meta.get_fields()}
+    if "relevance" not in field_names:
+        return []
+    return list(ImageCandidate.objects.filter(poi=poi, relevance__in=DROPPED_RELEVANCE))
+
+
+def score_legend() -> dict[str, Any]:
+    """What a score means: the scale, the scorer, the last run's threshold."""
+    run = RankingRun.objects.only("selection").first()
+    threshold = (run.selection or {}).get("threshold") if run else None
+    return {
+        "score_threshold": conf.SCORE_THRESHOLD if threshold is None else threshold,
+        "scorer_name": conf.SCORER,
+    }

@@ -1,0 +1,149 @@
+"""Queue mode: one POI at a time, work first, with keys and auto-advance.
+
+The queue is the grid's selection (same filters) in work order: POIs needing an image
+(open "no suitable image" report) first, then unlabelled current images, lowest score
+first. "Good" and "use this image" move on to the next POI; "bad" stays so a better image
+can be picked; "skip" moves on and remembers the skip for the session; undo takes back the
+curator's newest label (kept in the database, so it works after a reload) and returns to
+that POI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from image_ranking import get_poi_model
+from image_ranking.forms import FilterForm, QueueActionForm, error_text
+from image_ranking.views.access import staff_required
+from image_ranking.views.cards import card_for, load_alternatives, score_legend
+from image_ranking.views.choose import choose, picked
+from image_ranking.views.labels import bad_request, latest_label_of, save_label, undo_label
+from image_ranking.views.selection import selection
+from image_ranking.views.tiles import current_tile
+
+TEMPLATE = "image_ranking/queue.html"
+SKIPPED = "image_ranking_queue_skipped"
+FILTER_NAMES = ("q", "city", "list", "category", "labelled", "sort", "needs_image")
+
+
+def _filters(data: QueryDict) -> QueryDict:
+    """The selection's filters carried by a queue form (``filters`` = its querystring)."""
+    return QueryDict(data.get("filters", ""))
+
+
+def _skipped(request: HttpRequest) -> list[Any]:
+    return list(request.session.get(SKIPPED, []))
+
+
+def queue_state(request: HttpRequest, query: QueryDict, at: Any = None) -> dict[str, Any]:
+    """The queue's context: progress over the whole selection and the POI to show."""
+    form = FilterForm.from_query(query)
+    chosen = selection(form, default_sort="work")
+    total = chosen.count()
+    done = chosen.filter(has_label=True).count()
+    if at is None:
+        waiting = chosen.filter(has_label=False).exclude(pk__in=_skipped(request))
+        # The object, not values_list: PostgreSQL wants DISTINCT's ORDER BY in the select.
+        first = waiting.first()
+        at = first.pk if first is not None else None
+    card = None
+    if at is not None:
+        card = load_alternatives(card_for(request, at), fetch=False)
+    filters = urlencode(
+        {k: v for k in FILTER_NAMES if (v := query.get(k))}  # the selection, not the POI
+    )
+    return {
+        "card": card,
+        "total": total,
+        "done": done,
+        "skipped_count": len(_skipped(request)),
+        "filters": filters,
+        "queue_url": f"{reverse('image_ranking:queue')}?{filters}" if filters else "",
+        **score_legend(),
+    }
+
+
+def _render(request: HttpRequest, query: QueryDict, at: Any = None, error: str = ""):
+    if not request.htmx:
+        target = reverse("image_ranking:queue")
+        params = QueryDict(mutable=True)
+        params.update({k: v for k in FILTER_NAMES if (v := query.get(k))})
+        if at is not None:
+            params["at"] = str(at)
+        if error:
+            from django.contrib import messages
+
+            messages.error(request, error)
+        return HttpResponseRedirect(f"{target}?{params.urlencode()}" if params else target)
+    context = queue_state(request, query, at)
+    if context["card"] is not None:
+        context["card"].card_error = error
+    return TemplateResponse(request, f"{TEMPLATE}#queue-body", context)
+
+
+@require_GET
+@staff_required
+def queue(request: HttpRequest) -> HttpResponse:
+    at = request.GET.get("at")
+    at = int(at) if at and at.isdigit() else None
+    if request.GET.get("restart"):
+        request.session[SKIPPED] = []
+    context = queue_state(request, request.GET, at)
+    return TemplateResponse(request, TEMPLATE, context)
+
+
+@require_POST
+@staff_required
+def queue_act(request: HttpRequest) -> HttpResponse:
+    """Good (next POI), bad (stay to pick another), skip (next POI)."""
+    form = QueueActionForm(request.POST)
+    if not form.is_valid():
+        return bad_request(error_text(form))
+    poi = get_object_or_404(get_poi_model(), pk=form.cleaned_data["poi"])
+    action = form.cleaned_data["action"]
+    query = _filters(request.POST)
+    if action == "skip":
+        request.session[SKIPPED] = [*_skipped(request), poi.pk]
+        return _render(request, query)
+    tile = current_tile(request, poi)
+    if tile is None:
+        return bad_request("This POI has no image to label; pick one or skip it.")
+    save_label(request, tile, action)
+    return _render(request, query, at=poi.pk if action == "bad" else None)
+
+
+@require_POST
+@staff_required
+def queue_choose(request: HttpRequest) -> HttpResponse:
+    """Use a candidate as the POI's image, then move on (or stay and say why not)."""
+    chosen = picked(request)
+    if isinstance(chosen, HttpResponse):
+        return chosen
+    poi, candidate = chosen
+    error = choose(poi, candidate)
+    query = _filters(request.POST)
+    if error:
+        return _render(request, query, at=poi.pk, error=error)
+    request.session[SKIPPED] = [*_skipped(request), poi.pk]  # done with it this session
+    return _render(request, query)
+
+
+@require_POST
+@staff_required
+def queue_undo(request: HttpRequest) -> HttpResponse:
+    """Take back the curator's newest label and show its POI again."""
+    label = latest_label_of(request)
+    query = _filters(request.POST)
+    if label is None:
+        return bad_request("Nothing to undo: you have no labels.")
+    poi_pk = label.poi_id
+    undo_label(request, label)
+    request.session[SKIPPED] = [pk for pk in _skipped(request) if pk != poi_pk]
+    return _render(request, query, at=poi_pk)
