@@ -123,20 +123,8 @@ def store_poi_image(
     field_file = getattr(poi, image_field)
     previous_name = field_file.name or ""
     new_name = ""
-    # What FieldFile.save does, with the name known before the write: a write that fails
-    # half-way (ENOSPC) must not leave its partial file behind. upload_to
-    # (poi_image_path) names it; the row is updated below, under a lock.
-    target = field_file.field.generate_filename(poi, _upload_name(poi, prepared.extension))
-    target_existed = field_file.storage.exists(target)
     try:
-        try:
-            new_name = field_file.storage.save(
-                target, ContentFile(prepared.data), max_length=field_file.field.max_length
-            )
-        except BaseException:
-            if not target_existed:
-                delete_quietly(field_file.storage, target)
-            raise
+        new_name = _write_file(poi, field_file, prepared)
         setattr(poi, image_field, new_name)
         with transaction.atomic():
             selected = _commit(
@@ -163,6 +151,25 @@ def store_poi_image(
         raise
     logger.info("Stored %s for %s (%dx%d)", new_name, poi, prepared.width, prepared.height)
     return selected
+
+
+def _write_file(poi: Model, field_file: Any, prepared: PreparedImage) -> str:
+    """Write the new file under a new name; returns the name the storage chose.
+
+    What FieldFile.save does, with the name known before the write: a write that fails
+    half-way (ENOSPC) must not leave its partial file behind. upload_to (the host's
+    naming) names it; the row is updated afterwards, under a lock.
+    """
+    target = field_file.field.generate_filename(poi, _upload_name(poi, prepared.extension))
+    target_existed = field_file.storage.exists(target)
+    try:
+        return field_file.storage.save(
+            target, ContentFile(prepared.data), max_length=field_file.field.max_length
+        )
+    except BaseException:
+        if not target_existed:
+            delete_quietly(field_file.storage, target)
+        raise
 
 
 def _commit(
