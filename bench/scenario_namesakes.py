@@ -96,6 +96,32 @@ class Scenario:
     pois: list[Poi] = field(default_factory=list)
     files: dict[str, File] = field(default_factory=dict)
 
+    def own(self, poi: Poi, title: str, brightness: int, **kw) -> None:
+        """A file that shows ``poi``."""
+        self.files[title] = File(title, poi.name, brightness, **kw)
+
+    def namesake(self, title: str, brightness: int, **kw) -> None:
+        """A file of a place elsewhere (or of nothing in Aldmere)."""
+        self.files[title] = File(title, "", brightness, **kw)
+
+    def add_poi(
+        self,
+        name: str,
+        n: int,
+        *,
+        item: bool = True,
+        commons: str = "",
+        coords: bool = True,
+        kind: str = "see",
+        **kw,
+    ) -> Poi:
+        """POI number ``n``: a Wikidata item Q9nnn and a spot near the centre by default."""
+        qid = f"Q9{n:03d}" if item else ""
+        point = near(150 * (n % 7) - 450, 120 * (n % 5) - 240) if coords else None
+        poi = Poi(name, kind, qid=qid, commons_category=commons, coordinates=point, **kw)
+        self.pois.append(poi)
+        return poi
+
     def with_photo(self) -> set[str]:
         """POIs with at least one photo of them on Commons."""
         return {f.shows for f in self.files.values() if f.shows and f.photo}
@@ -129,77 +155,92 @@ def near(dx_m: float, dy_m: float, base: tuple[float, float] = CENTRE) -> tuple[
 
 
 def build() -> Scenario:
+    """The Aldmere scenario: 30 POIs, their own files and their namesakes elsewhere."""
     s = Scenario()
+    _generic_names_with_items(s)
+    _coordinates_without_item(s)
+    _only_namesakes(s)
+    _unique_names(s)
+    _p18_without_category(s)
+    return s
 
-    def own(poi: Poi, title: str, brightness: int, **kw) -> None:
-        s.files[title] = File(title, poi.name, brightness, **kw)
 
-    def namesake(title: str, brightness: int, **kw) -> None:
-        s.files[title] = File(title, "", brightness, **kw)
+def _generic_names_with_items(s: Scenario) -> None:
+    """Generic names with a Wikidata item and a Commons category."""
+    _clock_tower(s)
+    _old_bridge(s)
+    _town_hall(s)
+    _grand_hotel(s)
+    _cafe_central(s)
+    _city_museum(s)
+    _central_station(s)
+    _botanical_garden(s)
 
-    def poi(
-        name: str, n: int, *, item: bool = True, commons: str = "", coords=True, kind="see", **kw
-    ):
-        qid = f"Q9{n:03d}" if item else ""
-        point = near(150 * (n % 7) - 450, 120 * (n % 5) - 240) if coords else None
-        p = Poi(name, kind, qid=qid, commons_category=commons, coordinates=point, **kw)
-        s.pois.append(p)
-        return p
 
-    # -- generic names with a Wikidata item and a Commons category --------------------
-    p = poi(
+def _clock_tower(s: Scenario) -> None:
+    p = s.add_poi(
         "Clock Tower", 1, commons="Clock Tower (Aldmere)", p18="File:Aldmere clock tower 2019.jpg"
     )
     cat = (p.commons_category, f"Towers in {CITY}")
-    own(
+    s.own(
         p, "File:Aldmere clock tower 2019.jpg", 160, categories=cat, gps=near(20, 10, p.coordinates)
     )
-    own(p, "File:Clock Tower at dusk.jpg", 175, categories=cat[:1])
-    own(p, "File:Clock tower from the canal.jpg", 150, categories=cat[:1], depicts=(p.qid,))
-    own(p, "File:Clock Tower elevation 1885.jpg", 0, photo=False, categories=cat[:1])
-    namesake(
+    s.own(p, "File:Clock Tower at dusk.jpg", 175, categories=cat[:1])
+    s.own(p, "File:Clock tower from the canal.jpg", 150, categories=cat[:1], depicts=(p.qid,))
+    s.own(p, "File:Clock Tower elevation 1885.jpg", 0, photo=False, categories=cat[:1])
+    s.namesake(
         "File:Clock Tower Boston.jpg",
         225,
         categories=("Clock Tower (Boston)",),
         assessments=("featured",),
     )
-    namesake(
+    s.namesake(
         "File:Clock tower night.jpg",
         230,
         categories=("Clock towers in Austria",),
         gps=ELSEWHERE["Graz"],
     )
-    namesake(
+    s.namesake(
         "File:Clocktower sunset.jpg",
         220,
         categories=("Clock towers",),
         description="Clock Tower at sunset",
     )
 
-    p = poi("Old Bridge", 2, commons="Old Bridge (Aldmere)", p18="File:Old Bridge Aldmere.jpg")
-    own(p, "File:Old Bridge Aldmere.jpg", 150, categories=(p.commons_category,))
-    own(
+
+def _old_bridge(s: Scenario) -> None:
+    p = s.add_poi(
+        "Old Bridge", 2, commons="Old Bridge (Aldmere)", p18="File:Old Bridge Aldmere.jpg"
+    )
+    s.own(p, "File:Old Bridge Aldmere.jpg", 150, categories=(p.commons_category,))
+    s.own(
         p,
         "File:Old Bridge at night.jpg",
         165,
         categories=(p.commons_category,),
         assessments=("quality",),
     )
-    own(p, "File:Old bridge, winter.jpg", 172, categories=(p.commons_category, "Winter in Aldmere"))
-    namesake(
+    s.own(
+        p, "File:Old bridge, winter.jpg", 172, categories=(p.commons_category, "Winter in Aldmere")
+    )
+    s.namesake(
         "File:Old Bridge Mostar.jpg",
         235,
         categories=("Old Bridge (Mostar)",),
         assessments=("featured",),
         gps=ELSEWHERE["Mostar"],
     )
-    namesake("File:Old Bridge Heidelberg.jpg", 215, categories=("Old Bridge (Heidelberg)",))
-    namesake("File:Old Bridge in the mist.jpg", 210, description="The Old Bridge in Prague at dawn")
+    s.namesake("File:Old Bridge Heidelberg.jpg", 215, categories=("Old Bridge (Heidelberg)",))
+    s.namesake(
+        "File:Old Bridge in the mist.jpg", 210, description="The Old Bridge in Prague at dawn"
+    )
 
-    p = poi("Town Hall", 3, commons="Town Hall (Aldmere)", p18="File:Aldmere Town Hall.jpg")
-    own(p, "File:Aldmere Town Hall.jpg", 155, categories=(p.commons_category,))
-    own(p, "File:Town Hall tower detail.jpg", 145, categories=(p.commons_category,))
-    own(
+
+def _town_hall(s: Scenario) -> None:
+    p = s.add_poi("Town Hall", 3, commons="Town Hall (Aldmere)", p18="File:Aldmere Town Hall.jpg")
+    s.own(p, "File:Aldmere Town Hall.jpg", 155, categories=(p.commons_category,))
+    s.own(p, "File:Town Hall tower detail.jpg", 145, categories=(p.commons_category,))
+    s.own(
         p,
         "File:Aldmere town hall arms.png",
         0,
@@ -207,63 +248,67 @@ def build() -> Scenario:
         mime="image/png",
         categories=(p.commons_category, f"Coats of arms of {CITY}"),
     )
-    own(
+    s.own(
         p,
         "File:Town Hall Aldmere ground floor.jpg",
         0,
         photo=False,
         categories=(p.commons_category,),
     )
-    namesake(
+    s.namesake(
         "File:Town Hall Vienna.jpg",
         228,
         categories=("Town Hall (Vienna)",),
         assessments=("featured",),
     )
-    namesake(
+    s.namesake(
         "File:Stockholm town hall.jpg",
         222,
         categories=("Stockholm City Hall",),
         gps=ELSEWHERE["Stockholm"],
     )
 
-    p = poi("Grand Hotel", 4, commons="Grand Hotel (Aldmere)", kind="sleep")
-    own(
+
+def _grand_hotel(s: Scenario) -> None:
+    p = s.add_poi("Grand Hotel", 4, commons="Grand Hotel (Aldmere)", kind="sleep")
+    s.own(
         p,
         "File:Grand Hotel Aldmere facade.jpg",
         165,
         categories=(p.commons_category,),
         gps=near(-30, 5, p.coordinates),
     )
-    own(p, "File:Grand Hotel lobby.jpg", 140, categories=(p.commons_category,))
-    namesake(
+    s.own(p, "File:Grand Hotel lobby.jpg", 140, categories=(p.commons_category,))
+    s.namesake(
         "File:Grand Hotel Stockholm.jpg",
         232,
         categories=("Grand Hotel (Stockholm)",),
         assessments=("featured",),
     )
-    namesake("File:Grand Hotel.jpg", 226, gps=ELSEWHERE["Lisbon"])
+    s.namesake("File:Grand Hotel.jpg", 226, gps=ELSEWHERE["Lisbon"])
 
-    p = poi(
+
+def _cafe_central(s: Scenario) -> None:
+    p = s.add_poi(
         "Cafe Central",
         5,
         kind="drink",
         commons="Cafe Central (Aldmere)",
         p18="File:Cafe Central Aldmere.jpg",
     )
-    own(p, "File:Cafe Central Aldmere.jpg", 150, categories=(p.commons_category,))
-    namesake(
+    s.own(p, "File:Cafe Central Aldmere.jpg", 150, categories=(p.commons_category,))
+    s.namesake(
         "File:Cafe Central Wien.jpg",
         230,
         categories=("Café Central (Vienna)",),
         assessments=("quality",),
     )
-    namesake("File:Cafe Central interior.jpg", 224, categories=("Café Central (Vienna)",))
-    namesake("File:Cafe Central tables.jpg", 220, gps=ELSEWHERE["Vienna"])
+    s.namesake("File:Cafe Central interior.jpg", 224, categories=("Café Central (Vienna)",))
+    s.namesake("File:Cafe Central tables.jpg", 220, gps=ELSEWHERE["Vienna"])
 
     # The panorama shows the market square and the cathedral: one photo, one POI.
-    cathedral = poi("Cathedral of St. Mary", 6, commons="St. Mary's Cathedral (Aldmere)")
-    market = poi("Market Square", 7, commons="Market Square (Aldmere)")
+    cathedral = s.add_poi("Cathedral of St. Mary", 6, commons="St. Mary's Cathedral (Aldmere)")
+    market = s.add_poi("Market Square", 7, commons="Market Square (Aldmere)")
     s.files["File:Aldmere market square panorama.jpg"] = File(
         "File:Aldmere market square panorama.jpg",
         "Market Square",
@@ -272,50 +317,52 @@ def build() -> Scenario:
         size=(4000, 2000),
         also_shows=(cathedral.name,),
     )
-    own(
+    s.own(
         cathedral,
         "File:St Mary's Cathedral west front.jpg",
         170,
         categories=(cathedral.commons_category,),
     )
-    own(
+    s.own(
         cathedral,
         "File:St Mary's Cathedral nave.jpg",
         140,
         categories=(cathedral.commons_category,),
     )
-    own(
+    s.own(
         cathedral,
         "File:St Mary's Cathedral floor plan.jpg",
         0,
         photo=False,
         categories=(cathedral.commons_category, "Floor plans of cathedrals"),
     )
-    own(market, "File:Market day in Aldmere.jpg", 160, categories=(market.commons_category,))
-    own(market, "File:Market Square fountain.jpg", 150, categories=(market.commons_category,))
-    namesake("File:Market Square Wroclaw.jpg", 230, categories=("Market Square (Wrocław)",))
+    s.own(market, "File:Market day in Aldmere.jpg", 160, categories=(market.commons_category,))
+    s.own(market, "File:Market Square fountain.jpg", 150, categories=(market.commons_category,))
+    s.namesake("File:Market Square Wroclaw.jpg", 230, categories=("Market Square (Wrocław)",))
 
-    p = poi(
+
+def _city_museum(s: Scenario) -> None:
+    p = s.add_poi(
         "City Museum",
         8,
         commons="City Museum (Aldmere)",
         p18="File:City Museum Aldmere entrance.jpg",
     )
-    own(
+    s.own(
         p,
         "File:City Museum Aldmere entrance.jpg",
         160,
         categories=("Museum buildings in Aldmere",),
         depicts=(p.qid,),
     )
-    own(
+    s.own(
         p,
         "File:City Museum garden.jpg",
         150,
         categories=("City Museum (Aldmere) - garden",),
         description="Garden of the City Museum, Aldmere",
     )
-    namesake(
+    s.namesake(
         "File:City Museum Stockholm.jpg",
         225,
         categories=("Stadsmuseet (Stockholm)",),
@@ -323,10 +370,12 @@ def build() -> Scenario:
         description="City Museum",
     )
 
-    p = poi("Central Station", 9, commons="Aldmere Centraal railway station")
-    own(p, "File:Aldmere Centraal hall.jpg", 170, categories=(p.commons_category,))
-    own(p, "File:Aldmere Centraal platforms.jpg", 145, categories=(p.commons_category,))
-    own(
+
+def _central_station(s: Scenario) -> None:
+    p = s.add_poi("Central Station", 9, commons="Aldmere Centraal railway station")
+    s.own(p, "File:Aldmere Centraal hall.jpg", 170, categories=(p.commons_category,))
+    s.own(p, "File:Aldmere Centraal platforms.jpg", 145, categories=(p.commons_category,))
+    s.own(
         p,
         "File:Aldmere station map.png",
         0,
@@ -334,181 +383,190 @@ def build() -> Scenario:
         mime="image/png",
         categories=(p.commons_category,),
     )
-    namesake(
+    s.namesake(
         "File:Central Station Amsterdam.jpg",
         230,
         categories=("Amsterdam Centraal",),
         description="Central Station",
     )
 
-    p = poi("Botanical Garden", 10, commons="Botanical Garden (Aldmere)")
-    own(
+
+def _botanical_garden(s: Scenario) -> None:
+    p = s.add_poi("Botanical Garden", 10, commons="Botanical Garden (Aldmere)")
+    s.own(
         p,
         "File:Botanical Garden glasshouse.jpg",
         168,
         categories=(p.commons_category,),
         assessments=("valued",),
     )
-    own(p, "File:Botanical Garden pond.jpg", 172, categories=(p.commons_category,))
-    own(
+    s.own(p, "File:Botanical Garden pond.jpg", 172, categories=(p.commons_category,))
+    s.own(
         p,
         "File:Botanical Garden Aldmere 1910.jpg",
         0,
         photo=False,
         categories=(p.commons_category,),
     )
-    namesake("File:Botanical Garden Lisbon.jpg", 228, categories=("Botanical Garden (Lisbon)",))
+    s.namesake("File:Botanical Garden Lisbon.jpg", 228, categories=("Botanical Garden (Lisbon)",))
 
-    # -- generic names, coordinates but no Wikidata item ------------------------------
-    p = poi("Old Mill", 11, item=False)
-    own(p, "File:Old Mill Aldmere.jpg", 170, gps=near(40, 30, p.coordinates))
-    own(
+
+def _coordinates_without_item(s: Scenario) -> None:
+    """Generic names, coordinates but no Wikidata item."""
+    p = s.add_poi("Old Mill", 11, item=False)
+    s.own(p, "File:Old Mill Aldmere.jpg", 170, gps=near(40, 30, p.coordinates))
+    s.own(
         p,
         "File:Old mill in spring.jpg",
         150,
         gps=near(-60, 10, p.coordinates),
         categories=("Mills",),
     )
-    namesake("File:Old Mill Prague.jpg", 228, categories=("Old Mill (Prague)",))
-    namesake("File:Old mill by the river.jpg", 222, gps=ELSEWHERE["Boston"])
+    s.namesake("File:Old Mill Prague.jpg", 228, categories=("Old Mill (Prague)",))
+    s.namesake("File:Old mill by the river.jpg", 222, gps=ELSEWHERE["Boston"])
 
-    p = poi("St. Peter's Church", 12, item=False)
-    own(
+    p = s.add_poi("St. Peter's Church", 12, item=False)
+    s.own(
         p,
         "File:St. Peter's Church, Aldmere.jpg",
         165,
         gps=near(10, 10, p.coordinates),
         categories=(f"Churches in {CITY}",),
     )
-    own(
+    s.own(
         p,
         "File:St Peter's Church tower.jpg",
         150,
         categories=(f"Churches in {CITY}",),
         description="St. Peter's Church in Aldmere",
     )
-    namesake(
+    s.namesake(
         "File:St. Peter's Church Vienna.jpg",
         232,
         categories=("St. Peter's Church (Vienna)",),
         assessments=("featured",),
     )
-    namesake("File:St. Peter's Church dome.jpg", 224, categories=("St. Peter's Church (Vienna)",))
-    namesake("File:St Peter's Church organ.jpg", 218, categories=("Church organs",))
+    s.namesake("File:St. Peter's Church dome.jpg", 224, categories=("St. Peter's Church (Vienna)",))
+    s.namesake("File:St Peter's Church organ.jpg", 218, categories=("Church organs",))
 
-    p = poi("Park Hotel", 13, item=False, kind="sleep")
-    own(
+    p = s.add_poi("Park Hotel", 13, item=False, kind="sleep")
+    s.own(
         p,
         "File:Park Hotel waterfront.jpg",
         160,
         description="The Park Hotel on the Aldmere waterfront",
     )
-    namesake("File:Park Hotel Vitznau.jpg", 230, gps=(47.0106, 8.4833))
+    s.namesake("File:Park Hotel Vitznau.jpg", 230, gps=(47.0106, 8.4833))
 
-    p = poi("Harbour Lighthouse", 14, item=False)
-    own(p, "File:Harbour Lighthouse Aldmere.jpg", 175, gps=near(5, -20, p.coordinates))
-    own(p, "File:Harbour lighthouse storm.jpg", 160, gps=near(-80, 40, p.coordinates))
-    namesake("File:Harbour Lighthouse Chicago.jpg", 228, gps=ELSEWHERE["Chicago"])
+    p = s.add_poi("Harbour Lighthouse", 14, item=False)
+    s.own(p, "File:Harbour Lighthouse Aldmere.jpg", 175, gps=near(5, -20, p.coordinates))
+    s.own(p, "File:Harbour lighthouse storm.jpg", 160, gps=near(-80, 40, p.coordinates))
+    s.namesake("File:Harbour Lighthouse Chicago.jpg", 228, gps=ELSEWHERE["Chicago"])
 
-    p = poi("Rose Garden", 15, item=False)
-    own(p, "File:Rose Garden Aldmere.jpg", 165, categories=(f"Parks in {CITY}",))
-    namesake("File:Rose Garden Boston.jpg", 226, categories=("Rose Garden (Boston)",))
+    p = s.add_poi("Rose Garden", 15, item=False)
+    s.own(p, "File:Rose Garden Aldmere.jpg", 165, categories=(f"Parks in {CITY}",))
+    s.namesake("File:Rose Garden Boston.jpg", 226, categories=("Rose Garden (Boston)",))
 
-    p = poi("City Library", 16, item=False)
-    own(p, "File:City Library reading room.jpg", 155, gps=near(15, 15, p.coordinates))
-    own(p, "File:City Library facade.jpg", 168, gps=near(-25, 5, p.coordinates))
-    namesake(
+    p = s.add_poi("City Library", 16, item=False)
+    s.own(p, "File:City Library reading room.jpg", 155, gps=near(15, 15, p.coordinates))
+    s.own(p, "File:City Library facade.jpg", 168, gps=near(-25, 5, p.coordinates))
+    s.namesake(
         "File:City Library Stockholm.jpg",
         234,
         categories=("City Library (Stockholm)",),
         assessments=("featured",),
     )
 
-    # -- nothing of theirs on Commons: only namesakes ---------------------------------
-    poi("Corner Bakery", 17, item=False)
-    namesake("File:Corner Bakery Chicago.jpg", 200, gps=ELSEWHERE["Chicago"])
-    namesake(
+
+def _only_namesakes(s: Scenario) -> None:
+    """Nothing of theirs on Commons: only namesakes."""
+    s.add_poi("Corner Bakery", 17, item=False)
+    s.namesake("File:Corner Bakery Chicago.jpg", 200, gps=ELSEWHERE["Chicago"])
+    s.namesake(
         "File:Corner Bakery Cafe.jpg", 190, categories=("Corner Bakery Cafe (Washington, D.C.)",)
     )
 
-    poi("Blue Bar", 18, item=False)
-    namesake("File:Blue Bar Stockholm.jpg", 205, categories=("Blue Bar (Stockholm)",))
-    namesake("File:Blue bar interior.jpg", 198, categories=("Bars",))
+    s.add_poi("Blue Bar", 18, item=False)
+    s.namesake("File:Blue Bar Stockholm.jpg", 205, categories=("Blue Bar (Stockholm)",))
+    s.namesake("File:Blue bar interior.jpg", 198, categories=("Bars",))
 
-    poi("Station Hotel", 19, item=False, coords=False)
-    namesake("File:Station Hotel York.jpg", 210, categories=("Station Hotel (York)",))
-    namesake("File:Station Hotel.jpg", 200, categories=("Hotels",))
+    s.add_poi("Station Hotel", 19, item=False, coords=False)
+    s.namesake("File:Station Hotel York.jpg", 210, categories=("Station Hotel (York)",))
+    s.namesake("File:Station Hotel.jpg", 200, categories=("Hotels",))
 
     # A namesake with no evidence at all: nothing can tell it from this POI's own photo.
-    poi("Golden Lion", 20, item=False)
-    namesake("File:Golden Lion inn sign.jpg", 190, categories=("Inn signs",))
+    s.add_poi("Golden Lion", 20, item=False)
+    s.namesake("File:Golden Lion inn sign.jpg", 190, categories=("Inn signs",))
 
-    poi("Little Theatre", 21, item=False, coords=False)
+    s.add_poi("Little Theatre", 21, item=False, coords=False)
 
-    # -- unique names, photos with no geotag and no city category ---------------------
-    p = poi("Hesselberg Tower", 22, item=False, coords=False)
-    own(p, "File:Hesselberg Tower.jpg", 160, categories=("Towers",))
-    own(p, "File:Hesselberg Tower top.jpg", 145, categories=("Towers",))
 
-    p = poi("Vrolik Pavilion", 23, item=False)
-    own(p, "File:Vrolik Pavilion.jpg", 155, categories=("Pavilions",))
+def _unique_names(s: Scenario) -> None:
+    """Unique names, photos with no geotag and no city category."""
+    p = s.add_poi("Hesselberg Tower", 22, item=False, coords=False)
+    s.own(p, "File:Hesselberg Tower.jpg", 160, categories=("Towers",))
+    s.own(p, "File:Hesselberg Tower top.jpg", 145, categories=("Towers",))
 
-    p = poi("Saint Odulf Abbey", 24, item=False)
-    own(p, "File:Saint Odulf Abbey cloister.jpg", 165, categories=("Cloisters",))
-    own(p, "File:Saint Odulf Abbey church.jpg", 150)
+    p = s.add_poi("Vrolik Pavilion", 23, item=False)
+    s.own(p, "File:Vrolik Pavilion.jpg", 155, categories=("Pavilions",))
 
-    p = poi("Mauritz Bakery", 25, item=False, kind="eat")
-    own(p, "File:Mauritz Bakery shopfront.jpg", 150, categories=("Bakeries",))
-    own(p, "File:Mauritz Bakery logo.png", 0, photo=False, mime="image/png")
+    p = s.add_poi("Saint Odulf Abbey", 24, item=False)
+    s.own(p, "File:Saint Odulf Abbey cloister.jpg", 165, categories=("Cloisters",))
+    s.own(p, "File:Saint Odulf Abbey church.jpg", 150)
 
-    p = poi("Tesselaar Windmill", 26, item=False)
-    own(p, "File:Tesselaar Windmill.jpg", 150)
-    own(p, "File:Tesselaar Windmill sails.jpg", 165, gps=near(30, 30, p.coordinates))
+    p = s.add_poi("Mauritz Bakery", 25, item=False, kind="eat")
+    s.own(p, "File:Mauritz Bakery shopfront.jpg", 150, categories=("Bakeries",))
+    s.own(p, "File:Mauritz Bakery logo.png", 0, photo=False, mime="image/png")
 
-    # -- an item with P18 but no category; a famous namesake of a category POI ---------
-    p = poi("Van Loon House", 27, p18="File:Van Loon House facade.jpg")
-    own(p, "File:Van Loon House facade.jpg", 160)
-    own(p, "File:Van Loon House garden.jpg", 150, categories=("Gardens",))
+    p = s.add_poi("Tesselaar Windmill", 26, item=False)
+    s.own(p, "File:Tesselaar Windmill.jpg", 150)
+    s.own(p, "File:Tesselaar Windmill sails.jpg", 165, gps=near(30, 30, p.coordinates))
 
-    p = poi("Zuiderkerk", 28, commons="Zuiderkerk (Aldmere)")
-    own(p, "File:Zuiderkerk Aldmere.jpg", 160, categories=(p.commons_category,))
-    own(
+
+def _p18_without_category(s: Scenario) -> None:
+    """An item with P18 but no category; a famous namesake of a category POI."""
+    p = s.add_poi("Van Loon House", 27, p18="File:Van Loon House facade.jpg")
+    s.own(p, "File:Van Loon House facade.jpg", 160)
+    s.own(p, "File:Van Loon House garden.jpg", 150, categories=("Gardens",))
+
+    p = s.add_poi("Zuiderkerk", 28, commons="Zuiderkerk (Aldmere)")
+    s.own(p, "File:Zuiderkerk Aldmere.jpg", 160, categories=(p.commons_category,))
+    s.own(
         p,
         "File:Zuiderkerk spire.jpg",
         170,
         categories=(p.commons_category,),
         assessments=("quality",),
     )
-    own(p, "File:Zuiderkerk Aldmere nave.jpg", 140, categories=(p.commons_category,))
-    namesake(
+    s.own(p, "File:Zuiderkerk Aldmere nave.jpg", 140, categories=(p.commons_category,))
+    s.namesake(
         "File:Zuiderkerk Amsterdam.jpg",
         235,
         categories=("Zuiderkerk (Amsterdam)",),
         assessments=("featured",),
     )
 
-    p = poi("Fish Market", 29, item=False)
-    own(p, "File:Fish Market Aldmere.jpg", 160, categories=("Fish Market (Aldmere)",))
-    own(p, "File:Fish Market stalls.jpg", 150, categories=("Fish Market (Aldmere)",))
-    namesake("File:Fish Market Hamburg.jpg", 230, categories=("Fish Market (Hamburg)",))
+    p = s.add_poi("Fish Market", 29, item=False)
+    s.own(p, "File:Fish Market Aldmere.jpg", 160, categories=("Fish Market (Aldmere)",))
+    s.own(p, "File:Fish Market stalls.jpg", 150, categories=("Fish Market (Aldmere)",))
+    s.namesake("File:Fish Market Hamburg.jpg", 230, categories=("Fish Market (Hamburg)",))
 
-    p = poi("Opera House", 30, commons="Opera House (Aldmere)")
-    own(p, "File:Opera House Aldmere.jpg", 158, categories=(p.commons_category,))
-    own(
+    p = s.add_poi("Opera House", 30, commons="Opera House (Aldmere)")
+    s.own(p, "File:Opera House Aldmere.jpg", 158, categories=(p.commons_category,))
+    s.own(
         p,
         "File:Opera House Aldmere at night.jpg",
         152,
         categories=(p.commons_category,),
         assessments=("quality",),
     )
-    namesake(
+    s.namesake(
         "File:Sydney Opera House.jpg",
         238,
         categories=("Sydney Opera House",),
         assessments=("featured",),
         gps=(-33.8568, 151.2153),
     )
-    return s
 
 
 def write_city_json(scenario: Scenario, path: Path) -> Path:
