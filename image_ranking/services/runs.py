@@ -56,11 +56,27 @@ SUCCESS, INTERRUPTED, OUTAGE, FAILED = "success", "interrupted", "outage", "fail
 # How many past runs to look through for one to resume.
 RESUME_LOOKBACK = 20
 
+# After this many POIs in a row failed because Commons could not be queried, the run stops
+# as an outage (exit 75) instead of spending minutes of retries on every remaining POI; the
+# next run resumes it.
+OUTAGE_STREAK = 5
+
 NO_PROGRESS = {
     OUTAGE: "No progress: every POI failed because Commons could not be queried "
     "(an outage?). Nothing was changed; run again later.",
     FAILED: "No progress: every POI failed (messages above).",
 }
+
+
+def no_progress_message(status: str, processed: int, total: int) -> str:
+    """What an operator reads when a run ends as an outage or with every POI failed."""
+    if status == OUTAGE and processed < total:
+        return (
+            f"Stopped after {processed} of {total} POIs: the last {OUTAGE_STREAK} in a row failed "
+            "because Commons could not be queried (an outage?). Run again later: the next run "
+            "carries on where this one stopped."
+        )
+    return NO_PROGRESS[status]
 
 
 class RunError(ImageRankingError):
@@ -232,6 +248,7 @@ class RankingRunner:
         self._last_beat: datetime | None = None
         self._stop = False
         self._commons_failures = 0
+        self._commons_streak = 0
 
     # -- preparing ---------------------------------------------------------------------
 
@@ -332,6 +349,9 @@ class RankingRunner:
                     counts[str(result.outcome)] += 1
                     if result.failed and result.commons_failure:
                         self._commons_failures += 1
+                        self._commons_streak += 1
+                    else:
+                        self._commons_streak = 0
                     self._release([result.poi_id])
                     self._heartbeat()
                     done = sum(counts.values())
@@ -339,6 +359,8 @@ class RankingRunner:
                         progress(Progress(result, done, total, counts, batch_size))
                     if self._stop and done < total:
                         return INTERRUPTED
+                    if self._commons_streak >= OUTAGE_STREAK and done < total:
+                        return OUTAGE
         except KeyboardInterrupt:
             return INTERRUPTED
         return SUCCESS
@@ -411,10 +433,14 @@ class RankingRunner:
     def _finish(self, status: str, counts: Counter[str], requests: int, message: str = "") -> None:
         if self.record is None:
             return
+        processed, total = sum(counts.values()), self.plan.total if self.plan else 0
         if status in (OUTAGE, FAILED) and not message:
-            message = NO_PROGRESS[status]
+            message = no_progress_message(status, processed, total)
         run = self.record
-        run.status = RankingRun.Status.FAILED if status == OUTAGE else status
+        if status == OUTAGE and processed < total:
+            run.status = RankingRun.Status.INTERRUPTED  # stopped early: the next run resumes it
+        else:
+            run.status = RankingRun.Status.FAILED if status == OUTAGE else status
         run.finished_at = self.clock()
         run.counts = {**dict(counts), "requests": requests}
         run.message = message

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from cities.models import City, PoiList, PointOfInterest
 from image_ranking.models import RankingLease, RankingRun, RankingState
-from image_ranking.services import leases
+from image_ranking.services import leases, runs
 from image_ranking.services.runs import (
     RankingRunner,
     RunError,
@@ -206,6 +206,22 @@ def test_outage_when_every_poi_failed_for_commons(pois, commons, clock):
     assert result["status"] == "outage" and result["failed_count"] == 5
     run = RankingRun.objects.get()
     assert run.status == "failed" and "Commons could not be queried" in run.message
+
+
+def test_an_outage_stops_the_run_early_and_the_next_run_carries_on(
+    pois, commons, clock, monkeypatch
+):
+    monkeypatch.setattr(runs, "OUTAGE_STREAK", 2)
+    commons.failing.update(NAMES)
+    result = runner(commons, clock, batch_size=5).run()
+    assert result["status"] == "outage" and result["processed_count"] == 2
+    first = RankingRun.objects.get()
+    assert first.status == "interrupted" and "the last 2 in a row failed" in first.message
+    commons.failing.clear()  # Commons is back
+    clock.advance(1)
+    result = runner(commons, clock, batch_size=5).run()
+    assert result["status"] == "success" and result["updated_count"] == 5
+    assert RankingRun.objects.get(pk=first.pk).status == "resumed"
 
 
 def test_every_poi_failing_for_another_reason_is_a_failed_run(pois, commons, clock, monkeypatch):

@@ -175,8 +175,9 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(text))
         logger.info(text)
         if status in runs.NO_PROGRESS:
-            self.stderr.write(self.style.ERROR(runs.NO_PROGRESS[status]))
-            logger.error(runs.NO_PROGRESS[status])
+            message = runs.no_progress_message(status, processed, total)
+            self.stderr.write(self.style.ERROR(message))
+            logger.error(message)
         elif result["failed_count"]:
             self.stderr.write(
                 self.style.WARNING(
