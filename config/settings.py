@@ -132,7 +132,21 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        # A command prints its own progress and summary; their log records are for other
+        # handlers (Prefect's run log), not for a second copy on the console.
+        "not_command_echo": {
+            "()": "django.utils.log.CallbackFilter",
+            "callback": lambda record: not record.name.startswith("image_ranking.commands"),
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["not_command_echo"],
+        }
+    },
     "loggers": {
         "image_ranking": {
             "handlers": ["console"],

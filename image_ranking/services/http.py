@@ -368,7 +368,9 @@ class Transport:
                     return _Response(status, headers, b"")
                 return _Response(status, headers, _read_capped(response, headers, url, cap))
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise TransientCommonsError(f"Network error for {_short_url(url)}: {exc}") from None
+            raise TransientCommonsError(
+                f"Network error for {_short_url(url)}: {network_reason(exc)}"
+            ) from None
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
             raise TruncatedDownloadError(
                 f"{_short_url(url)}: the connection ended before the whole body arrived"
@@ -488,6 +490,32 @@ def _unavailable(url: str, status: int, reason: str) -> DownloadUnavailableError
         status=status,
         reason=reason,
     )
+
+
+def network_reason(exc: BaseException) -> str:
+    """A short reason for a failed connection ("cannot resolve the host name", "timed out"),
+    not urllib3's nested repr with the full query string; the whole error goes to the log."""
+    logger.debug("Network error detail: %r", exc)
+    text = str(exc)
+    mismatch = re.search(r"hostname '[^']*' doesn't match '[^']*'", text)
+    if mismatch:
+        return f"TLS certificate refused: {mismatch.group(0)}"
+    if "CERTIFICATE_VERIFY_FAILED" in text or isinstance(exc, requests.exceptions.SSLError):
+        return "TLS certificate verification failed"
+    for needle, reason in (
+        ("NameResolutionError", "cannot resolve the host name (no network or DNS?)"),
+        ("Failed to resolve", "cannot resolve the host name (no network or DNS?)"),
+        ("Connection refused", "connection refused"),
+        ("Network is unreachable", "network unreachable"),
+        ("timed out", "timed out"),
+        ("Connection reset", "connection reset by the server"),
+        ("RemoteDisconnected", "the server closed the connection"),
+    ):
+        if needle in text:
+            return reason
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    return type(exc).__name__
 
 
 def _short_url(url: str) -> str:

@@ -584,3 +584,13 @@ def test_a_redirect_from_https_to_http_is_refused(tls_server, fake_time, setting
     with pytest.raises(DisallowedHostError, match="plain http"):
         client.download_image(f"https://images.test:{port}/downgrade.jpg")
     assert client.request_count == 1
+
+
+def test_network_errors_are_worded_briefly(client, replica, fake_time, settings):
+    settings.IMAGE_RANKING_MAX_RETRIES = 0
+    replica.close()  # nothing listens on that port any more
+    with pytest.raises(TransientCommonsError) as caught:
+        client.search("Tour Eiffel")
+    message = str(caught.value)
+    assert message.endswith(": connection refused")
+    assert "HTTPConnectionPool" not in message and "gsrsearch" not in message
