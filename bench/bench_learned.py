@@ -105,7 +105,7 @@ def row(name: str, pred: np.ndarray, mos: np.ndarray) -> str:
     )
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clive", type=Path, default=REPO.parent / "shared" / "data" / "clive")
     parser.add_argument("--folds", type=int, default=10)
@@ -119,28 +119,13 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.clive / "labels.csv").exists():
         sys.exit(f"CLIVE not found at {args.clive} (labels.csv + images/); pass --clive.")
+    return args
 
-    paths, mos = load_clive(args.clive)
-    backbone = emb.get_backbone("efficientnet-lite0")
-    cache = emb.EmbeddingCache(OUT / "cache")
-    print(f"CLIVE: {len(paths)} photos; backbone {backbone.key}: {backbone.settings}")
-    X = encode(paths, backbone, cache, resize=None)
-    stats_only = X[:, -8:]
+
+def label_rows(X: np.ndarray, mos: np.ndarray, args: argparse.Namespace) -> list[str]:
+    """(b): heads trained on good/bad labels (median split) of 50/100/200/all photos."""
     labels = ["good" if m > np.median(mos) else "bad" for m in mos]
-
-    lines = [
-        f"| setup ({args.folds}-fold, n={len(mos)}) | Spearman | Pearson | pick best of 10 |",
-        "|---|---|---|---|",
-    ]
-    t = time.perf_counter()
-    lines.append(
-        row(
-            "(a) learned, trained on MOS scores (all)",
-            out_of_fold(X, list(mos), "score", args.folds, None, 0),
-            mos,
-        )
-    )
-    print(f"  (a) in {time.perf_counter() - t:.1f}s", flush=True)
+    lines = []
     for n in (50, 100, 200, None):
         t = time.perf_counter()
         seeds = range(args.repeats) if n is not None else range(1)
@@ -153,43 +138,43 @@ def main() -> None:
         label = f"(b) learned, good/bad labels, {n or f'all ({n_all})'} per fold"
         lines.append(f"| {label:<46} | {sp:.3f} | {pe:.3f} | {pk:.3f} |")
         print(f"  (b) {n or 'all'} in {time.perf_counter() - t:.1f}s", flush=True)
+    return lines
+
+
+def baseline_rows(paths: list[Path], X: np.ndarray, mos: np.ndarray, folds: int) -> list[str]:
+    """(c): no learning (Laplacian sharpness) and a ridge on the 8 statistics alone."""
     lap = np.array([emb.laplacian_sharpness(Image.open(p).convert("RGB")) for p in paths])
-    lines.append(row("(c) variance of the Laplacian (no learning)", lap, mos))
-    lines.append(
+    stats_only = X[:, -8:]
+    return [
+        row("(c) variance of the Laplacian (no learning)", lap, mos),
         row(
             "(c') ridge on the 8 statistics only",
-            out_of_fold(stats_only, list(mos), "score", args.folds, None, 0),
+            out_of_fold(stats_only, list(mos), "score", folds, None, 0),
             mos,
-        )
+        ),
+    ]
+
+
+def thumbnail_rows(paths, backbone, cache, mos: np.ndarray, folds: int) -> list[str]:
+    """(a) and (c) again on 330 px wide thumbnails, the size a review page shows."""
+    X330 = encode(paths, backbone, cache, resize=330)
+    lap330 = np.array(
+        [emb.laplacian_sharpness(Image.open(p).convert("RGB").resize((330, 330))) for p in paths]
     )
+    return [
+        row(
+            "(a) at 330 px wide thumbnails, MOS",
+            out_of_fold(X330, list(mos), "score", folds, None, 0),
+            mos,
+        ),
+        row("(c) Laplacian at 330 px", lap330, mos),
+    ]
 
-    if not args.skip_330:
-        X330 = encode(paths, backbone, cache, resize=330)
-        lines.append(
-            row(
-                "(a) at 330 px wide thumbnails, MOS",
-                out_of_fold(X330, list(mos), "score", args.folds, None, 0),
-                mos,
-            )
-        )
-        lap330 = np.array(
-            [
-                emb.laplacian_sharpness(Image.open(p).convert("RGB").resize((330, 330)))
-                for p in paths
-            ]
-        )
-        lines.append(row("(c) Laplacian at 330 px", lap330, mos))
 
-    if args.end_to_end:
-        started = time.perf_counter()
-        scores = end_to_end(paths, X, mos, args.folds)
-        lines.append(row("(a) end to end: LearnedScorer on JPEG bytes, 0-10", scores, mos))
-        print(f"  end to end in {time.perf_counter() - started:.1f}s", flush=True)
+def print_speed(paths: list[Path], X: np.ndarray, mos: np.ndarray, backbone) -> None:
+    """The full scoring path on decoded 330 px thumbnails (embed + head), batches of 16."""
+    import torch
 
-    print()
-    print("\n".join(lines))
-
-    # Speed: full scoring path on decoded 330 px thumbnails (embed + head), batches of 16.
     head = training.fit_head(
         X, list(mos), "score", backbone=backbone.name, backbone_settings=backbone.settings
     )
@@ -206,12 +191,40 @@ def main() -> None:
         for image in thumbs[:16]:
             head.scores(backbone.embed([image]))
         single = max(single, 16 / (time.perf_counter() - started))
-    import torch
-
     print(
         f"\nSpeed, 330x248 thumbnails (embed + head), {torch.get_num_threads()} torch threads, "
         f"best of 3: {batched:.1f} images/s in batches of 16, {single:.1f} images/s one at a time"
     )
+
+
+def main() -> None:
+    args = parse_args()
+    paths, mos = load_clive(args.clive)
+    backbone = emb.get_backbone("efficientnet-lite0")
+    cache = emb.EmbeddingCache(OUT / "cache")
+    print(f"CLIVE: {len(paths)} photos; backbone {backbone.key}: {backbone.settings}")
+    X = encode(paths, backbone, cache, resize=None)
+
+    lines = [
+        f"| setup ({args.folds}-fold, n={len(mos)}) | Spearman | Pearson | pick best of 10 |",
+        "|---|---|---|---|",
+    ]
+    t = time.perf_counter()
+    mos_scores = out_of_fold(X, list(mos), "score", args.folds, None, 0)
+    lines.append(row("(a) learned, trained on MOS scores (all)", mos_scores, mos))
+    print(f"  (a) in {time.perf_counter() - t:.1f}s", flush=True)
+    lines += label_rows(X, mos, args)
+    lines += baseline_rows(paths, X, mos, args.folds)
+    if not args.skip_330:
+        lines += thumbnail_rows(paths, backbone, cache, mos, args.folds)
+    if args.end_to_end:
+        started = time.perf_counter()
+        scores = end_to_end(paths, X, mos, args.folds)
+        lines.append(row("(a) end to end: LearnedScorer on JPEG bytes, 0-10", scores, mos))
+        print(f"  end to end in {time.perf_counter() - started:.1f}s", flush=True)
+    print()
+    print("\n".join(lines))
+    print_speed(paths, X, mos, backbone)
 
 
 if __name__ == "__main__":

@@ -117,6 +117,37 @@ def row(label: str, m: dict, requests: float, pois: int) -> None:
     )
 
 
+def print_details(first, rerun, refreshed, pois: int, ours_requests: int, seed, ours) -> None:
+    """Re-run costs, the first run's counts, and every wrong or missed POI of both designs."""
+    print(
+        f"re-run --all, nothing changed: {rerun['request_count']} requests, "
+        f"{rerun['request_count'] / pois:.2f} per POI, {rerun['updated_count']} updated "
+        f"(target <= 1.5)"
+    )
+    print(
+        f"re-run --all --refresh (cache expired): {refreshed['request_count']} requests, "
+        f"{refreshed['request_count'] / pois:.2f} per POI, {refreshed['updated_count']} updated"
+    )
+    print(
+        f"first run: {first['updated_count']} stored, {first['no_image_count']} no image, "
+        f"{first['failed_count']} failed; requests counted by the client "
+        f"{first['request_count']}, by the replica {ours_requests}"
+    )
+    print(
+        "targets: precision >= 0.95, coverage >= 0.85, no file on two POIs, "
+        "requests/POI <= the seed's"
+    )
+    for label, m in (("seed", seed), ("pipeline", ours)):
+        for line in m["wrong"]:
+            print(f"  {label} wrong: {line}")
+        for name in m["missed"]:
+            print(f"  {label} missed: {name}")
+    dropped = Counter(
+        ImageCandidate.objects.exclude(relevance="").values_list("relevance", flat=True)
+    )
+    print(f"candidates by verdict: {dict(sorted(dropped.items()))}")
+
+
 def main() -> None:
     scenario = scenario_namesakes.build()
     replica = serve(scenario)
@@ -152,33 +183,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     row("seed (name search, best look)", seed, seed_requests, pois)
     row("relevance pipeline, 1st run", ours, ours_requests, pois)
-    print(
-        f"re-run --all, nothing changed: {rerun['request_count']} requests, "
-        f"{rerun['request_count'] / pois:.2f} per POI, {rerun['updated_count']} updated "
-        f"(target <= 1.5)"
-    )
-    print(
-        f"re-run --all --refresh (cache expired): {refreshed['request_count']} requests, "
-        f"{refreshed['request_count'] / pois:.2f} per POI, {refreshed['updated_count']} updated"
-    )
-    print(
-        f"first run: {first['updated_count']} stored, {first['no_image_count']} no image, "
-        f"{first['failed_count']} failed; requests counted by the client "
-        f"{first['request_count']}, by the replica {ours_requests}"
-    )
-    print(
-        "targets: precision >= 0.95, coverage >= 0.85, no file on two POIs, "
-        "requests/POI <= the seed's"
-    )
-    for label, m in (("seed", seed), ("pipeline", ours)):
-        for line in m["wrong"]:
-            print(f"  {label} wrong: {line}")
-        for name in m["missed"]:
-            print(f"  {label} missed: {name}")
-    dropped = Counter(
-        ImageCandidate.objects.exclude(relevance="").values_list("relevance", flat=True)
-    )
-    print(f"candidates by verdict: {dict(sorted(dropped.items()))}")
+    print_details(first, rerun, refreshed, pois, ours_requests, seed, ours)
     replica.close()
 
 

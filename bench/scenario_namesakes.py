@@ -413,6 +413,15 @@ def _botanical_garden(s: Scenario) -> None:
 
 def _coordinates_without_item(s: Scenario) -> None:
     """Generic names, coordinates but no Wikidata item."""
+    _old_mill(s)
+    _st_peter_s_church(s)
+    _park_hotel(s)
+    _harbour_lighthouse(s)
+    _rose_garden(s)
+    _city_library(s)
+
+
+def _old_mill(s: Scenario) -> None:
     p = s.add_poi("Old Mill", 11, item=False)
     s.own(p, "File:Old Mill Aldmere.jpg", 170, gps=near(40, 30, p.coordinates))
     s.own(
@@ -425,6 +434,8 @@ def _coordinates_without_item(s: Scenario) -> None:
     s.namesake("File:Old Mill Prague.jpg", 228, categories=("Old Mill (Prague)",))
     s.namesake("File:Old mill by the river.jpg", 222, gps=ELSEWHERE["Boston"])
 
+
+def _st_peter_s_church(s: Scenario) -> None:
     p = s.add_poi("St. Peter's Church", 12, item=False)
     s.own(
         p,
@@ -449,6 +460,8 @@ def _coordinates_without_item(s: Scenario) -> None:
     s.namesake("File:St. Peter's Church dome.jpg", 224, categories=("St. Peter's Church (Vienna)",))
     s.namesake("File:St Peter's Church organ.jpg", 218, categories=("Church organs",))
 
+
+def _park_hotel(s: Scenario) -> None:
     p = s.add_poi("Park Hotel", 13, item=False, kind="sleep")
     s.own(
         p,
@@ -458,15 +471,21 @@ def _coordinates_without_item(s: Scenario) -> None:
     )
     s.namesake("File:Park Hotel Vitznau.jpg", 230, gps=(47.0106, 8.4833))
 
+
+def _harbour_lighthouse(s: Scenario) -> None:
     p = s.add_poi("Harbour Lighthouse", 14, item=False)
     s.own(p, "File:Harbour Lighthouse Aldmere.jpg", 175, gps=near(5, -20, p.coordinates))
     s.own(p, "File:Harbour lighthouse storm.jpg", 160, gps=near(-80, 40, p.coordinates))
     s.namesake("File:Harbour Lighthouse Chicago.jpg", 228, gps=ELSEWHERE["Chicago"])
 
+
+def _rose_garden(s: Scenario) -> None:
     p = s.add_poi("Rose Garden", 15, item=False)
     s.own(p, "File:Rose Garden Aldmere.jpg", 165, categories=(f"Parks in {CITY}",))
     s.namesake("File:Rose Garden Boston.jpg", 226, categories=("Rose Garden (Boston)",))
 
+
+def _city_library(s: Scenario) -> None:
     p = s.add_poi("City Library", 16, item=False)
     s.own(p, "File:City Library reading room.jpg", 155, gps=near(15, 15, p.coordinates))
     s.own(p, "File:City Library facade.jpg", 168, gps=near(-25, 5, p.coordinates))

@@ -121,9 +121,12 @@ def download_head(spec: HeadSpec) -> Path:
     except ModelWeightsMissingError:
         raise
     except (OSError, requests.RequestException) as exc:
+        from image_ranking.services.http import network_reason
+
+        reason = network_reason(exc) if isinstance(exc, requests.RequestException) else exc
         raise ModelWeightsMissingError(
             f"The aesthetic head {spec.filename} is not on this machine and could not be "
-            f"downloaded from {spec.url} ({exc}). " + fix_hint()
+            f"downloaded from {spec.url} ({reason}). " + fix_hint()
         ) from None
     return target
 
