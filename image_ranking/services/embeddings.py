@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BACKBONE = "efficientnet-lite0"
+# The bundled quality prior's backbone: train_ranker adapts that prior unless told otherwise.
+DEFAULT_BACKBONE = "efficientnet-lite0-lite2"
 
 # CLIP backbones of the aesthetic scorer: our name -> (open_clip model, pretrained tag).
 CLIP_BACKBONES: dict[str, tuple[str, str]] = {
@@ -111,6 +112,43 @@ def image_statistics(image: Image) -> np.ndarray:
         ],
         dtype=np.float32,
     )
+
+
+def colour_statistics(image: Image) -> np.ndarray:
+    """White balance and saturation (3 values): mean red minus blue (warm or cold light),
+    mean green minus magenta (tint), and mean HSV saturation.
+
+    Quality models hardly weigh them, yet they are what a taste for golden-hour light or
+    muted colour is made of: as appearance columns, a few labels can find such a taste.
+    """
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    top, bottom = rgb.max(axis=2), rgb.min(axis=2)
+    saturation = np.where(top > 1e-6, (top - bottom) / np.maximum(top, 1e-6), 0.0)
+    return np.array(
+        [
+            (rgb[..., 0] - rgb[..., 2]).mean(),
+            (rgb[..., 1] - 0.5 * (rgb[..., 0] + rgb[..., 2])).mean(),
+            saturation.mean(),
+        ],
+        dtype=np.float32,
+    )
+
+
+def appearance_statistics(image: Image) -> np.ndarray:
+    """``image_statistics`` then ``colour_statistics`` (11 values)."""
+    return np.concatenate([image_statistics(image), colour_statistics(image)])
+
+
+def no_statistics(image: Image) -> np.ndarray:
+    return np.zeros(0, dtype=np.float32)
+
+
+# Appearance statistics a backbone appends: name -> (function of the image, values).
+STATISTICS: dict[str, tuple[Callable[[Image], np.ndarray], int]] = {
+    "stats8": (image_statistics, 8),
+    "stats11": (appearance_statistics, 11),
+    "none": (no_statistics, 0),
+}
 
 
 def laplacian_sharpness(image: Image) -> float:
@@ -203,16 +241,21 @@ class EfficientNetLiteBackbone(Backbone):
         threads: int | None = None,
         scales: int = 1,
         taps: tuple[int, ...] = (4, 6),
+        stats: str = "stats8",
+        name: str | None = None,
     ) -> None:
         if variant not in LITE_VARIANTS:
             raise ValueError(f"Unknown EfficientNet-Lite variant {variant!r}.")
         self.variant = variant
-        self.name = f"efficientnet-{variant}" + (f"-ms{scales}" if scales > 1 else "")
+        if stats not in STATISTICS:
+            raise ValueError(f"Unknown statistics {stats!r}.")
+        self.name = name or f"efficientnet-{variant}" + (f"-ms{scales}" if scales > 1 else "")
         self.max_side = max_side
         self.architecture = architecture or f"tf_efficientnet_{variant}"
         self.threads = threads
         self.scales = scales
         self.taps = tuple(taps)
+        self.stats = stats
         self._model: Any = None
         self._lock = threading.Lock()
 
@@ -222,12 +265,16 @@ class EfficientNetLiteBackbone(Backbone):
         return 1280 + 2 * sum(channels[i] for i in self.taps)
 
     @property
+    def stats_dim(self) -> int:
+        return STATISTICS[self.stats][1]
+
+    @property
     def dim(self) -> int:
-        return self.scales * self.network_dim + 8
+        return self.scales * self.network_dim + self.stats_dim
 
     @property
     def appearance_columns(self) -> range:
-        return range(self.dim - 8, self.dim)
+        return range(self.dim - self.stats_dim, self.dim)
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -236,7 +283,8 @@ class EfficientNetLiteBackbone(Backbone):
             "weights": LITE_VARIANTS[self.variant][3],
             "input_scaling": "[-1,1]" if self.architecture.startswith("tf_") else "imagenet",
             "max_side": self.max_side,
-            "features": ["final_mean", *(f"block{i}_mean_std" for i in self.taps), "stats8"],
+            "features": ["final_mean", *(f"block{i}_mean_std" for i in self.taps)]
+            + ([self.stats] if self.stats_dim else []),
             "preprocess_version": self.PREPROCESS_VERSION,
         }
         if self.scales > 1:  # absent for one scale, so existing Lite0 heads keep their key
@@ -333,8 +381,8 @@ class EfficientNetLiteBackbone(Backbone):
                     features = self._features(batch)
                     for row, index in enumerate(indices):
                         out[index, scale * width : (scale + 1) * width] = features[row]
-        for index, image in enumerate(prepared):
-            out[index, self.scales * width :] = image_statistics(image)
+        for index, image in enumerate(prepared if self.stats_dim else []):
+            out[index, self.scales * width :] = STATISTICS[self.stats][0](image)
         return out
 
     def _batches(self, images: list[Image]) -> Iterator[tuple[list[int], Any]]:
@@ -360,6 +408,42 @@ class EfficientNetLite0Backbone(EfficientNetLiteBackbone):
         threads: int | None = None,
     ) -> None:
         super().__init__("lite0", max_side=max_side, architecture=architecture, threads=threads)
+
+
+class StackedBackbone(Backbone):
+    """Several EfficientNet-Lite networks side by side, then the appearance statistics once.
+
+    Networks trained alike but of other widths and input sizes err differently: Lite0 and
+    Lite2 together rank the LIVE photos better than either (see bench/bench_prior.py), at
+    the cost of both forward passes.
+    """
+
+    def __init__(self, name: str, parts: Sequence[EfficientNetLiteBackbone], stats: str) -> None:
+        if any(part.stats_dim for part in parts):
+            raise ValueError("Stacked networks must not add statistics of their own.")
+        self.name = name
+        self.parts = list(parts)
+        self.stats = stats
+
+    @property
+    def dim(self) -> int:
+        return sum(part.dim for part in self.parts) + STATISTICS[self.stats][1]
+
+    @property
+    def appearance_columns(self) -> range:
+        return range(self.dim - STATISTICS[self.stats][1], self.dim)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"parts": [part.settings for part in self.parts], "stats": self.stats}
+
+    def embed(self, images: Sequence[Image]) -> np.ndarray:
+        compute = STATISTICS[self.stats][0]
+        # Statistics on the image as the first network sees it (shrunk to its max_side).
+        prepared = [self.parts[0]._prepare(image) for image in images]
+        columns = [part.embed(images) for part in self.parts]
+        columns.append(np.array([compute(image) for image in prepared], dtype=np.float32))
+        return np.concatenate(columns, axis=1).reshape(len(images), self.dim)
 
 
 def _at_least(image: Image, side: int) -> Image:
@@ -410,10 +494,18 @@ class ClipBackbone(Backbone):
 
 # ---------------------------------------------------------------------------- registry
 
+# Every block after the first: fine texture (early) to objects (late) all carry quality cues.
+ALL_TAPS = (1, 2, 3, 4, 5, 6)
+
 BACKBONES: dict[str, Callable[[], Backbone]] = {
     "efficientnet-lite0": EfficientNetLite0Backbone,
     "efficientnet-lite1": lambda: EfficientNetLiteBackbone("lite1"),
     "efficientnet-lite2": lambda: EfficientNetLiteBackbone("lite2"),
+    "efficientnet-lite0-lite2": lambda: StackedBackbone(
+        "efficientnet-lite0-lite2",
+        [EfficientNetLiteBackbone(v, taps=ALL_TAPS, stats="none") for v in ("lite0", "lite2")],
+        "stats11",
+    ),
     "laion-vit-b-32": lambda: ClipBackbone("laion-vit-b-32"),
     "laion-vit-l-14": lambda: ClipBackbone("laion-vit-l-14"),
 }

@@ -89,6 +89,7 @@ def test_get_backbone_is_one_instance_and_checks_settings(backbone):
         emb.get_backbone("resnet-9000")
     assert emb.available_backbones() == [
         "efficientnet-lite0",
+        "efficientnet-lite0-lite2",
         "efficientnet-lite1",
         "efficientnet-lite2",
         "laion-vit-b-32",
@@ -120,6 +121,33 @@ def test_multi_scale_and_extra_taps_fill_every_column():
     # The last columns are the appearance statistics the adaptation penalises lightly.
     stats = vectors[0, list(backbone.appearance_columns)]
     assert np.allclose(stats, emb.image_statistics(image))
+
+
+def test_colour_statistics_tell_warm_from_cold_light_and_grey_from_vivid():
+    warm = Image.new("RGB", (64, 64), (230, 160, 90))
+    cold = Image.new("RGB", (64, 64), (90, 160, 230))
+    grey = Image.new("RGB", (64, 64), (128, 128, 128))
+    magenta = Image.new("RGB", (64, 64), (200, 80, 200))
+    w, c, g, m = (emb.colour_statistics(im) for im in (warm, cold, grey, magenta))
+    assert w[0] > 0.5 > -0.5 > c[0] and g[0] == 0  # red minus blue
+    assert m[1] < g[1] == 0  # green minus magenta
+    assert g[2] == 0 < w[2] and abs(w[2] - 140 / 230) < 0.01  # HSV saturation
+
+
+def test_stacked_backbone_joins_networks_and_adds_statistics_once():
+    backbone = emb.get_backbone("efficientnet-lite0-lite2")
+    lite0, lite2 = backbone.parts
+    image = sharp_image(11, size=(200, 150))
+    vector = backbone.embed([image])
+    assert vector.shape == (1, lite0.dim + lite2.dim + 11) == (1, backbone.dim)
+    np.testing.assert_allclose(vector[0, : lite0.dim], lite0.embed([image])[0], rtol=1e-5)
+    stats = vector[0, list(backbone.appearance_columns)]
+    np.testing.assert_allclose(stats[:8], emb.image_statistics(image), rtol=1e-5)
+    np.testing.assert_allclose(stats[8:], emb.colour_statistics(image), rtol=1e-5)
+    assert backbone.settings["stats"] == "stats11" and len(backbone.settings["parts"]) == 2
+    assert lite0.settings["features"][-1] == "block6_mean_std"  # no statistics of its own
+    with pytest.raises(ValueError, match="statistics of their own"):
+        emb.StackedBackbone("x", [emb.EfficientNetLiteBackbone("lite0")], "stats11")
 
 
 def test_lite2_loads_its_packaged_weights():
