@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PRIORS_DIR = Path(__file__).resolve().parent
-PRIOR_BACKBONE = "efficientnet-lite0"
+PRIOR_BACKBONE = "efficientnet-lite0-lite2"
 PRIOR_HEAD = PRIORS_DIR / f"quality-{PRIOR_BACKBONE}.json"
 NOTICE = PRIORS_DIR / "LIVE-NOTICE.txt"
 

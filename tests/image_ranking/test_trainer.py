@@ -28,9 +28,10 @@ def csv_set(tmp_path):
     return training_data.read_csv(write_dataset(folder), folder)
 
 
-def test_labels_adapt_the_bundled_prior_and_the_report_compares_them(csv_set, backbone, tmp_path):
+def test_labels_adapt_the_bundled_prior_and_the_report_compares_them(csv_set, tmp_path):
     said = []
     options = trainer.TrainingOptions(output=tmp_path / "head.json")
+    backbone = emb.get_backbone(emb.DEFAULT_BACKBONE)  # the bundled prior's
     report = trainer.train(
         csv_set, backbone, options, no_fetch, said.append, emb.EmbeddingCache(tmp_path / "c")
     )
