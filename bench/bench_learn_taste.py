@@ -6,6 +6,7 @@ Simulated curators whose taste is not plain technical quality, computed from the
   vivid    z(MOS) + z(colourfulness)      (technical quality plus a taste for vivid colour)
   daylight z(MOS) + z(mean brightness)    (prefers bright, daylight scenes)
   warm     z(MOS) + z(mean red - blue)    (prefers warm light)
+  scenery  z(MOS) + z(log P(landscape))   (prefers open views; Lite0's ImageNet classifier)
 They label N shared LIVE photos good/bad (taste above/below the median). Outer 5-fold
 over the 627 photos: the prior is a ridge head on the MOS of the other four fifths (as
 the bundled prior is trained, but never on the test photos), the N labels are drawn from
@@ -56,12 +57,41 @@ def warmth(paths: list[Path]) -> np.ndarray:
     return np.array(values)
 
 
-def tastes(X: np.ndarray, mos: np.ndarray, paths: list[Path]) -> dict[str, np.ndarray]:
-    stats = X[:, -8:]  # image_statistics: brightness is column 3, colourfulness column 5
+# ImageNet's landscape classes (alp, cliff, coral reef, geyser, lakeside, promontory,
+# sandbar, seashore, valley, volcano): a taste for open views over streets and rooms.
+SCENERY_CLASSES = [970, 972, 973, 974, 975, 976, 977, 978, 979, 980]
+
+
+def scenery(paths: list[Path]) -> np.ndarray:
+    """log P(landscape) by Lite0's own ImageNet classifier, on a 224 px view of each photo.
+
+    A taste about what is in the picture, which no appearance statistic measures: only the
+    network features (penalised more by the adaptation) can carry it.
+    """
+    import torch
+
+    backbone = emb.get_backbone("efficientnet-lite0")
+    model = backbone._load()
+    values = []
+    with torch.inference_mode():
+        for path in paths:
+            image = Image.open(path).convert("RGB").resize((224, 224), Image.Resampling.BICUBIC)
+            logits = model(torch.from_numpy(backbone._array(image))[None])[0]
+            values.append(float(torch.logsumexp(logits.log_softmax(0)[SCENERY_CLASSES], 0)))
+    return np.array(values)
+
+
+def tastes(
+    X: np.ndarray, mos: np.ndarray, paths: list[Path], appearance: range
+) -> dict[str, np.ndarray]:
+    # image_statistics come first among the appearance columns: brightness is the 4th,
+    # colourfulness the 6th. Warmth is computed from the photos themselves.
+    stats = X[:, list(appearance)]
     return {
         "vivid": zscore(mos) + zscore(stats[:, 5]),
         "daylight": zscore(mos) + zscore(stats[:, 3]),
         "warm": zscore(mos) + zscore(warmth(paths)),
+        "scenery": zscore(mos) + zscore(scenery(paths)),
     }
 
 
@@ -103,14 +133,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clive", type=Path, default=CLIVE)
     parser.add_argument("--draws", type=int, default=2, help="Label draws per outer fold.")
-    parser.add_argument("--tastes", nargs="+", default=["vivid", "daylight", "warm"])
+    parser.add_argument("--tastes", nargs="+", default=["vivid", "daylight", "warm", "scenery"])
     parser.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
     parser.add_argument("--backbone", default=PRIOR_BACKBONE)
     args = parser.parse_args()
     paths, mos = load_clive(args.clive)
     backbone = emb.get_backbone(args.backbone)
     X = embed_clive(paths, backbone, emb.EmbeddingCache(OUT / "cache"))
-    all_tastes = tastes(X, mos, paths)
+    all_tastes = tastes(X, mos, paths, backbone.appearance_columns)
     lines = [
         f"| taste | labels | prior alone | labels alone | adapted | adapted - prior "
         f"| worst draw: adapted - prior | penalties chosen |"
