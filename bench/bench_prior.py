@@ -44,6 +44,14 @@ CANDIDATES = {
         "lite0", scales=2, taps=(1, 2, 3, 4, 5, 6)
     ),
     "lite2-all-taps": lambda: emb.EfficientNetLiteBackbone("lite2", taps=(1, 2, 3, 4, 5, 6)),
+    "lite0-lite1-lite2": lambda: emb.StackedBackbone(
+        "efficientnet-lite0-lite1-lite2",
+        [
+            emb.EfficientNetLiteBackbone(v, taps=emb.ALL_TAPS, stats="none")
+            for v in ("lite0", "lite1", "lite2")
+        ],
+        "stats11",
+    ),
 }
 
 
