@@ -47,6 +47,9 @@ EVERY_REPEAT = True
 # optimum is mostly luck, and the stronger penalty stays nearer the prior. Measured in
 # bench/bench_learn_taste.py: the worst 20-label draw went from -0.17 to +0.00 vs the prior.
 ONE_SE = 1.0
+# A statistic is named among what the labels favour when its correction weighs at least
+# this share of the prior's (both per standard deviation).
+LEANING_SHOWN = 0.15
 
 
 @dataclass
@@ -104,10 +107,23 @@ class Adaptation:
     prior_cv: float
     adapted_cv: float
     table: dict[str, float]
+    correction: Correction | None = None
 
     @property
     def prior_only(self) -> bool:
         return self.penalty == PRIOR_ONLY
+
+    def leanings(self, columns: Sequence[int], names: Sequence[str]) -> list[tuple[str, float]]:
+        """What the labels added to the prior, in words: each named column's correction
+        weight relative to the prior's (per standard deviation of each), largest first;
+        only those of at least ``LEANING_SHOWN`` of the prior's weight."""
+        if self.prior_only or self.correction is None:
+            return []
+        fit = self.correction
+        pairs = zip(columns, names, strict=True)
+        ratios = [(name, float(fit.w[col] / fit.a)) for col, name in pairs]
+        ratios.sort(key=lambda item: -abs(item[1]))
+        return [(name, round(ratio, 2)) for name, ratio in ratios if abs(ratio) >= LEANING_SHOWN]
 
 
 def _softplus(x: np.ndarray) -> np.ndarray:
@@ -331,6 +347,7 @@ def adapt(
         prior_cv=table["prior"],
         adapted_cv=table[_penalty_name(best)],
         table=table,
+        correction=fit,
     )
 
 

@@ -75,6 +75,11 @@ class Backbone(ABC):
         """Columns holding global appearance statistics (adaptation penalises them less)."""
         return range(0)
 
+    @property
+    def appearance_names(self) -> tuple[str, ...]:
+        """What each appearance column measures (``STATISTIC_NAMES``, in column order)."""
+        return STATISTIC_NAMES[: len(self.appearance_columns)]
+
 
 # --------------------------------------------------------------------------- statistics
 
@@ -142,6 +147,21 @@ def appearance_statistics(image: Image) -> np.ndarray:
 def no_statistics(image: Image) -> np.ndarray:
     return np.zeros(0, dtype=np.float32)
 
+
+# What each appearance column measures, as a curator would say it (higher = more of it).
+STATISTIC_NAMES = (
+    "sharpness",
+    "edge contrast",
+    "noise",
+    "brightness",
+    "contrast",
+    "colourfulness",
+    "black shadows",
+    "blown highlights",
+    "warm light",
+    "green tint",
+    "saturation",
+)
 
 # Appearance statistics a backbone appends: name -> (function of the image, values).
 STATISTICS: dict[str, tuple[Callable[[Image], np.ndarray], int]] = {

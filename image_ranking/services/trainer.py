@@ -55,6 +55,8 @@ class TrainingReport:
     prior_concordance: float | None = None
     head_concordance: float | None = None
     pairs: int = 0
+    # Appearance statistics the labels favour (+) or disfavour (-), relative to the prior.
+    leanings: list[tuple[str, float]] = field(default_factory=list)
 
 
 def check(targets: list[Any], target: training.Target, minimum: int, stage: str) -> None:
@@ -339,7 +341,10 @@ def _adapted(job: LabelJob, found: tuple[training.Head, str]) -> TrainingReport:
         prior_cv_concordance=result.prior_cv,
         cv_concordance=result.adapted_cv,
     )
+    leanings = result.leanings(backbone.appearance_columns, backbone.appearance_names)
+    result.head.metadata["adaptation"]["leanings"] = dict(leanings)
     report = TrainingReport(result.head, "", options.output, {}, cv, pairs=len(prefs.pairs))
+    report.leanings = leanings
     report.prior_name = name
     report.prior_concordance = result.prior_cv
     report.head_concordance = result.adapted_cv

@@ -139,3 +139,13 @@ def test_one_standard_error_rule_prefers_the_penalty_nearest_the_prior():
     table = {"prior": 0.6, "0.01": 0.85, "0.3": 0.7, "3": 0.66}
     # 0.3 lost to the prior in one repeat: it does not qualify, even within one SE.
     assert adaptation.choose_penalty(table, data, repeats) == 0.01
+
+
+def test_leanings_name_what_the_labels_add_to_the_prior():
+    prior, X, taste, data, test = curator(seed=4, weight=1.5, n=60)
+    adapted = adaptation.adapt(prior, data, light_columns=range(18, 22))
+    assert not adapted.prior_only
+    leanings = adapted.leanings(range(18, 22), ["a", "b", "liking", "d"])
+    assert leanings[0][0] == "liking" and leanings[0][1] > adaptation.LEANING_SHOWN
+    unmoved = adaptation.Adaptation(adapted.head, adapted.oof, adaptation.PRIOR_ONLY, 0.5, 0.5, {})
+    assert unmoved.leanings(range(18, 22), ["a", "b", "c", "d"]) == []

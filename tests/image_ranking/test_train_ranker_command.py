@@ -4,8 +4,10 @@ import csv
 import io
 import json
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
+from PIL import Image
 
 from image_ranking.conf import conf
 from image_ranking.exceptions import DisallowedHostError
@@ -431,3 +433,23 @@ def test_laion_head_is_the_prior_on_a_clip_backbone(dataset, tmp_path, monkeypat
     assert meta["prior"] == "LAION aesthetic head tiny-laion.pth"
     assert "(prior: LAION aesthetic head tiny-laion.pth)" in out
     assert meta["cv_concordance"] >= meta["prior_cv_concordance"] > 0.5
+
+
+def test_says_in_words_what_the_labels_favour_beyond_the_prior(tmp_path):
+    # Equally sharp photos; the curator likes warm light and dislikes cold light.
+    folder = tmp_path / "tinted"
+    folder.mkdir()
+    rows = []
+    for i in range(24):
+        tint = np.array([40, 0, -40] if i % 2 else [-40, 0, 40])
+        pixels = np.asarray(sharp_image(i), dtype=int) + tint
+        image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "RGB")
+        (folder / f"{i}.jpg").write_bytes(jpeg_bytes(image))
+        rows.append({"file": f"{i}.jpg", "label": "good" if i % 2 else "bad"})
+    rewrite_csv(folder / "labels.csv", rows, ("file", "label"))
+    output = tmp_path / "head.json"
+    csv_path = str(folder / "labels.csv")
+    out, _ = run("--from-csv", csv_path, "--images", str(folder), "--output", str(output))
+    assert "the labels favour: more warm light (+" in out
+    leanings = json.loads(output.read_text())["metadata"]["adaptation"]["leanings"]
+    assert max(leanings, key=lambda name: abs(leanings[name])) == "warm light"

@@ -168,6 +168,15 @@ class Command(BaseCommand):
                 f"prior {report.prior_concordance:.3f} | new head {report.head_concordance:.3f}"
                 f"  (prior: {report.prior_name})"
             )
+        if report.leanings:
+            said = ", ".join(
+                f"{'more' if weight > 0 else 'less'} {name} ({weight:+.2f})"
+                for name, weight in report.leanings[:4]
+            )
+            self.stdout.write(
+                f"Beyond the prior's quality, the labels favour: {said}"
+                "  (weight per standard deviation, the prior's = 1)"
+            )
         shown = ", ".join(f"{k} {v}" for k, v in report.cv.items() if k != "folds")
         counted = ", ".join(f"{v} {k}" for k, v in report.counts.items())
         self.stdout.write(
