@@ -262,14 +262,13 @@ class EfficientNetLiteBackbone(Backbone):
         scales: int = 1,
         taps: tuple[int, ...] = (4, 6),
         stats: str = "stats8",
-        name: str | None = None,
     ) -> None:
         if variant not in LITE_VARIANTS:
             raise ValueError(f"Unknown EfficientNet-Lite variant {variant!r}.")
         self.variant = variant
         if stats not in STATISTICS:
             raise ValueError(f"Unknown statistics {stats!r}.")
-        self.name = name or f"efficientnet-{variant}" + (f"-ms{scales}" if scales > 1 else "")
+        self.name = f"efficientnet-{variant}" + (f"-ms{scales}" if scales > 1 else "")
         self.max_side = max_side
         self.architecture = architecture or f"tf_efficientnet_{variant}"
         self.threads = threads
@@ -446,12 +445,16 @@ class StackedBackbone(Backbone):
         self.stats = stats
 
     @property
+    def stats_dim(self) -> int:
+        return STATISTICS[self.stats][1]
+
+    @property
     def dim(self) -> int:
-        return sum(part.dim for part in self.parts) + STATISTICS[self.stats][1]
+        return sum(part.dim for part in self.parts) + self.stats_dim
 
     @property
     def appearance_columns(self) -> range:
-        return range(self.dim - STATISTICS[self.stats][1], self.dim)
+        return range(self.dim - self.stats_dim, self.dim)
 
     @property
     def settings(self) -> dict[str, Any]:
