@@ -440,6 +440,8 @@ class StackedBackbone(Backbone):
     def __init__(self, name: str, parts: Sequence[EfficientNetLiteBackbone], stats: str) -> None:
         if any(part.stats_dim for part in parts):
             raise ValueError("Stacked networks must not add statistics of their own.")
+        if len({part.max_side for part in parts}) > 1:
+            raise ValueError("Stacked networks must share one max_side (the image is shrunk once).")
         self.name = name
         self.parts = list(parts)
         self.stats = stats
@@ -462,9 +464,10 @@ class StackedBackbone(Backbone):
 
     def embed(self, images: Sequence[Image]) -> np.ndarray:
         compute = STATISTICS[self.stats][0]
-        # Statistics on the image as the first network sees it (shrunk to its max_side).
+        # Shrunk once (every part has the same max_side, so each part's own _prepare is
+        # then a no-op); the statistics see the image as the networks do.
         prepared = [self.parts[0]._prepare(image) for image in images]
-        columns = [part.embed(images) for part in self.parts]
+        columns = [part.embed(prepared) for part in self.parts]
         columns.append(np.array([compute(image) for image in prepared], dtype=np.float32))
         return np.concatenate(columns, axis=1).reshape(len(images), self.dim)
 

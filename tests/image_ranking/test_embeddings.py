@@ -148,6 +148,9 @@ def test_stacked_backbone_joins_networks_and_adds_statistics_once():
     assert lite0.settings["features"][-1] == "block6_mean_std"  # no statistics of its own
     with pytest.raises(ValueError, match="statistics of their own"):
         emb.StackedBackbone("x", [emb.EfficientNetLiteBackbone("lite0")], "stats11")
+    sizes = [emb.EfficientNetLiteBackbone("lite0", max_side=s, stats="none") for s in (384, 512)]
+    with pytest.raises(ValueError, match="one max_side"):
+        emb.StackedBackbone("x", sizes, "stats11")
 
 
 def test_lite2_loads_its_packaged_weights():
