@@ -7,6 +7,11 @@ k-fold (photos never seen by the fold's head) Spearman/Pearson against MOS of a 
 (the prior's recipe, ``training.fit_head`` on scores), and the speed of embed + head on a
 960 px thumbnail (downscaled to the backbone's max_side, as the scorer does) on this
 machine, best of three (the 2 cores are shared: a loaded machine gives lower figures).
+
+``efficientnet-lite0-live-lite2`` (the shipped prior) is a network trained on these photos, so
+its k-fold retrains the network on each fold's training photos (``bench/finetune.py``,
+about 10 minutes per fold; kept under bench/out/finetune for bench_learn_taste.py) and
+scores the held-out photos through the backbone and head exactly as the scorer does.
 """
 
 from __future__ import annotations
@@ -31,11 +36,19 @@ from PIL import Image  # noqa: E402
 from scipy.stats import pearsonr, spearmanr  # noqa: E402
 from sklearn.model_selection import KFold  # noqa: E402
 
+from bench import finetune  # noqa: E402
 from bench.clive import CLIVE, OUT, embed_clive, load_clive  # noqa: E402
 from image_ranking.services import embeddings as emb  # noqa: E402
 from image_ranking.services import training  # noqa: E402
 
-DEFAULT_BACKBONES = ["efficientnet-lite0", "efficientnet-lite2", "efficientnet-lite0-lite2"]
+DEFAULT_BACKBONES = [
+    "efficientnet-lite0",
+    "efficientnet-lite2",
+    "efficientnet-lite0-lite2",
+    "efficientnet-lite0-live-lite2",
+]
+# Backbones whose network is itself trained on the photos: k-fold retrains it per fold.
+FINETUNED = {"efficientnet-lite0-live-lite2"}
 # Variants measured here but not registered (the levers: more depths, a second scale).
 CANDIDATES = {
     "lite0-all-taps": lambda: emb.EfficientNetLiteBackbone("lite0", taps=(1, 2, 3, 4, 5, 6)),
@@ -63,8 +76,11 @@ def kfold_scores(X: np.ndarray, mos: np.ndarray, folds: int, seed: int = 0) -> n
     return pred
 
 
-def speed(backbone: emb.Backbone, head: training.Head, photo: Path) -> float:
+def speed(backbone: emb.Backbone, photo: Path) -> float:
     """Images/s for embed + head on one 960 px image at a time, best of three runs."""
+    zeros = np.zeros(backbone.dim)
+    calibration = {"kind": "linear", "low": 0.0, "high": 100.0}
+    head = training.Head("bench", {}, "score", zeros, zeros + 1, zeros, 0.0, calibration)
     image = Image.open(photo).convert("RGB").resize((960, 720), Image.Resampling.BICUBIC)
     backbone.embed([image])  # warm-up: weights load
     best = 0.0
@@ -82,6 +98,12 @@ def main() -> None:
     parser.add_argument("--backbones", nargs="+", default=DEFAULT_BACKBONES)
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--seeds", type=int, default=2, help="k-fold shuffles averaged.")
+    parser.add_argument(
+        "--finetune-folds",
+        type=int,
+        default=5,
+        help="Folds for fine-tuned backbones (each fold trains the network: ~10 min).",
+    )
     parser.add_argument("--no-speed", action="store_true")
     args = parser.parse_args()
     paths, mos = load_clive(args.clive)
@@ -94,15 +116,19 @@ def main() -> None:
     ]
     for name in args.backbones:
         backbone = CANDIDATES[name]() if name in CANDIDATES else emb.get_backbone(name)
-        X = embed_clive(paths, backbone, emb.EmbeddingCache(OUT / "cache"))
-        preds = [kfold_scores(X, mos, args.folds, seed) for seed in range(args.seeds)]
+        if name in FINETUNED:
+            preds = [finetune.oof_scores(paths, mos, OUT, args.finetune_folds)]
+            label = f"{name} (fine-tuned, {args.finetune_folds}-fold x 1)"
+        else:
+            X = embed_clive(paths, backbone, emb.EmbeddingCache(OUT / "cache"))
+            preds = [kfold_scores(X, mos, args.folds, seed) for seed in range(args.seeds)]
+            label = name
         sp = np.mean([spearmanr(p, mos)[0] for p in preds])
         pe = np.mean([pearsonr(p, mos)[0] for p in preds])
         rate = "-"
         if not args.no_speed:
-            head = training.fit_head(X, list(mos), "score", name, backbone.settings)
-            rate = f"{speed(backbone, head, paths[0]):.1f}"
-        lines.append(f"| {name} | {X.shape[1]} | {sp:.3f} | {pe:.3f} | {rate} |")
+            rate = f"{speed(backbone, paths[0]):.1f}"
+        lines.append(f"| {label} | {backbone.dim} | {sp:.3f} | {pe:.3f} | {rate} |")
         print(lines[-1], flush=True)
     print(f"\n{torch.get_num_threads()} torch threads; load average {os.getloadavg()[0]:.1f}")
     print("\n".join(lines))

@@ -32,6 +32,8 @@ def embed_clive(
 ) -> np.ndarray:
     """Embeddings of the photos (first shrunk to ``resize`` px wide if given), each
     computed once and kept in ``cache``."""
+    if isinstance(backbone, emb.StackedBackbone):
+        return _embed_stacked(paths, backbone, cache, resize)
     vectors: list[np.ndarray | None] = []
     todo = []
     key = backbone.key + (f"-w{resize}" if resize else "")
@@ -45,9 +47,7 @@ def embed_clive(
         print(f"  encoding {len(todo)} photos ({key})...", flush=True)
         started = time.perf_counter()
         for number, (index, digest) in enumerate(todo, start=1):
-            image = Image.open(paths[index]).convert("RGB")
-            if resize:
-                image = image.resize((resize, round(image.height * resize / image.width)))
+            image = _open(paths[index], resize)
             vector = backbone.embed([image])[0]
             cache.put(key, digest, vector)
             vectors[index] = vector
@@ -56,3 +56,22 @@ def embed_clive(
         rate = len(todo) / (time.perf_counter() - started)
         print(f"  {rate:.1f} photos/s (500 px, shared CPU)", flush=True)
     return np.stack(vectors)  # type: ignore[arg-type]
+
+
+def _open(path: Path, resize: int | None) -> Image.Image:
+    image = Image.open(path).convert("RGB")
+    if resize:
+        image = image.resize((resize, round(image.height * resize / image.width)))
+    return image
+
+
+def _embed_stacked(
+    paths: list[Path], backbone: emb.StackedBackbone, cache: emb.EmbeddingCache, resize: int | None
+) -> np.ndarray:
+    """What ``StackedBackbone.embed`` gives, from each network's own cache entries, so
+    stacks sharing a network (each fold's tuned Lite0 beside one Lite2) encode it once."""
+    columns = [embed_clive(paths, part, cache, resize) for part in backbone.parts]
+    compute = emb.STATISTICS[backbone.stats][0]
+    prepare = backbone.parts[0]._prepare
+    columns.append(np.stack([compute(prepare(_open(p, resize))) for p in paths]))
+    return np.concatenate(columns, axis=1).astype(np.float32)
