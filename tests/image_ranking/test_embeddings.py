@@ -90,6 +90,7 @@ def test_get_backbone_is_one_instance_and_checks_settings(backbone):
     assert emb.available_backbones() == [
         "efficientnet-lite0",
         "efficientnet-lite0-lite2",
+        "efficientnet-lite0-live-lite2",
         "efficientnet-lite1",
         "efficientnet-lite2",
         "laion-vit-b-32",
@@ -151,6 +152,64 @@ def test_stacked_backbone_joins_networks_and_adds_statistics_once():
     sizes = [emb.EfficientNetLiteBackbone("lite0", max_side=s, stats="none") for s in (384, 512)]
     with pytest.raises(ValueError, match="one max_side"):
         emb.StackedBackbone("x", sizes, "stats11")
+
+
+def _finetuned_file(path, scale: float = 1.0, drop: str = "") -> None:
+    """Lite0's ImageNet tensors (no classifier), the head conv scaled: a stand-in fine-tune."""
+    import torch
+
+    model = emb.EfficientNetLiteBackbone("lite0")._build()
+    state = {k: v.half() for k, v in model.state_dict().items() if not k.startswith("classif")}
+    state["conv_head.weight"] = state["conv_head.weight"] * scale
+    state.pop(drop, None)
+    torch.save(state, path)
+
+
+def test_finetuned_weights_are_laid_over_the_imagenet_ones(tmp_path, backbone):
+    _finetuned_file(tmp_path / "tuned.pt", scale=0.5)
+    tuned = emb.EfficientNetLiteBackbone(
+        "lite0", finetuned=tmp_path / "tuned.pt", name="tuned", threads=1
+    )
+    image = sharp_image(12, size=(200, 150))
+    plain, changed = backbone.embed([image])[0], tuned.embed([image])[0]
+    # Blocks 1-6 are ImageNet's (to float16 precision); the final map is what was changed.
+    block_columns = slice(1280, 1280 + 2 * (112 + 320))
+    np.testing.assert_allclose(changed[block_columns], plain[block_columns], rtol=0.05, atol=0.05)
+    assert not np.allclose(changed[:1280], plain[:1280], atol=1e-2)
+    # The file's SHA-256 is in the settings: new weights never reuse cached vectors or heads.
+    assert tuned.settings["finetuned"].startswith("tuned.pt@")
+    _finetuned_file(tmp_path / "tuned.pt", scale=0.25)
+    retuned = emb.EfficientNetLiteBackbone("lite0", finetuned=tmp_path / "tuned.pt", name="t")
+    assert retuned.settings["finetuned"] != tuned.settings["finetuned"]
+    assert "finetuned" not in backbone.settings
+
+
+@pytest.mark.parametrize("problem", ["missing", "not torch", "a tensor short"])
+def test_unusable_finetuned_weights_say_to_reinstall(tmp_path, problem):
+    path = tmp_path / "tuned.pt"
+    if problem == "not torch":
+        path.write_bytes(b"<html>404</html>")
+    elif problem == "a tensor short":
+        _finetuned_file(path, drop="conv_head.weight")
+    tuned = emb.EfficientNetLiteBackbone("lite0", finetuned=path, name="tuned")
+    with pytest.raises(emb.BackboneUnavailable, match="reinstall image_ranking"):
+        tuned.embed([sharp_image(13)])
+
+
+def test_the_prior_network_ships_in_the_package():
+    backbone = emb.get_backbone("efficientnet-lite0-live-lite2")
+    tuned, lite2 = backbone.parts
+    assert tuned.finetuned == emb.LIVE_WEIGHTS and emb.LIVE_WEIGHTS.is_file()
+    assert lite2.finetuned is None and lite2.variant == "lite2"
+    image = sharp_image(14, size=(200, 150))
+    vector = backbone.embed([image])
+    assert vector.shape == (1, tuned.dim + lite2.dim + 11)
+    assert tuned.dim == 1280 + 2 * (24 + 40 + 80 + 112 + 192 + 320)
+    assert np.all(np.isfinite(vector))
+    # The tuned network is not ImageNet's Lite0: its final map has moved.
+    imagenet = emb.EfficientNetLiteBackbone("lite0", taps=emb.ALL_TAPS, stats="none")
+    assert not np.allclose(vector[0, :1280], imagenet.embed([image])[0, :1280], atol=1e-2)
+    assert backbone.appearance_names[-3:] == ("warm light", "green tint", "saturation")
 
 
 def test_lite2_loads_its_packaged_weights():
