@@ -1,9 +1,12 @@
 """Priors that curators' labels adapt: the bundled quality head, or a LAION aesthetic head.
 
-- The quality prior ships with the app: a head fitted on the LIVE photos' MOS, so the
-  ``quality`` scorer works on a fresh machine with no download and no labels. Built by
-  ``bench/build_prior.py``; derived from the LIVE In the Wild database, so its copyright
-  notice (``LIVE-NOTICE.txt``) ships beside it.
+- The quality prior ships with the app: EfficientNet-Lite0 fine-tuned end to end on the
+  LIVE photos' MOS (``efficientnet-lite0-live.pt``), beside the ImageNet Lite2 (the
+  ``efficientnet-lite0-live-lite2`` backbone), and a ridge head on their features of those
+  photos, so the ``quality`` scorer works on a fresh machine with no download and no
+  labels. Built by ``bench/build_prior.py``; derived from the LIVE In the Wild database
+  and from Apache-2.0 ImageNet weights, so both notices (``LIVE-NOTICE.txt``,
+  ``EFFICIENTNET-NOTICE.txt``) ship beside it.
 - On a CLIP backbone, the LAION aesthetic head of the same encoder, when its weights are on
   this machine (never downloaded here). Those heads are affine maps of the L2-normalised
   embedding (the improved predictor's "MLP" has no activations), so each folds into one
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PRIORS_DIR = Path(__file__).resolve().parent
-PRIOR_BACKBONE = "efficientnet-lite0-lite2"
+PRIOR_BACKBONE = "efficientnet-lite0-live-lite2"
 PRIOR_HEAD = PRIORS_DIR / f"quality-{PRIOR_BACKBONE}.json"
 NOTICE = PRIORS_DIR / "LIVE-NOTICE.txt"
 

@@ -24,7 +24,10 @@ def test_bundled_prior_matches_this_backbone_and_ships_with_its_notice():
     assert "COPYRIGHT NOTICE STARTS" in notice and "University of Texas at Austin" in notice
     pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
     package_data = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]
-    assert {"*.json", "*.txt"} <= set(package_data["package-data"]["*"])
+    assert {"*.json", "*.txt", "*.pt"} <= set(package_data["package-data"]["*"])
+    # The network is fine-tuned Apache-2.0 weights: their notice ships too.
+    apache = (priors.PRIORS_DIR / "EFFICIENTNET-NOTICE.txt").read_text()
+    assert "Apache License, Version 2.0" in apache and "fine-tuned" in apache
 
 
 def test_bundled_prior_only_serves_its_own_backbone():

@@ -52,18 +52,20 @@ def test_trains_from_csv_labels_and_records_everything(dataset, tmp_path):
     csv_path, folder = dataset
     output = tmp_path / "head.json"
     out, _ = run("--from-csv", str(csv_path), "--images", str(folder), "--output", str(output))
-    assert "Trained a label head on efficientnet-lite0-lite2 (12 bad, 12 good)" in out
+    assert "Trained a label head on efficientnet-lite0-live-lite2 (12 bad, 12 good)" in out
     assert "IMAGE_RANKING_LEARNED_HEAD=" + str(output) in out
     raw = json.loads(output.read_text())
     meta = raw["metadata"]
-    assert raw["backbone"] == "efficientnet-lite0-lite2" and raw["target"] == "label"
+    assert raw["backbone"] == "efficientnet-lite0-live-lite2" and raw["target"] == "label"
     assert meta["label_counts"] == {"bad": 12, "good": 12}
     assert meta["source"] == "csv:labels.csv"
     assert meta["created_at"].startswith("20")
     # Sharp vs blurred is easy: the cross-validated metrics must show it was learned.
     assert meta["cv_metrics"]["auc"] >= 0.9 and meta["cv_metrics"]["accuracy"] >= 0.8
     head, _ = training.load_head(output)
-    assert head.backbone_settings["parts"][0]["input_scaling"] == "[-1,1]"
+    tuned = head.backbone_settings["parts"][0]
+    assert tuned["input_scaling"] == "[-1,1]"
+    assert tuned["finetuned"].startswith("efficientnet-lite0-live.pt@")
     # The labels adapted the bundled prior; both figures are printed side by side.
     assert meta["prior"].startswith("bundled quality prior")
     prior, new = meta["prior_cv_concordance"], meta["cv_concordance"]
@@ -75,7 +77,7 @@ def test_trains_on_a_score_column_with_default_output(dataset, settings, tmp_pat
     csv_path, folder = dataset
     settings.IMAGE_RANKING_CACHE_DIR = str(tmp_path / "cache")
     out, _ = run("--from-csv", str(csv_path), "--images", str(folder), "--score-column", "quality")
-    output = conf.cache_dir / "heads" / "learned-efficientnet-lite0-lite2.json"
+    output = conf.cache_dir / "heads" / "learned-efficientnet-lite0-live-lite2.json"
     raw = json.loads(output.read_text())
     assert raw["target"] == "score"
     assert raw["metadata"]["label_counts"] == {"scored": 24}

@@ -1,9 +1,10 @@
 """Scorer backend ``quality``: the quality prior bundled with the app, no setup needed.
 
-The head in ``image_ranking/priors/`` (fitted on the LIVE photos' mean opinion scores, on
-the offline EfficientNet-Lite0 backbone) scores technical photo quality on 0-10 on a fresh
-machine: no download, no labels. Curators' labels adapt it with ``manage.py train_ranker``
-(then use the ``learned`` scorer with the head that wrote).
+The network and head in ``image_ranking/priors/`` (EfficientNet-Lite0 fine-tuned on the
+LIVE photos' mean opinion scores, beside the ImageNet Lite2, and a ridge head on both)
+score technical photo quality on 0-10 on a fresh machine: no download, no labels.
+Curators' labels adapt it with ``manage.py train_ranker`` (then use the ``learned``
+scorer with the head that wrote).
 """
 
 from __future__ import annotations
