@@ -8,13 +8,14 @@ Simulated curators whose taste is not plain technical quality, computed from the
   warm     z(MOS) + z(mean red - blue)    (prefers warm light)
   scenery  z(MOS) + z(log P(landscape))   (prefers open views; Lite0's ImageNet classifier)
 They label N shared LIVE photos good/bad (taste above/below the median). Outer 5-fold
-over the 627 photos: the prior is trained on the MOS of the other four fifths only, as the
-bundled one is on all photos (for ``efficientnet-lite0-live-lite2``, the default: the network
-fine-tuned on those four fifths, whose vectors the labels' correction then reads, one fixed
-split; for frozen backbones: a ridge head, the split reshuffled per draw). The N labels are
-drawn from those four fifths, and Spearman against the taste is measured on the test
-fifth, which nobody labelled. Columns: the prior alone, labels alone (today's head: logistic on the
-labels), the adapted head (``adaptation.adapt``); averaged over folds x draws.
+over the 627 photos: the prior is trained on the MOS of the other four fifths only, as
+the bundled one is on all photos. For ``efficientnet-lite0-live-lite2`` (the default) that
+means the network fine-tuned on those four fifths, whose vectors the labels' correction
+then reads, on one fixed split; for frozen backbones, a ridge head, the split reshuffled
+per draw. The N labels are drawn from those four fifths, and Spearman against the taste
+is measured on the test fifth, which nobody labelled. Columns: the prior alone, labels
+alone (today's head: logistic on the labels), the adapted head (``adaptation.adapt``);
+averaged over folds x draws.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def ridge_folds(X: np.ndarray, mos: np.ndarray, seed: int) -> list[Fold]:
 
 def finetuned_folds(paths: list[Path], mos: np.ndarray) -> list[Fold]:
     """The fine-tuned prior per fold: each fold's own network (bench_prior.py's, trained
-    on the other four fifths) embeds every photo, and its own head is the prior."""
+    on the other four fifths) embeds every photo, and the fold's ridge head is the prior."""
     folds = []
     for fold in finetune.fold_priors(paths, mos, OUT, 5):
         backbone = finetune.tuned_backbone(fold.weights)

@@ -58,15 +58,6 @@ class Regressor(torch.nn.Module):
         return self.out(torch.nn.functional.dropout(pooled, self.dropout, self.training))[:, 0]
 
 
-@dataclass
-class Tuned:
-    """A fine-tuned network and the MOS scaling its output is in."""
-
-    net: Regressor
-    mean: float
-    std: float
-
-
 def photo_arrays(paths: list[Path], cache: Path) -> torch.Tensor:
     """The photos at 500 x 500, scaled as the backbone scales them (cached as float16)."""
     if not cache.exists():
@@ -93,8 +84,8 @@ def finetune(
     train: np.ndarray,
     seed: int = 0,
     log: Callable[[str], None] | None = None,
-) -> Tuned:
-    """Fine-tune Lite0 on the photos ``train`` (rows of ``X``) against their MOS."""
+) -> Regressor:
+    """Fine-tune Lite0 on the photos ``train`` (rows of ``X``) against their z-scored MOS."""
     r = RECIPE
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -133,17 +124,17 @@ def finetune(
         message = f"    epoch {epoch + 1}/{r['epochs']} ({time.perf_counter() - started:.0f}s)"
         (log or (lambda text: print(text, flush=True)))(message)
     net.eval()
-    return Tuned(net, mean, std)
+    return net
 
 
-def save_weights(tuned: Tuned, path: Path) -> None:
+def save_weights(net: Regressor, path: Path) -> None:
     """The network as timm ``tf_efficientnet_lite0`` tensors (float16, no classifier): what
     ``EfficientNetLiteBackbone(finetuned=path)`` lays over the ImageNet weights."""
     model = imagenet_lite0()
     body = torch.nn.Sequential(
         model.conv_stem, model.bn1, *model.blocks, model.conv_head, model.bn2
     )
-    body.load_state_dict(tuned.net.body.state_dict())
+    body.load_state_dict(net.body.state_dict())
     state = {
         key: value.half()
         for key, value in model.state_dict().items()
@@ -212,10 +203,12 @@ def fold_priors(
 
     splits = KFold(folds, shuffle=True, random_state=seed).split(np.arange(len(mos)))
     priors = []
+    X = None  # the photos as tensors (1.9 GB), loaded only if a fold must be trained
     for k, (train, test) in enumerate(splits):
         weights = out / "finetune" / f"lite0-live-fold{k}-of{folds}-seed{seed}.pt"
         if not weights.exists():
-            X = photo_arrays(paths, out / "finetune" / "clive500.npy")
+            if X is None:
+                X = photo_arrays(paths, out / "finetune" / "clive500.npy")
             print(f"  fine-tuning fold {k + 1}/{folds} on {len(train)} photos...", flush=True)
             save_weights(finetune(X, mos, train, seed=k), weights)
         head_file = weights.with_name(f"{weights.stem}-ridge.json")
