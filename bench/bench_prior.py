@@ -104,6 +104,12 @@ def main() -> None:
         default=5,
         help="Folds for fine-tuned backbones (each fold trains the network: ~10 min).",
     )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=finetune.RUNS,
+        help="Fine-tuned Lite0 networks side by side (the shipped prior has RUNS).",
+    )
     parser.add_argument("--no-speed", action="store_true")
     args = parser.parse_args()
     paths, mos = load_clive(args.clive)
@@ -117,8 +123,13 @@ def main() -> None:
     for name in args.backbones:
         backbone = CANDIDATES[name]() if name in CANDIDATES else emb.get_backbone(name)
         if name in FINETUNED:
-            preds = [finetune.oof_scores(paths, mos, OUT, args.finetune_folds)]
-            label = f"{name} (fine-tuned, {args.finetune_folds}-fold x 1)"
+            preds = [finetune.oof_scores(paths, mos, OUT, args.finetune_folds, args.runs)]
+            # The first fold's networks: the width and speed of ``runs`` tuned Lite0s.
+            files = [
+                finetune.fold_weights(OUT, 0, args.finetune_folds, run=r) for r in range(args.runs)
+            ]
+            backbone = finetune.tuned_backbone(files)
+            label = f"{name} ({args.runs} fine-tuned, {args.finetune_folds}-fold x 1)"
         else:
             X = embed_clive(paths, backbone, emb.EmbeddingCache(OUT / "cache"))
             preds = [kfold_scores(X, mos, args.folds, seed) for seed in range(args.seeds)]

@@ -1,9 +1,9 @@
 """Priors that curators' labels adapt: the bundled quality head, or a LAION aesthetic head.
 
-- The quality prior ships with the app: EfficientNet-Lite0 fine-tuned end to end on the
-  LIVE photos' MOS (``efficientnet-lite0-live.pt``), beside the ImageNet Lite2 (the
-  ``efficientnet-lite0-live-lite2`` backbone), and a ridge head on their features of those
-  photos, so the ``quality`` scorer works on a fresh machine with no download and no
+- The quality prior ships with the app: two runs of EfficientNet-Lite0 fine-tuned end to
+  end on the LIVE photos' MOS (``efficientnet-lite0-live.pt``, ``-live-2.pt``), beside the
+  ImageNet Lite2 (the ``efficientnet-lite0-live-lite2`` backbone), and one linear head on
+  their features of those photos (the average of a ridge head per run), so the ``quality`` scorer works on a fresh machine with no download and no
   labels. Built by ``bench/build_prior.py``; derived from the LIVE In the Wild database
   and from Apache-2.0 ImageNet weights, so both notices (``LIVE-NOTICE.txt``,
   ``EFFICIENTNET-NOTICE.txt``) ship beside it.

@@ -7,10 +7,10 @@ A backbone turns decoded RGB images into fixed-length float32 vectors:
   judge in photos are fine-scale blur and noise, which shrinking an image to 224 px removes,
   so features are taken at (up to) native resolution from three depths of the network, with
   a few classic sharpness/noise statistics appended (see ``EfficientNetLite0Backbone``).
-- ``efficientnet-lite0-live-lite2`` (the quality prior's): the same Lite0 fine-tuned end to
-  end on the LIVE photos' opinion scores (its weights ship inside ``image_ranking/priors``,
-  layered on the ImageNet ones) beside the ImageNet Lite2, every block tapped, plus eleven
-  appearance statistics.
+- ``efficientnet-lite0-live-lite2`` (the quality prior's): two runs of the same Lite0
+  fine-tuned end to end on the LIVE photos' opinion scores (their weights ship inside
+  ``image_ranking/priors``, layered on the ImageNet ones) beside the ImageNet Lite2, every
+  block tapped, plus eleven appearance statistics.
 - ``laion-vit-b-32`` / ``laion-vit-l-14``: the CLIP image encoders of the aesthetic scorer,
   through its ``ClipEncoder`` (weights fetched on a user's machine by open_clip).
 
@@ -574,10 +574,21 @@ class ClipBackbone(Backbone):
 
 # Every block after the first: fine texture (early) to objects (late) all carry quality cues.
 ALL_TAPS = (1, 2, 3, 4, 5, 6)
-# Lite0 fine-tuned end to end on the LIVE photos' MOS (bench/build_prior.py); it ships with
-# the app beside the prior head, under the LIVE notice, and is layered on the ImageNet weights.
-LIVE_WEIGHTS = PRIORS_DIR / "efficientnet-lite0-live.pt"
+# Lite0 fine-tuned end to end on the LIVE photos' MOS (bench/build_prior.py), twice, on two
+# random streams: the two runs err differently, so side by side they rank better than
+# either. They ship with the app beside the prior head, under the LIVE notice, and are
+# layered on the ImageNet weights.
 LIVE_LITE0 = "efficientnet-lite0-live"
+LIVE_WEIGHTS = (PRIORS_DIR / f"{LIVE_LITE0}.pt", PRIORS_DIR / f"{LIVE_LITE0}-2.pt")
+
+
+def live_lite0(run: int, weights: Path | None = None) -> EfficientNetLiteBackbone:
+    """The prior's fine-tuned Lite0 of run ``run`` (0, 1), optionally with other weights."""
+    name = f"{LIVE_LITE0}-{run + 1}" if run else LIVE_LITE0
+    return EfficientNetLiteBackbone(
+        "lite0", taps=ALL_TAPS, stats="none", finetuned=weights or LIVE_WEIGHTS[run], name=name
+    )
+
 
 BACKBONES: dict[str, Callable[[], Backbone]] = {
     "efficientnet-lite0": EfficientNetLite0Backbone,
@@ -586,9 +597,7 @@ BACKBONES: dict[str, Callable[[], Backbone]] = {
     "efficientnet-lite0-live-lite2": lambda: StackedBackbone(
         "efficientnet-lite0-live-lite2",
         [
-            EfficientNetLiteBackbone(
-                "lite0", taps=ALL_TAPS, stats="none", finetuned=LIVE_WEIGHTS, name=LIVE_LITE0
-            ),
+            *(live_lite0(run) for run in range(len(LIVE_WEIGHTS))),
             EfficientNetLiteBackbone("lite2", taps=ALL_TAPS, stats="none"),
         ],
         "stats11",

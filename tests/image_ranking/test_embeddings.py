@@ -196,19 +196,24 @@ def test_unusable_finetuned_weights_say_to_reinstall(tmp_path, problem):
         tuned.embed([sharp_image(13)])
 
 
-def test_the_prior_network_ships_in_the_package():
+def test_the_prior_networks_ship_in_the_package():
     backbone = emb.get_backbone("efficientnet-lite0-live-lite2")
-    tuned, lite2 = backbone.parts
-    assert tuned.finetuned == emb.LIVE_WEIGHTS and emb.LIVE_WEIGHTS.is_file()
+    *tuned, lite2 = backbone.parts
+    assert [part.finetuned for part in tuned] == list(emb.LIVE_WEIGHTS)
+    assert all(path.is_file() for path in emb.LIVE_WEIGHTS)
+    assert [part.name for part in tuned] == ["efficientnet-lite0-live", "efficientnet-lite0-live-2"]
     assert lite2.finetuned is None and lite2.variant == "lite2"
     image = sharp_image(14, size=(200, 150))
     vector = backbone.embed([image])
-    assert vector.shape == (1, tuned.dim + lite2.dim + 11)
-    assert tuned.dim == 1280 + 2 * (24 + 40 + 80 + 112 + 192 + 320)
+    width = tuned[0].dim
+    assert width == 1280 + 2 * (24 + 40 + 80 + 112 + 192 + 320)
+    assert vector.shape == (1, 2 * width + lite2.dim + 11)
     assert np.all(np.isfinite(vector))
-    # The tuned network is not ImageNet's Lite0: its final map has moved.
+    # Each tuned network is not ImageNet's Lite0, nor the other run: its final map has moved.
     imagenet = emb.EfficientNetLiteBackbone("lite0", taps=emb.ALL_TAPS, stats="none")
-    assert not np.allclose(vector[0, :1280], imagenet.embed([image])[0, :1280], atol=1e-2)
+    finals = [vector[0, :1280], vector[0, width : width + 1280], imagenet.embed([image])[0, :1280]]
+    for a, b in [(0, 1), (0, 2), (1, 2)]:
+        assert not np.allclose(finals[a], finals[b], atol=1e-2)
     assert backbone.appearance_names[-3:] == ("warm light", "green tint", "saturation")
 
 

@@ -28,6 +28,8 @@ def test_bundled_prior_matches_this_backbone_and_ships_with_its_notice():
     # The network is fine-tuned Apache-2.0 weights: their notice ships too.
     apache = (priors.PRIORS_DIR / "EFFICIENTNET-NOTICE.txt").read_text()
     assert "Apache License, Version 2.0" in apache and "fine-tuned" in apache
+    for network in emb.LIVE_WEIGHTS:  # every shipped network is named under both notices
+        assert network.name in notice and network.name in apache
 
 
 def test_bundled_prior_only_serves_its_own_backbone():

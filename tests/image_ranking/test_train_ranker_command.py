@@ -63,9 +63,10 @@ def test_trains_from_csv_labels_and_records_everything(dataset, tmp_path):
     # Sharp vs blurred is easy: the cross-validated metrics must show it was learned.
     assert meta["cv_metrics"]["auc"] >= 0.9 and meta["cv_metrics"]["accuracy"] >= 0.8
     head, _ = training.load_head(output)
-    tuned = head.backbone_settings["parts"][0]
-    assert tuned["input_scaling"] == "[-1,1]"
-    assert tuned["finetuned"].startswith("efficientnet-lite0-live.pt@")
+    first, second = head.backbone_settings["parts"][:2]
+    assert first["input_scaling"] == "[-1,1]"
+    assert first["finetuned"].startswith("efficientnet-lite0-live.pt@")
+    assert second["finetuned"].startswith("efficientnet-lite0-live-2.pt@")
     # The labels adapted the bundled prior; both figures are printed side by side.
     assert meta["prior"].startswith("bundled quality prior")
     prior, new = meta["prior_cv_concordance"], meta["cv_concordance"]
