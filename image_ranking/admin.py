@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
+from django.utils import timezone
 
 from image_ranking.models import (
     ImageCandidate,
     ImageTrainingData,
+    RankingLease,
+    RankingRun,
     RankingState,
     RateLimitBucket,
     SelectedImage,
@@ -66,3 +72,50 @@ class RankingStateAdmin(admin.ModelAdmin):
 @admin.register(RateLimitBucket)
 class RateLimitBucketAdmin(admin.ModelAdmin):
     list_display = ["name", "tokens", "updated_at", "blocked_until"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Written only by ranking runs: a hand edit (a run marked finished, a lease freed)
+    would make a worker resume wrongly or two workers rank the same POI."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(RankingRun)
+class RankingRunAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "status",
+        "started_at",
+        "finished_at",
+        "total_count",
+        "outcomes",
+        "heartbeat_at",
+        "owner",
+    ]
+    list_filter = ["status"]
+    search_fields = ["owner", "message"]
+    date_hierarchy = "started_at"
+
+    @admin.display(description="outcomes")
+    def outcomes(self, run: RankingRun) -> str:
+        counts = run.counts if isinstance(run.counts, dict) else {}
+        return ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
+
+
+@admin.register(RankingLease)
+class RankingLeaseAdmin(ReadOnlyAdmin):
+    list_display = ["poi", "run", "expires_at", "held"]
+    list_select_related = ["poi", "run"]
+    search_fields = ["poi__name"]
+
+    @admin.display(boolean=True, description="held now")
+    def held(self, lease: RankingLease) -> bool:
+        return lease.expires_at > timezone.now()
