@@ -690,6 +690,22 @@ class EmbeddingCache:
     def remember_url(self, url: str, digest: str) -> None:
         atomic_write(self._url_path(url), digest.encode())
 
+    def stale_folders(self, current: set[str]) -> list[Path]:
+        """Folders of backbone keys not in ``current``: vectors of weights or preprocessing
+        this code no longer computes, so no head can ever read them again."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            path
+            for path in self.root.iterdir()
+            if path.is_dir() and path.name != "urls" and path.name not in current
+        )
+
+
+def current_keys() -> set[str]:
+    """The cache keys of every registered backbone as this code computes them."""
+    return {get_backbone(name).key for name in BACKBONES}
+
 
 def embed_bytes(
     blobs: Sequence[bytes | None],
