@@ -8,10 +8,11 @@ k-fold (photos never seen by the fold's head) Spearman/Pearson against MOS of a 
 960 px thumbnail (downscaled to the backbone's max_side, as the scorer does) on this
 machine, best of three (the 2 cores are shared: a loaded machine gives lower figures).
 
-``efficientnet-lite0-live-lite2`` (the shipped prior) is a network trained on these photos, so
-its k-fold retrains the network on each fold's training photos (``bench/finetune.py``,
-about 10 minutes per fold; kept under bench/out/finetune for bench_learn_taste.py) and
-scores the held-out photos through the backbone and head exactly as the scorer does.
+``efficientnet-lite0-live-lite2`` (the shipped prior) holds networks trained on these photos
+(``--runs`` of them, side by side), so its k-fold retrains them on each fold's training
+photos (``bench/finetune.py``, about 10 minutes per network and fold; kept under
+bench/out/finetune for bench_learn_taste.py) and scores the held-out photos through the
+backbone and head exactly as the scorer does.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ RECIPE: dict[str, Any] = {
     "dropout": 0.3,
     "warmup": 0.15,
 }
-# Networks trained per prior, on other random streams, and averaged (``soup``).
+# Networks trained per prior, on other random streams, and set side by side (``merge_heads``).
 RUNS = 2
 
 
@@ -262,9 +262,13 @@ class FoldPrior:
 
 
 def fold_weights(out: Path, k: int, folds: int, seed: int = 0, run: int = 0) -> Path:
-    """Where fold ``k``'s network of training run ``run`` is kept (run 0: the original name)."""
-    suffix = f"-run{run}" if run else ""
-    return out / "finetune" / f"lite0-live-fold{k}-of{folds}-seed{seed}{suffix}.pt"
+    """Where fold ``k``'s network of training run ``run`` is kept."""
+    return out / "finetune" / f"lite0-live-fold{k}-of{folds}-seed{seed}{_suffix(run)}.pt"
+
+
+def _suffix(run: int) -> str:
+    """Run 0 keeps the file names from before there were several runs."""
+    return f"-run{run}" if run else ""
 
 
 def fold_priors(
@@ -304,8 +308,7 @@ def final_weights(paths: list[Path], mos: np.ndarray, out: Path, runs: int = RUN
     files = []
     X = None
     for run in range(runs):
-        suffix = f"-run{run}" if run else ""
-        weights = out / "finetune" / f"lite0-live-all-seed0{suffix}.pt"
+        weights = out / "finetune" / f"lite0-live-all-seed0{_suffix(run)}.pt"
         if not weights.exists():
             if X is None:
                 X = photo_arrays(paths, out / "finetune" / "clive500.npy")
