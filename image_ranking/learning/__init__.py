@@ -1,0 +1,1 @@
+"""Curators' labels and rated photos become heads: examples, fitting, adaptation of the prior."""

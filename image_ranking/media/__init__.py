@@ -1,0 +1,1 @@
+"""Image bytes and files on disk: decoding, resizing, storing, sweeping orphans."""
