@@ -34,9 +34,9 @@ from scipy.stats import spearmanr  # noqa: E402
 from sklearn.model_selection import KFold  # noqa: E402
 
 from bench.clive import CLIVE, OUT, embed_clive, load_clive  # noqa: E402
+from image_ranking.learning import fitting as training  # noqa: E402
 from image_ranking.priors import PRIOR_BACKBONE  # noqa: E402
-from image_ranking.services import embeddings as emb  # noqa: E402
-from image_ranking.services import training  # noqa: E402
+from image_ranking.scoring import embeddings as emb  # noqa: E402
 
 
 def block4_maps(paths: list[Path], lite0: emb.EfficientNetLiteBackbone) -> torch.Tensor:

@@ -41,8 +41,8 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
+from image_ranking.commons.client import Candidate, CommonsClient  # noqa: E402
 from image_ranking.poi import PoiInfo  # noqa: E402
-from image_ranking.services.wikimedia import Candidate, CommonsClient  # noqa: E402
 from tests.commons_replica import CommonsReplica  # noqa: E402
 
 CITY, HOME = "Aldmere", (52.0907, 5.1214)

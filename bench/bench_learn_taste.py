@@ -43,9 +43,10 @@ from sklearn.model_selection import KFold  # noqa: E402
 
 from bench import finetune  # noqa: E402
 from bench.clive import CLIVE, OUT, embed_clive, load_clive  # noqa: E402
+from image_ranking.learning import adaptation  # noqa: E402
+from image_ranking.learning import fitting as training  # noqa: E402
 from image_ranking.priors import PRIOR_BACKBONE  # noqa: E402
-from image_ranking.services import adaptation, training  # noqa: E402
-from image_ranking.services import embeddings as emb  # noqa: E402
+from image_ranking.scoring import embeddings as emb  # noqa: E402
 
 SIZES = (20, 50, 100, 200)
 # Backbones trained on the photos themselves: each outer fold needs its own network.

@@ -38,8 +38,8 @@ from sklearn.model_selection import KFold  # noqa: E402
 
 from bench.clive import OUT, load_clive  # noqa: E402
 from bench.clive import embed_clive as encode  # noqa: E402
-from image_ranking.services import embeddings as emb  # noqa: E402
-from image_ranking.services import training  # noqa: E402
+from image_ranking.learning import fitting as training  # noqa: E402
+from image_ranking.scoring import embeddings as emb  # noqa: E402
 
 
 def pick_rate(pred: np.ndarray, mos: np.ndarray, groups: int = 5000, size: int = 10) -> float:
@@ -81,7 +81,7 @@ def out_of_fold(
 def end_to_end(paths: list[Path], X: np.ndarray, mos: np.ndarray, folds: int) -> np.ndarray:
     """Out-of-fold 0-10 scores through the real path: head JSON file -> LearnedScorer ->
     score_images(bytes) (decode, embed, head, clamp), images re-encoded, not cached."""
-    from image_ranking.services.scoring.learned import LearnedScorer
+    from image_ranking.scoring.learned import LearnedScorer
 
     backbone = emb.get_backbone("efficientnet-lite0")
     scores = np.zeros(len(mos))

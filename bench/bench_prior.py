@@ -39,8 +39,8 @@ from sklearn.model_selection import KFold  # noqa: E402
 
 from bench import finetune  # noqa: E402
 from bench.clive import CLIVE, OUT, embed_clive, load_clive  # noqa: E402
-from image_ranking.services import embeddings as emb  # noqa: E402
-from image_ranking.services import training  # noqa: E402
+from image_ranking.learning import fitting as training  # noqa: E402
+from image_ranking.scoring import embeddings as emb  # noqa: E402
 
 DEFAULT_BACKBONES = [
     "efficientnet-lite0",

@@ -35,9 +35,9 @@ WORK = harness.setup("bench-relevance-")
 from django.core.management import call_command  # noqa: E402
 
 from bench import scenario_namesakes  # noqa: E402
+from image_ranking.commons import client as wikimedia  # noqa: E402
 from image_ranking.conf import conf  # noqa: E402
 from image_ranking.models import ImageCandidate, SelectedImage  # noqa: E402
-from image_ranking.services import wikimedia  # noqa: E402
 from tests.commons_replica import CommonsReplica  # noqa: E402
 from tests.image_ranking.ranking_helpers import BrightnessScorer  # noqa: E402
 

@@ -35,8 +35,8 @@ from django.core.management import call_command  # noqa: E402
 
 from bench import bench_gather as bg  # noqa: E402
 from bench import bench_relevance as br  # noqa: E402
+from image_ranking.commons import client as wikimedia  # noqa: E402
 from image_ranking.models import SelectedImage  # noqa: E402
-from image_ranking.services import wikimedia  # noqa: E402
 from tests.image_ranking.ranking_helpers import BrightnessScorer  # noqa: E402
 
 

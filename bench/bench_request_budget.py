@@ -40,8 +40,8 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from bench import scenario_paris  # noqa: E402
+from image_ranking import scoring  # noqa: E402
 from image_ranking.conf import conf  # noqa: E402
-from image_ranking.services import scoring  # noqa: E402
 from tests.commons_replica import CommonsReplica  # noqa: E402
 from tests.image_ranking.ranking_helpers import BrightnessScorer  # noqa: E402
 

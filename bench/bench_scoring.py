@@ -39,8 +39,8 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from image_ranking.conf import conf  # noqa: E402
-from image_ranking.services.scoring import laion  # noqa: E402
-from image_ranking.services.scoring.clip import load_clip  # noqa: E402
+from image_ranking.scoring import laion  # noqa: E402
+from image_ranking.scoring.clip import load_clip  # noqa: E402
 
 HEAD_FOR_MODEL = {"ViT-B-32": "sa_0_4_vit_b_32_linear", "ViT-L-14": "sac+logos+ava1-l14-linearMSE"}
 

@@ -35,9 +35,9 @@ from scipy.stats import pearsonr, spearmanr  # noqa: E402
 
 from bench import finetune  # noqa: E402
 from bench.clive import CLIVE, OUT, load_clive  # noqa: E402
+from image_ranking.learning import fitting as training  # noqa: E402
 from image_ranking.priors import PRIOR_HEAD  # noqa: E402
-from image_ranking.services import training  # noqa: E402
-from image_ranking.services.embeddings import LIVE_WEIGHTS  # noqa: E402
+from image_ranking.scoring.embeddings import LIVE_WEIGHTS  # noqa: E402
 
 FOLDS = 5
 

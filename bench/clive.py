@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from image_ranking.services import embeddings as emb
+from image_ranking.scoring import embeddings as emb
 
 REPO = Path(__file__).resolve().parent.parent
 CLIVE = REPO.parent / "shared" / "data" / "clive"

@@ -31,9 +31,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from image_ranking.learning.fitting import Head
 from image_ranking.priors import PRIOR_BACKBONE
-from image_ranking.services import embeddings as emb
-from image_ranking.services.training import Head
+from image_ranking.scoring import embeddings as emb
 
 SIDE = 500
 RECIPE: dict[str, Any] = {
@@ -163,7 +163,7 @@ def prior_head(
     Lite0 + Lite2 (on the first three folds, a ridge on the tuned Lite0 alone: 0.828); and
     it is the same kind of head labels already adapt.
     """
-    from image_ranking.services import training
+    from image_ranking.learning import fitting as training
 
     return training.fit_head(
         X,
@@ -235,7 +235,7 @@ def run_heads(
     photos ``rows``), merged into the ensemble's head. With ``keep``, each is cached
     beside its network for later benchmarks."""
     from bench.clive import embed_clive
-    from image_ranking.services import training
+    from image_ranking.learning import fitting as training
 
     heads = []
     for file in weights:

@@ -35,7 +35,7 @@ def point_at(replica: Any, scorer: Any) -> None:
     from django.conf import settings
     from django.core.management import call_command
 
-    from image_ranking.services import scoring
+    from image_ranking import scoring
 
     settings.IMAGE_RANKING_COMMONS_API_URL = replica.api_url
     settings.IMAGE_RANKING_WIKIDATA_API_URL = replica.wikidata_url

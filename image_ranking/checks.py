@@ -157,7 +157,7 @@ def _wikimedia_errors(bad: set[str]) -> list[checks.CheckMessage]:
 def _scorer_errors(bad: set[str]) -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
     if "SCORER" not in bad:
-        from image_ranking.services.scoring import available_scorers
+        from image_ranking.scoring import available_scorers
 
         names = available_scorers()
         if conf.SCORER not in names:

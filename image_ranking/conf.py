@@ -96,7 +96,7 @@ class Settings:
     MAX_ASPECT_RATIO: Setting[float] = Setting(3.0, "float", minimum=1)
     CANDIDATE_CACHE_DAYS: Setting[int] = Setting(30, "int", minimum=0)
 
-    # -- relevance (image_ranking/services/relevance.py) --------------------------------
+    # -- relevance (image_ranking/pipeline/relevance.py) --------------------------------
     # A geotag this close to the POI makes a file likely to show it.
     RELEVANCE_NEAR_METRES: Setting[float] = Setting(250.0, "float", minimum=0)
     # A geotag farther than this from the POI marks a namesake elsewhere.
@@ -105,7 +105,7 @@ class Settings:
     # Commons' human review as a prior. Never given to files of unknown relevance.
     RELEVANCE_ASSESSMENT_WEIGHT: Setting[float] = Setting(0.5, "float", minimum=0)
     # With a CLIP scorer, its text tower also drops maps, plans, arms and logos
-    # (services/clip_check.py; one more image pass per scored batch).
+    # (pipeline/clip_check.py; one more image pass per scored batch).
     RELEVANCE_CLIP_CHECK: Setting[bool] = Setting(False, "bool")
 
     # -- stored images -------------------------------------------------------------------

@@ -74,7 +74,7 @@ class ImageCandidate(models.Model):
     filtered_reason = models.CharField(
         max_length=200, blank=True, help_text="Why it was dropped before scoring; empty if kept."
     )
-    # Commons metadata the relevance judge reads (services/relevance.py).
+    # Commons metadata the relevance judge reads (pipeline/relevance.py).
     categories = models.JSONField(default=list, blank=True, help_text="Without 'Category:'.")
     assessments = models.JSONField(default=list, blank=True, help_text="featured/quality/valued.")
     latitude = models.FloatField(null=True, blank=True)
@@ -254,7 +254,7 @@ class RankingLease(models.Model):
     """A POI claimed by a ranking run, so that concurrent runs (and machines) split a list.
 
     Free when ``expires_at`` has passed; the holder renews it while it ranks the POI and
-    frees it when done (``services/leases.py``). A crashed run's leases simply expire.
+    frees it when done (``leases.py``). A crashed run's leases simply expire.
     """
 
     poi = models.OneToOneField(POI_MODEL, on_delete=models.CASCADE, related_name="ranking_lease")

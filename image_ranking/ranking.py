@@ -1,6 +1,6 @@
 """Rank a POI's Commons candidates and store the best one: the public entry points.
 
-The work is done by the stages in ``image_ranking.services.pipeline`` (gather -> judge
+The work is done by the stages in ``image_ranking.pipeline`` (gather -> judge
 -> score -> decide -> store, see its docstring); this module keeps the names the
 command, the review page and the run service import.
 """
@@ -13,14 +13,14 @@ from typing import Any
 from django.db.models import Model
 from django.utils import timezone
 
+from image_ranking import validations
+from image_ranking.media.storage import store_poi_image
 from image_ranking.models import ImageCandidate, RankingState, SelectedImage
-from image_ranking.services import validations
-from image_ranking.services.pipeline.decide import candidate_order_key, score_order_key
-from image_ranking.services.pipeline.gather import THUMBNAIL_REASON
-from image_ranking.services.pipeline.ranker import FATAL_ERRORS, Ranker
-from image_ranking.services.pipeline.result import Outcome, RankResult
-from image_ranking.services.pipeline.store import shows_same_file
-from image_ranking.services.storage import store_poi_image
+from image_ranking.pipeline.decide import candidate_order_key, score_order_key
+from image_ranking.pipeline.gather import THUMBNAIL_REASON
+from image_ranking.pipeline.ranker import FATAL_ERRORS, Ranker
+from image_ranking.pipeline.result import Outcome, RankResult
+from image_ranking.pipeline.store import shows_same_file
 
 __all__ = [
     "FATAL_ERRORS",

@@ -8,7 +8,7 @@ the Prefect flow) runs; the command only parses arguments and prints.
 - **Resume**: every run is recorded (``RankingRun``). A run with the same selection as
   an interrupted or crashed one carries on where it stopped: POIs ranked since that
   run began are skipped (failed ones are tried again). ``restart`` starts over.
-- **Sharing**: each batch is claimed (``services/leases.py``) before it is ranked, so
+- **Sharing**: each batch is claimed (``leases.py``) before it is ranked, so
   runs in several processes or on several machines split the list. A run with the same
   selection that is still alive (heartbeat within ``IMAGE_RANKING_LEASE_SECONDS``) is
   joined, never marked as resumed: POIs it ranked are skipped, its claims respected.
@@ -38,14 +38,13 @@ from typing import Any
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
-from image_ranking import get_poi_model
+from image_ranking import get_poi_model, leases
+from image_ranking.commons.clients import build_commons_client
 from image_ranking.conf import conf
 from image_ranking.exceptions import ImageRankingError
 from image_ranking.models import RankingRun, RankingState, SelectedImage
 from image_ranking.poi import get_poi_adapter
-from image_ranking.services import leases
-from image_ranking.services.clients import build_commons_client
-from image_ranking.services.ranking import FATAL_ERRORS, Ranker, RankResult
+from image_ranking.ranking import FATAL_ERRORS, Ranker, RankResult
 
 logger = logging.getLogger(__name__)
 
@@ -318,7 +317,7 @@ class RankingRunner:
         return self._stop
 
     def _ranker(self) -> Ranker:
-        from image_ranking.services.scoring import get_scorer
+        from image_ranking.scoring import get_scorer
 
         try:
             scorer = self.scorer or get_scorer()
@@ -549,7 +548,7 @@ def _request_count(client: Any) -> int:
 def _sweep_orphans() -> None:
     """Files left by a process killed between writing an image and committing it (old
     enough that no live store can still commit them); never a reason to fail a run."""
-    from image_ranking.services.orphans import sweep_orphans
+    from image_ranking.media.orphans import sweep_orphans
 
     try:
         report = sweep_orphans()

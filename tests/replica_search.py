@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from image_ranking.services.commons_search import distance_km
+from image_ranking.commons.search import distance_km
 
 DEFAULT_NEAR_KM = 5.0
 FILETYPES = {

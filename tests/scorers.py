@@ -52,8 +52,8 @@ def register_tiny_model(folder: Path) -> None:
 def tiny_clip(tmp_path, settings):
     import torch
 
-    from image_ranking.services.scoring import clear_scorers, laion, registry
-    from image_ranking.services.scoring.weights import HeadSpec
+    from image_ranking.scoring import clear_scorers, laion, registry
+    from image_ranking.scoring.weights import HeadSpec
 
     weights = tmp_path / "weights"
     weights.mkdir()
@@ -82,7 +82,7 @@ def tiny_clip(tmp_path, settings):
     registry.register(SCORER_NAME)(TinyClipScorer)
     torch.manual_seed(0)  # the same random backbone in every test
     clear_scorers()
-    from image_ranking.services.scoring import get_scorer
+    from image_ranking.scoring import get_scorer
 
     yield get_scorer(SCORER_NAME)
     clear_scorers()

@@ -1,7 +1,7 @@
 """Wikimedia Commons and Wikidata client: candidate images for POIs, and safe downloads.
 
 Every request (API calls and image downloads alike) goes through the transport in
-``services/http.py``: it takes a token from the shared, database-backed ``RateLimiter``
+``commons/http.py``: it takes a token from the shared, database-backed ``RateLimiter``
 first, carries ``IMAGE_RANKING_USER_AGENT`` and is counted in ``request_count``.
 Transient failures (network errors, 5xx, 429, ``maxlag``) are retried a bounded number
 of times with backoff; a server's ``Retry-After`` pushes the shared bucket out so every
@@ -38,11 +38,10 @@ import requests
 from django.utils.html import strip_tags
 from tenacity import RetryCallState
 
-from image_ranking.conf import conf
-from image_ranking.exceptions import CommonsError, TransientCommonsError
-from image_ranking.poi import PoiInfo, get_poi_adapter
-from image_ranking.services import commons_schema, commons_search, http
-from image_ranking.services.http import (  # noqa: F401 (re-exported: callers import them here)
+from image_ranking.commons import http
+from image_ranking.commons import schema as commons_schema
+from image_ranking.commons import search as commons_search
+from image_ranking.commons.http import (  # noqa: F401 (re-exported: callers import them here)
     MAX_REDIRECTS,
     TRANSIENT_STATUS,
     Resolver,
@@ -51,7 +50,10 @@ from image_ranking.services.http import (  # noqa: F401 (re-exported: callers im
     check_download_url,
     retry_after_seconds,
 )
-from image_ranking.services.ratelimit import RateLimiter
+from image_ranking.commons.ratelimit import RateLimiter
+from image_ranking.conf import conf
+from image_ranking.exceptions import CommonsError, TransientCommonsError
+from image_ranking.poi import PoiInfo, get_poi_adapter
 
 logger = logging.getLogger(__name__)
 

@@ -51,6 +51,7 @@ from tenacity.wait import wait_base
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
+from image_ranking.commons.ratelimit import RateLimiter, max_backoff
 from image_ranking.conf import conf
 from image_ranking.exceptions import (
     BudgetExhaustedError,
@@ -61,7 +62,6 @@ from image_ranking.exceptions import (
     TransientCommonsError,
     TruncatedDownloadError,
 )
-from image_ranking.services.ratelimit import RateLimiter, max_backoff
 
 logger = logging.getLogger(__name__)
 

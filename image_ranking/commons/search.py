@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 from image_ranking.poi import PoiInfo
 
 if TYPE_CHECKING:
-    from image_ranking.services.wikimedia import Candidate, WikidataItem
+    from image_ranking.commons.client import Candidate, WikidataItem
 
 # Fewer usable files than this after the first query: a second query is worth a request.
 MIN_USABLE = 3

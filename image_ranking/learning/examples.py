@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from image_ranking.services.training import LABELS, Target, TrainingError
+from image_ranking.learning.fitting import LABELS, Target, TrainingError
 
 # A curator choosing an image compared it with the alternatives on screen, not with all
 # candidates ever found: take that many of the best-scored others as the losers.

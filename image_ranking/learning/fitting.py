@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from image_ranking.exceptions import ImageRankingError
-from image_ranking.services.files import atomic_write
+from image_ranking.media.files import atomic_write
 
 HEAD_FORMAT = "image_ranking.learned_head"
 HEAD_FORMAT_VERSION = 1

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from image_ranking.exceptions import ImageRankingError
-from image_ranking.services import adaptation, training
-from image_ranking.services import embeddings as emb
-from image_ranking.services.training_data import Example, TrainingSet
+from image_ranking.learning import adaptation
+from image_ranking.learning import fitting as training
+from image_ranking.learning.examples import Example, TrainingSet
+from image_ranking.scoring import embeddings as emb
 
 MAX_LISTED = 10
 

@@ -1,6 +1,6 @@
 """Progress of a ranking run on a console: a tqdm bar on a terminal, else a line per batch.
 
-Used by ``rank_poi_images`` as the run's progress callback (``services/runs.Progress``).
+Used by ``rank_poi_images`` as the run's progress callback (``runs.Progress``).
 Off a terminal (cron, CI, the Prefect flow) each batch gives one ``Processed n/N POIs``
 line on stdout and the same line as an INFO record of the command's logger, which the
 Prefect flow collects through ``PREFECT_LOGGING_EXTRA_LOGGERS``.
@@ -15,7 +15,7 @@ from typing import Any
 from django.core.management.base import OutputWrapper
 
 from image_ranking.models import RankingState
-from image_ranking.services.runs import Progress
+from image_ranking.runs import Progress
 
 logger = logging.getLogger("image_ranking.commands.rank_poi_images")
 

@@ -23,7 +23,7 @@ from image_ranking import get_poi_model
 from image_ranking.conf import conf
 from image_ranking.models import SelectedImage
 from image_ranking.poi import get_poi_adapter
-from image_ranking.services.storage import delete_quietly
+from image_ranking.media.storage import delete_quietly
 
 logger = logging.getLogger(__name__)
 

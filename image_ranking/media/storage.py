@@ -5,7 +5,7 @@ random suffix), the POI row and its ``SelectedImage`` are updated in one transac
 and the old file is deleted only after that transaction commits. Any failure removes
 the new file, even a partial one a full disk left behind, and leaves the POI with its
 old image. A process killed between the write and the commit leaves an unreferenced
-file: ``services.orphans`` sweeps those.
+file: ``media.orphans`` sweeps those.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from image_ranking.conf import conf
 from image_ranking.exceptions import ImageDecodeError, ImageStorageError
 from image_ranking.models import SelectedImage
 from image_ranking.poi import get_poi_adapter
-from image_ranking.services import images
-from image_ranking.services.images import normalise_mode, open_image
+from image_ranking.media import images
+from image_ranking.media.images import normalise_mode, open_image
 
 if TYPE_CHECKING:
     from image_ranking.models import ImageCandidate
@@ -204,7 +204,7 @@ def _commit(
 
     if chosen_by != SelectedImage.ChosenBy.FALLBACK:
         # A real image now exists: the "no suitable image" report is settled.
-        from image_ranking.services.validations import resolve_no_image
+        from image_ranking.validations import resolve_no_image
 
         resolve_no_image(poi)
 

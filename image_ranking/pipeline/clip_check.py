@@ -28,7 +28,7 @@ REASON = "not a photo (CLIP)"
 
 def text_encoder(scorer: Any) -> Any | None:
     """The scorer's CLIP encoder, or None when it has no text tower."""
-    from image_ranking.services.scoring.clip import ClipEncoder
+    from image_ranking.scoring.clip import ClipEncoder
 
     encoder = getattr(scorer, "encoder", None)
     return encoder if isinstance(encoder, ClipEncoder) else None

@@ -16,7 +16,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from image_ranking.models import ImageCandidate, SelectedImage
-from image_ranking.services.relevance import (
+from image_ranking.pipeline.relevance import (
     DROPPED,
     ELSEWHERE,
     NOT_A_PHOTO,

@@ -21,10 +21,10 @@ from django.utils import timezone
 from image_ranking.conf import conf
 from image_ranking.exceptions import CommonsError
 from image_ranking.models import ImageCandidate, RankingState, SelectedImage
+from image_ranking.pipeline import judge
+from image_ranking.pipeline.clip_check import REASON as CLIP_REASON
+from image_ranking.pipeline.photo_check import PIXELS_REASON
 from image_ranking.poi import PoiInfo, get_poi_adapter
-from image_ranking.services.clip_check import REASON as CLIP_REASON
-from image_ranking.services.photo_check import PIXELS_REASON
-from image_ranking.services.pipeline import judge
 
 logger = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from image_ranking.models import ImageCandidate
+from image_ranking.pipeline.clip_check import REASON as CLIP_REASON
+from image_ranking.pipeline.photo_check import PIXELS_REASON
+from image_ranking.pipeline.relevance import NOT_A_PHOTO, Judgement, judge
 from image_ranking.poi import PoiInfo
-from image_ranking.services.clip_check import REASON as CLIP_REASON
-from image_ranking.services.photo_check import PIXELS_REASON
-from image_ranking.services.relevance import NOT_A_PHOTO, Judgement, judge
 
 
 def apply(row: ImageCandidate, judgement: Judgement) -> None:

@@ -17,13 +17,13 @@ from image_ranking.exceptions import (
     UnknownScorerError,
 )
 from image_ranking.models import ImageCandidate, SelectedImage
+from image_ranking.pipeline.decide import decide, keep_current, no_image_reason
+from image_ranking.pipeline.gather import CandidateCache
+from image_ranking.pipeline.relevance import DROPPED
+from image_ranking.pipeline.result import Outcome, RankResult
+from image_ranking.pipeline.score import ThumbnailScorer
+from image_ranking.pipeline.store import Storer, has_file, taken_files
 from image_ranking.poi import get_poi_adapter
-from image_ranking.services.pipeline.decide import decide, keep_current, no_image_reason
-from image_ranking.services.pipeline.gather import CandidateCache
-from image_ranking.services.pipeline.result import Outcome, RankResult
-from image_ranking.services.pipeline.score import ThumbnailScorer
-from image_ranking.services.pipeline.store import Storer, has_file, taken_files
-from image_ranking.services.relevance import DROPPED
 
 logger = logging.getLogger(__name__)
 
@@ -32,14 +32,14 @@ FATAL_ERRORS: tuple[type[BaseException], ...] = (ModelWeightsMissingError, Unkno
 
 
 def _default_client() -> Any:
-    from image_ranking.services import wikimedia
+    from image_ranking.commons import client as wikimedia
 
     # Thumbnails at a standard width >= 800: the winner is stored from the scored bytes.
     return wikimedia.CommonsClient(thumb_width=conf.RANKING_THUMBNAIL_WIDTH)
 
 
 def _default_scorer() -> Any:
-    from image_ranking.services.scoring import get_scorer
+    from image_ranking.scoring import get_scorer
 
     return get_scorer()
 

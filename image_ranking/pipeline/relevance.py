@@ -26,9 +26,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from image_ranking.commons.search import distance_km
 from image_ranking.conf import conf
 from image_ranking.poi import PoiInfo
-from image_ranking.services.commons_search import distance_km
 
 VERIFIED = "verified"
 LIKELY = "likely"

@@ -31,14 +31,14 @@ from image_ranking.exceptions import (
     TransientCommonsError,
     TruncatedDownloadError,
 )
+from image_ranking.media.images import open_image
 from image_ranking.models import ImageCandidate, SelectedImage
+from image_ranking.pipeline import clip_check
+from image_ranking.pipeline.decide import scoring_order, tier
+from image_ranking.pipeline.gather import RETRY_REASON, THUMBNAIL_REASON
+from image_ranking.pipeline.photo_check import check_image
+from image_ranking.pipeline.relevance import NOT_A_PHOTO, TIERS
 from image_ranking.poi import get_poi_adapter
-from image_ranking.services import clip_check
-from image_ranking.services.images import open_image
-from image_ranking.services.photo_check import check_image
-from image_ranking.services.pipeline.decide import scoring_order, tier
-from image_ranking.services.pipeline.gather import RETRY_REASON, THUMBNAIL_REASON
-from image_ranking.services.relevance import NOT_A_PHOTO, TIERS
 
 logger = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ from collections.abc import Callable, Iterable
 from django.db.models import Model
 from django.utils import timezone
 
+from image_ranking import validations
 from image_ranking.conf import conf
+from image_ranking.media.storage import store_poi_image
 from image_ranking.models import ImageCandidate, RankingState, SelectedImage
+from image_ranking.pipeline.result import Outcome, RankResult
 from image_ranking.poi import get_poi_adapter
-from image_ranking.services import validations
-from image_ranking.services.pipeline.result import Outcome, RankResult
-from image_ranking.services.storage import store_poi_image
 
 FALLBACK_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp")
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from image_ranking.services.training import Head
+    from image_ranking.learning.fitting import Head
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +66,10 @@ def collapse_affine(module: Any, dim: int) -> tuple[np.ndarray, float]:
 def laion_prior(backbone: str, spec: Any = None) -> Head | None:
     """The LAION head of a CLIP backbone as a linear ``Head``, or None if not on this machine."""
     from image_ranking.exceptions import ModelWeightsMissingError
-    from image_ranking.services.embeddings import get_backbone
-    from image_ranking.services.scoring.laion import HEADS, AestheticHead
-    from image_ranking.services.scoring.weights import head_path
-    from image_ranking.services.training import Head
+    from image_ranking.learning.fitting import Head
+    from image_ranking.scoring.embeddings import get_backbone
+    from image_ranking.scoring.laion import HEADS, AestheticHead
+    from image_ranking.scoring.weights import head_path
 
     if spec is None:
         if backbone not in LAION_PRIORS:
@@ -98,7 +98,7 @@ def load_prior(backbone: str, path: Path | str | None = None) -> tuple[Head, str
     """The prior for ``backbone`` and a name for it: ``path`` if given (a head file written
     by train_ranker), else the bundled head or the LAION head of that backbone, else None.
     """
-    from image_ranking.services.training import TrainingError, load_head
+    from image_ranking.learning.fitting import TrainingError, load_head
 
     if path is not None:
         head, sha256 = load_head(path)

@@ -14,8 +14,8 @@ from django.utils.module_loading import import_string
 
 from image_ranking.conf import conf
 from image_ranking.exceptions import UnknownScorerError
-from image_ranking.services.scoring.base import Scorer
-from image_ranking.services.scoring.registry import (
+from image_ranking.scoring.base import Scorer
+from image_ranking.scoring.registry import (
     _REGISTRY,
     BUILTIN_BACKENDS,
     available_scorers,

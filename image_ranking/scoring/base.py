@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from image_ranking.conf import conf
 from image_ranking.exceptions import ImageRankingError
-from image_ranking.services.images import decode_image
+from image_ranking.media.images import decode_image
 
 if TYPE_CHECKING:
     from PIL.Image import Image

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from image_ranking.conf import conf
-from image_ranking.services.runtime import torch_threads
+from image_ranking.scoring.runtime import torch_threads
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -51,7 +51,7 @@ def load_clip(
             return _models[key]
         import open_clip
 
-        from image_ranking.services.scoring.weights import backbone_path
+        from image_ranking.scoring.weights import backbone_path
 
         options: dict[str, Any] = {}
         checkpoint = None

@@ -33,9 +33,9 @@ import numpy as np
 
 from image_ranking.conf import conf
 from image_ranking.exceptions import ModelWeightsMissingError
+from image_ranking.media.files import atomic_write
 from image_ranking.priors import PRIORS_DIR
-from image_ranking.services.files import atomic_write
-from image_ranking.services.runtime import torch_threads
+from image_ranking.scoring.runtime import torch_threads
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -555,11 +555,11 @@ class ClipBackbone(Backbone):
         with self._lock:
             if self._encoder is None:
                 try:
-                    from image_ranking.services.scoring.clip import ClipEncoder
+                    from image_ranking.scoring.clip import ClipEncoder
                 except ImportError as exc:
                     raise BackboneUnavailable(
                         f"The {self.name} backbone needs the CLIP encoder of the aesthetic scorer "
-                        f"(image_ranking.services.scoring.clip), which is not available: {exc}"
+                        f"(image_ranking.scoring.clip), which is not available: {exc}"
                     ) from exc
                 self._encoder = ClipEncoder(self.model_name, self.pretrained)
         return self._encoder
@@ -718,7 +718,7 @@ def embed_bytes(
 
     ``progress(done, total)`` is called after each encoded batch (for long training runs).
     """
-    from image_ranking.services.images import decode_image
+    from image_ranking.media.images import decode_image
 
     results: list[np.ndarray | None] = [None] * len(blobs)
     todo: list[tuple[int, str]] = []

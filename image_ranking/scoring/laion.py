@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from image_ranking.conf import conf
 from image_ranking.exceptions import ModelWeightsMissingError
-from image_ranking.services.scoring.base import Scorer
-from image_ranking.services.scoring.clip import ClipEncoder
-from image_ranking.services.scoring.weights import HeadSpec, head_path
+from image_ranking.scoring.base import Scorer
+from image_ranking.scoring.clip import ClipEncoder
+from image_ranking.scoring.weights import HeadSpec, head_path
 
 if TYPE_CHECKING:
     import numpy as np

@@ -10,7 +10,7 @@ scorer with the head that wrote).
 from __future__ import annotations
 
 from image_ranking.priors import PRIOR_HEAD
-from image_ranking.services.scoring.learned import LearnedScorer
+from image_ranking.scoring.learned import LearnedScorer
 
 
 class QualityScorer(LearnedScorer):

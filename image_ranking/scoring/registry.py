@@ -7,10 +7,10 @@ from typing import Any
 
 # Built-in backends as dotted paths so that listing them imports no model code.
 BUILTIN_BACKENDS: dict[str, str] = {
-    "laion-vit-l-14": "image_ranking.services.scoring.laion.LaionViTL14Scorer",
-    "laion-vit-b-32": "image_ranking.services.scoring.laion.LaionViTB32Scorer",
-    "learned": "image_ranking.services.scoring.learned.LearnedScorer",
-    "quality": "image_ranking.services.scoring.quality.QualityScorer",
+    "laion-vit-l-14": "image_ranking.scoring.laion.LaionViTL14Scorer",
+    "laion-vit-b-32": "image_ranking.scoring.laion.LaionViTB32Scorer",
+    "learned": "image_ranking.scoring.learned.LearnedScorer",
+    "quality": "image_ranking.scoring.quality.QualityScorer",
 }
 
 _REGISTRY: dict[str, Callable[[], Any]] = {}

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from image_ranking.conf import conf
 from image_ranking.exceptions import ModelWeightsMissingError
-from image_ranking.services.files import atomic_file
+from image_ranking.media.files import atomic_file
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def download_head(spec: HeadSpec) -> Path:
     except ModelWeightsMissingError:
         raise
     except (OSError, requests.RequestException) as exc:
-        from image_ranking.services.http import network_reason
+        from image_ranking.commons.http import network_reason
 
         reason = network_reason(exc) if isinstance(exc, requests.RequestException) else exc
         raise ModelWeightsMissingError(

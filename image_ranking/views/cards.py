@@ -8,11 +8,11 @@ from typing import Any
 from django.db.models import Model
 from django.http import HttpRequest
 
+from image_ranking import ranking
 from image_ranking.conf import conf
 from image_ranking.exceptions import ImageRankingError
 from image_ranking.models import ImageCandidate, ImageTrainingData, RankingRun
 from image_ranking.poi import get_poi_adapter
-from image_ranking.services import ranking
 from image_ranking.views import failures
 from image_ranking.views.selection import annotated, open_reports
 from image_ranking.views.tiles import (

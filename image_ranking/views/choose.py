@@ -9,11 +9,10 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
-from image_ranking import get_poi_model
+from image_ranking import get_poi_model, ranking
 from image_ranking.exceptions import ImageRankingError
 from image_ranking.forms import UseImageForm, error_text
 from image_ranking.models import ImageCandidate, SelectedImage
-from image_ranking.services import ranking
 from image_ranking.views import failures
 from image_ranking.views.access import staff_required
 from image_ranking.views.cards import card_for, score_legend

@@ -23,7 +23,7 @@ NOTHING_CHANGED = "nothing was changed."
 
 def interactive_client() -> Any:
     """A Commons client for a page request: it never sleeps (see the module docstring)."""
-    from image_ranking.services import wikimedia
+    from image_ranking.commons import client as wikimedia
 
     # An exhausted budget raises BudgetExhaustedError (with retry_at) instead of sleeping.
     return wikimedia.CommonsClient(thumb_width=conf.RANKING_THUMBNAIL_WIDTH, wait_for_budget=False)

@@ -10,11 +10,10 @@ from typing import Any
 
 from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet, Subquery
 
-from image_ranking import get_poi_model, get_validation_model
+from image_ranking import get_poi_model, get_validation_model, validations
 from image_ranking.forms import FilterForm
 from image_ranking.models import ImageTrainingData, RankingState, SelectedImage
 from image_ranking.poi import get_poi_adapter
-from image_ranking.services import validations
 
 
 def open_reports() -> QuerySet:

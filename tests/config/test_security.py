@@ -19,7 +19,7 @@ from config.security import (
     content_security_policy,
     secret_key,
 )
-from image_ranking.services import scoring
+from image_ranking import scoring
 from tests.image_ranking.ranking_helpers import BrightnessScorer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -17,7 +17,7 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 
 from image_ranking.models import SelectedImage  # noqa: E402
-from image_ranking.services.scoring import register  # noqa: E402
+from image_ranking.scoring import register  # noqa: E402
 from tests.hostapp.models import Issue, Place, Town  # noqa: E402
 from tests.image_ranking.ranking_helpers import BrightnessScorer  # noqa: E402
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from image_ranking.services import scoring
+from image_ranking import scoring
 from tests.image_ranking.ranking_helpers import BrightnessScorer
 
 

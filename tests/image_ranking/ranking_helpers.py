@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 
 from PIL import Image, ImageStat
 
+from image_ranking.commons.client import Candidate, Gathered, WikidataItem
 from image_ranking.exceptions import CommonsError, ModelWeightsMissingError
-from image_ranking.services.scoring.base import Scorer
-from image_ranking.services.wikimedia import Candidate, Gathered, WikidataItem
+from image_ranking.scoring.base import Scorer
 
 
 def jpeg(size=(1920, 1440), color=(128, 128, 128)) -> bytes:

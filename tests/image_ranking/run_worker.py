@@ -41,7 +41,7 @@ def setup(slug: str, count: int) -> int:
 def rank(args: list[str]) -> int:
     from django.core.management import call_command
 
-    from image_ranking.services import scoring
+    from image_ranking import scoring
     from tests.image_ranking.ranking_helpers import BrightnessScorer
 
     scorer = BrightnessScorer()

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from image_ranking.services import adaptation
-from image_ranking.services.training import Head, TrainingError
+from image_ranking.learning import adaptation
+from image_ranking.learning.fitting import Head, TrainingError
 
 D = 40
 

@@ -20,7 +20,7 @@ KILLED_BETWEEN_WRITE_AND_COMMIT = """
 import io, os, signal
 from PIL import Image
 from cities.models import City, PointOfInterest
-from image_ranking.services import storage
+from image_ranking.media import storage
 
 def jpeg(color):
     out = io.BytesIO()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from image_ranking.services import clip_check
+from image_ranking.pipeline import clip_check
 from tests.image_ranking.ranking_helpers import BrightnessScorer
 
 
@@ -57,7 +57,7 @@ def test_text_tower_of_a_real_clip_model_gives_one_answer_per_image(tiny_clip, m
 
 @pytest.mark.django_db
 def test_score_stage_drops_what_the_check_flags(tiny_clip, settings, monkeypatch):
-    from image_ranking.services.pipeline.score import ThumbnailScorer
+    from image_ranking.pipeline.score import ThumbnailScorer
 
     settings.IMAGE_RANKING_RELEVANCE_CLIP_CHECK = True
     monkeypatch.setattr(

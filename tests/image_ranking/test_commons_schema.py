@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from image_ranking.commons import schema
 from image_ranking.exceptions import TransientCommonsError
-from image_ranking.services import commons_schema as schema
 
 
 def test_a_well_formed_answer_is_returned_as_is():

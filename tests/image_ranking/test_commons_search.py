@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from image_ranking.commons import search as cs
+from image_ranking.commons.client import Candidate, WikidataItem
 from image_ranking.poi import PoiInfo
-from image_ranking.services import commons_search as cs
-from image_ranking.services.wikimedia import Candidate, WikidataItem
 
 GRAZ = (47.0707, 15.4395)
 

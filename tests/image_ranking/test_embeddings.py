@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from image_ranking.services import embeddings as emb
+from image_ranking.scoring import embeddings as emb
 from tests.image_ranking.learned_helpers import blurred_image, jpeg_bytes, sharp_image
 
 
@@ -234,9 +234,9 @@ def test_clip_backbone_uses_the_scorer_encoder_and_normalises(monkeypatch):
         def embed(self, images):
             return np.array([[3.0, 4.0]] * len(images))
 
-    module = types.ModuleType("image_ranking.services.scoring.clip")
+    module = types.ModuleType("image_ranking.scoring.clip")
     module.ClipEncoder = FakeEncoder
-    monkeypatch.setitem(sys.modules, "image_ranking.services.scoring.clip", module)
+    monkeypatch.setitem(sys.modules, "image_ranking.scoring.clip", module)
     clip = emb.ClipBackbone("laion-vit-b-32")
     vectors = clip.embed([sharp_image(1), sharp_image(2)])
     np.testing.assert_allclose(vectors, [[0.6, 0.8], [0.6, 0.8]])
@@ -245,7 +245,7 @@ def test_clip_backbone_uses_the_scorer_encoder_and_normalises(monkeypatch):
 
 
 def test_clip_backbone_without_encoder_says_what_is_missing(monkeypatch):
-    monkeypatch.setitem(sys.modules, "image_ranking.services.scoring.clip", None)
+    monkeypatch.setitem(sys.modules, "image_ranking.scoring.clip", None)
     with pytest.raises(emb.BackboneUnavailable, match="CLIP encoder"):
         emb.ClipBackbone("laion-vit-l-14").embed([sharp_image(1)])
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from image_ranking.services.files import atomic_file, atomic_write
+from image_ranking.media.files import atomic_file, atomic_write
 
 
 def test_atomic_write_replaces_the_whole_file(tmp_path):

@@ -16,6 +16,16 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from image_ranking.commons import http
+from image_ranking.commons.client import CommonsClient
+from image_ranking.commons.http import (
+    PIN_ATTRIBUTE,
+    CheckedUrl,
+    PinnedAdapter,
+    check_download_url,
+    retry_after_seconds,
+)
+from image_ranking.commons.ratelimit import RateLimiter
 from image_ranking.exceptions import (
     BudgetExhaustedError,
     CommonsError,
@@ -26,16 +36,6 @@ from image_ranking.exceptions import (
     TruncatedDownloadError,
 )
 from image_ranking.models import RateLimitBucket
-from image_ranking.services import http
-from image_ranking.services.http import (
-    PIN_ATTRIBUTE,
-    CheckedUrl,
-    PinnedAdapter,
-    check_download_url,
-    retry_after_seconds,
-)
-from image_ranking.services.ratelimit import RateLimiter
-from image_ranking.services.wikimedia import CommonsClient
 from tests.image_ranking.ranking_helpers import FakeTime
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from image_ranking.exceptions import ImageDecodeError
-from image_ranking.services import images
+from image_ranking.media import images
 
 
 def encode(image: Image.Image, fmt: str, **options) -> bytes:
@@ -69,7 +69,7 @@ def test_details_of_awkward_images():
 def test_bad_bytes_are_refused_with_a_reason(data, reason, caplog):
     with pytest.raises(ImageDecodeError, match=reason):
         images.open_image(data)
-    with caplog.at_level(logging.INFO, logger="image_ranking.services.images"):
+    with caplog.at_level(logging.INFO, logger="image_ranking.media.images"):
         assert images.decode_image(data, label="photo.jpg") is None
     assert "Skipping photo.jpg: " in caplog.text and reason.split()[0] in caplog.text
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from image_ranking.services import embeddings as emb
-from image_ranking.services import training
-from image_ranking.services.scoring.learned import LearnedScorer
+from image_ranking.learning import fitting as training
+from image_ranking.scoring import embeddings as emb
+from image_ranking.scoring.learned import LearnedScorer
 from tests.conftest import shared_path
 from tests.image_ranking.learned_helpers import blurred_image, jpeg_bytes, sharp_image
 
@@ -68,7 +68,7 @@ def test_version_is_tied_to_the_head_file_bytes(scorer, head_file, tmp_path, set
 
 
 def test_registry_builds_the_learned_scorer(head_file, settings):
-    from image_ranking.services.scoring import available_scorers, get_scorer
+    from image_ranking.scoring import available_scorers, get_scorer
 
     settings.IMAGE_RANKING_LEARNED_HEAD = str(head_file)
     assert "learned" in available_scorers()
@@ -146,7 +146,7 @@ def test_learns_human_quality_ratings_on_real_photos(tmp_path, settings):
 
 
 def test_quality_scorer_works_with_no_setup_and_no_labels(settings):
-    from image_ranking.services import scoring
+    from image_ranking import scoring
 
     settings.IMAGE_RANKING_LEARNED_HEAD = None  # nothing configured, nothing trained
     scorer = scoring.get_scorer("quality")

@@ -10,8 +10,8 @@ from django.core.files.storage import FileSystemStorage
 from PIL import Image
 
 from cities.models import City, PointOfInterest
-from image_ranking.services.orphans import sweep_orphans
-from image_ranking.services.storage import store_poi_image
+from image_ranking.media.orphans import sweep_orphans
+from image_ranking.media.storage import store_poi_image
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from image_ranking.services.photo_check import PIXELS_REASON, check_image
+from image_ranking.pipeline.photo_check import PIXELS_REASON, check_image
 
 
 def floor_plan() -> Image.Image:

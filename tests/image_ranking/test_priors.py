@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from image_ranking import priors
-from image_ranking.services import embeddings as emb
-from image_ranking.services import training
-from image_ranking.services.scoring import laion
-from image_ranking.services.scoring.weights import HeadSpec
+from image_ranking.learning import fitting as training
+from image_ranking.scoring import embeddings as emb
+from image_ranking.scoring import laion
+from image_ranking.scoring.weights import HeadSpec
 
 
 def test_bundled_prior_matches_this_backbone_and_ships_with_its_notice():
@@ -81,7 +81,7 @@ def test_a_head_with_activations_is_not_folded():
 
 
 def test_missing_laion_weights_mean_no_prior_and_no_download(tmp_path, settings, monkeypatch):
-    from image_ranking.services.scoring import weights
+    from image_ranking.scoring import weights
 
     settings.IMAGE_RANKING_WEIGHTS_DIR = str(tmp_path)
     settings.IMAGE_RANKING_CACHE_DIR = str(tmp_path / "cache")

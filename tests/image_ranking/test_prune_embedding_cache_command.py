@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from image_ranking.services import embeddings as emb
+from image_ranking.scoring import embeddings as emb
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 
 from cities.models import City, PoiList, PointOfInterest, Validation
+from image_ranking import scoring
+from image_ranking.commons import client as wikimedia
 from image_ranking.models import ImageCandidate, RankingRun, RankingState, SelectedImage
-from image_ranking.services import scoring, wikimedia
 from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey, jpeg
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commit_immediately")]

@@ -18,7 +18,7 @@ from PIL import Image
 from cities.models import City, PoiList, PointOfInterest, Validation
 from image_ranking.exceptions import ModelWeightsMissingError
 from image_ranking.models import ImageCandidate, RankingState, SelectedImage
-from image_ranking.services.ranking import (
+from image_ranking.ranking import (
     Ranker,
     choose_candidate,
     get_candidates,

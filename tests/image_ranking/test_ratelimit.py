@@ -13,9 +13,9 @@ import time
 import pytest
 from django.db import DatabaseError, transaction
 
+from image_ranking.commons.ratelimit import RateLimiter, _repaired
 from image_ranking.exceptions import BudgetExhaustedError
 from image_ranking.models import RateLimitBucket
-from image_ranking.services.ratelimit import RateLimiter, _repaired
 from tests.conftest import REPO_ROOT
 from tests.image_ranking.ranking_helpers import FakeTime
 
@@ -51,7 +51,7 @@ def test_tokens_refill_while_idle_up_to_the_burst():
 def test_waits_are_logged(caplog):
     t = FakeTime()
     limiter = RateLimiter(rate_per_hour=500, burst=1, clock=t.clock, sleep=t.sleep)
-    with caplog.at_level(logging.INFO, logger="image_ranking.services.ratelimit"):
+    with caplog.at_level(logging.INFO, logger="image_ranking.commons.ratelimit"):
         limiter.acquire()
         limiter.acquire()
     assert "Waiting 7.2 s for the request budget" in caplog.text
@@ -175,7 +175,7 @@ WORKER = textwrap.dedent(
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     import django
     django.setup()
-    from image_ranking.services.ratelimit import RateLimiter, _repaired
+    from image_ranking.commons.ratelimit import RateLimiter, _repaired
     limiter = RateLimiter(rate_per_hour={rate}, burst={burst})
     stamps = []
     deadline = float(sys.argv[1])

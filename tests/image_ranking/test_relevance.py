@@ -6,14 +6,14 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from image_ranking.poi import PoiInfo
-from image_ranking.services.relevance import (
+from image_ranking.pipeline.relevance import (
     assessment_bonus,
     distance_m,
     judge,
     normalise,
     place_of,
 )
+from image_ranking.poi import PoiInfo
 
 GRAZ = (47.0737, 15.4375)
 CLOCK = PoiInfo(

@@ -17,8 +17,8 @@ from django.core.management import call_command
 
 from cities.models import City, PoiList, PointOfInterest
 from config.security import content_security_policy
+from image_ranking import scoring
 from image_ranking.models import ImageCandidate, ImageTrainingData
-from image_ranking.services import scoring
 from tests.conftest import REPO_ROOT
 from tests.image_ranking.ranking_helpers import BrightnessScorer
 

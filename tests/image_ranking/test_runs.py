@@ -1,4 +1,4 @@
-"""The ranking-run service (``services/runs.py``) without the command: the summary dict,
+"""The ranking-run service (``runs.py``) without the command: the summary dict,
 resume after an interruption, leases shared by concurrent runs, crashed runs taken over,
 outages. Clocks are injected; nothing sleeps."""
 
@@ -11,9 +11,9 @@ import pytest
 from django.utils import timezone
 
 from cities.models import City, PoiList, PointOfInterest
+from image_ranking import leases, runs
 from image_ranking.models import RankingLease, RankingRun, RankingState
-from image_ranking.services import leases, runs
-from image_ranking.services.runs import (
+from image_ranking.runs import (
     RankingRunner,
     RunError,
     RunOptions,
@@ -225,7 +225,7 @@ def test_an_outage_stops_the_run_early_and_the_next_run_carries_on(
 
 
 def test_every_poi_failing_for_another_reason_is_a_failed_run(pois, commons, clock, monkeypatch):
-    from image_ranking.services.pipeline.store import Storer
+    from image_ranking.pipeline.store import Storer
 
     def broken(*args, **kwargs):
         raise OSError("No space left on device")

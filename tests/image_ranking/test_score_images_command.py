@@ -9,9 +9,9 @@ import sys
 import pytest
 from django.core.management import CommandError, call_command
 
+from image_ranking.learning import fitting as training
 from image_ranking.management.commands.score_images import expand_paths
-from image_ranking.services import embeddings as emb
-from image_ranking.services import training
+from image_ranking.scoring import embeddings as emb
 from tests.conftest import REPO_ROOT
 from tests.image_ranking.learned_helpers import blurred_image, jpeg_bytes, sharp_image
 

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from image_ranking import scoring
 from image_ranking.exceptions import ModelWeightsMissingError, UnknownScorerError
-from image_ranking.services import scoring
-from image_ranking.services.scoring import clip, laion, weights
-from image_ranking.services.scoring.base import Scorer, clamp_score
+from image_ranking.scoring import clip, laion, weights
+from image_ranking.scoring.base import Scorer, clamp_score
 from tests.conftest import shared_path
 from tests.image_ranking.test_images import awkward_images, encode
 
@@ -172,7 +172,7 @@ def test_importing_the_scorer_does_not_import_torch():
     code = (
         "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings');"
         "django.setup(); import sys;"
-        "from image_ranking.services import scoring;"
+        "from image_ranking import scoring;"
         "s = scoring.get_scorer('laion-vit-l-14');"
         "assert 'torch' not in sys.modules and 'open_clip' not in sys.modules, 'torch imported'"
     )

@@ -11,9 +11,9 @@ from PIL import Image
 
 from cities.models import City, PointOfInterest, Validation
 from image_ranking.exceptions import ImageStorageError
+from image_ranking.media import storage
+from image_ranking.media.storage import prepare_image, store_poi_image
 from image_ranking.models import ImageCandidate, SelectedImage
-from image_ranking.services import storage
-from image_ranking.services.storage import prepare_image, store_poi_image
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ from PIL import Image
 
 from image_ranking.conf import conf
 from image_ranking.exceptions import DisallowedHostError
+from image_ranking.learning import fitting as training
 from image_ranking.management.commands import train_ranker
-from image_ranking.services import training
 from tests.image_ranking.learned_helpers import (
     blurred_image,
     jpeg_bytes,
@@ -90,7 +90,7 @@ def test_trains_on_a_score_column_with_default_output(dataset, settings, tmp_pat
 def test_second_training_reuses_cached_embeddings(dataset, tmp_path, monkeypatch):
     csv_path, folder = dataset
     run("--from-csv", str(csv_path), "--images", str(folder), "--output", str(tmp_path / "a"))
-    from image_ranking.services import embeddings
+    from image_ranking.scoring import embeddings
 
     backbone = embeddings.get_backbone(embeddings.DEFAULT_BACKBONE)
 
@@ -296,8 +296,8 @@ def test_clip_backbone_head_trains_and_serves(dataset, tmp_path, monkeypatch, se
 
     import numpy as np
 
-    from image_ranking.services import embeddings
-    from image_ranking.services.scoring.learned import LearnedScorer
+    from image_ranking.scoring import embeddings
+    from image_ranking.scoring.learned import LearnedScorer
 
     class FakeEncoder:
         def __init__(self, model_name, pretrained):
@@ -312,9 +312,9 @@ def test_clip_backbone_head_trains_and_serves(dataset, tmp_path, monkeypatch, se
                 ]
             )
 
-    module = types.ModuleType("image_ranking.services.scoring.clip")
+    module = types.ModuleType("image_ranking.scoring.clip")
     module.ClipEncoder = FakeEncoder
-    monkeypatch.setitem(sys.modules, "image_ranking.services.scoring.clip", module)
+    monkeypatch.setitem(sys.modules, "image_ranking.scoring.clip", module)
     monkeypatch.setattr(embeddings, "_instances", {})
     csv_path, folder = dataset
     output = tmp_path / "clip.json"
@@ -333,9 +333,9 @@ def test_clip_backbone_head_trains_and_serves(dataset, tmp_path, monkeypatch, se
 def test_unavailable_clip_encoder_is_a_command_error(dataset, tmp_path, monkeypatch):
     import sys
 
-    from image_ranking.services import embeddings
+    from image_ranking.scoring import embeddings
 
-    monkeypatch.setitem(sys.modules, "image_ranking.services.scoring.clip", None)
+    monkeypatch.setitem(sys.modules, "image_ranking.scoring.clip", None)
     monkeypatch.setattr(embeddings, "_instances", {})
     csv_path, folder = dataset
     with pytest.raises(CommandError, match="CLIP encoder"):
@@ -364,7 +364,7 @@ def test_warns_when_the_labels_carry_no_signal(tmp_path):
 
 
 def test_labels_alone_worse_than_the_prior_need_force(tmp_path, monkeypatch):
-    from image_ranking.services import trainer as trainer_service
+    from image_ranking.learning import trainer as trainer_service
 
     folder = tmp_path / "photos"
     csv_path = write_dataset(folder)
@@ -396,8 +396,7 @@ def test_laion_head_is_the_prior_on_a_clip_backbone(dataset, tmp_path, monkeypat
     import numpy as np
     import torch
 
-    from image_ranking.services import embeddings
-    from image_ranking.services.scoring import laion
+    from image_ranking.scoring import embeddings, laion
 
     class FakeEncoder:
         def __init__(self, model_name, pretrained):
@@ -407,9 +406,9 @@ def test_laion_head_is_the_prior_on_a_clip_backbone(dataset, tmp_path, monkeypat
             stats = np.array([embeddings.image_statistics(im) for im in images])
             return np.c_[stats[:, :3], np.ones(len(images))]  # sharpness cues + a constant
 
-    module = types.ModuleType("image_ranking.services.scoring.clip")
+    module = types.ModuleType("image_ranking.scoring.clip")
     module.ClipEncoder = FakeEncoder
-    monkeypatch.setitem(sys.modules, "image_ranking.services.scoring.clip", module)
+    monkeypatch.setitem(sys.modules, "image_ranking.scoring.clip", module)
     monkeypatch.setattr(embeddings, "_instances", {})
     head = torch.nn.Linear(4, 1)
     with torch.no_grad():

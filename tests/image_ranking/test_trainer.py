@@ -3,8 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from image_ranking.services import embeddings as emb
-from image_ranking.services import trainer, training, training_data
+from image_ranking.learning import examples as training_data
+from image_ranking.learning import fitting as training
+from image_ranking.learning import trainer
+from image_ranking.scoring import embeddings as emb
 from tests.image_ranking.learned_helpers import (
     blurred_image,
     jpeg_bytes,

@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from image_ranking.services import training
+from image_ranking.learning import fitting as training
 
 
 def synthetic(n: int = 60, dim: int = 12, seed: int = 0):

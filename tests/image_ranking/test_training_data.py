@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from image_ranking.services import training_data
-from image_ranking.services.training import TrainingError
+from image_ranking.learning import examples as training_data
+from image_ranking.learning.fitting import TrainingError
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ from django.test import Client
 from django.urls import reverse
 
 from cities.models import City, PoiList, PointOfInterest
+from image_ranking import ranking, scoring
 from image_ranking.exceptions import ImageStorageError, ModelWeightsMissingError
 from image_ranking.models import ImageCandidate, ImageTrainingData, RankingState, SelectedImage
-from image_ranking.services import ranking, scoring
 from image_ranking.views import grid
 
 pytestmark = pytest.mark.django_db
@@ -434,7 +434,7 @@ def test_sort_by_last_ranked(city, curator):
 
 
 def test_a_poi_with_an_open_no_image_report_is_listed_and_linked(city, curator):
-    from image_ranking.services import validations
+    from image_ranking import validations
 
     no_image = poi("No Image Yet")
     validations.report_no_image(no_image, "10 files found, none usable")

@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 
 from cities.models import PointOfInterest
+from image_ranking import validations
 from image_ranking.models import ImageCandidate, ImageTrainingData, SelectedImage
-from image_ranking.services import validations
 from tests.image_ranking import test_views
 
 pytestmark = pytest.mark.django_db

@@ -7,6 +7,10 @@ from dataclasses import replace
 
 import pytest
 
+from image_ranking.commons import client as wikimedia
+from image_ranking.commons.client import Candidate, CommonsClient, filter_reason
+from image_ranking.commons.ratelimit import RateLimiter
+from image_ranking.commons.schema import MalformedResponseError
 from image_ranking.exceptions import (
     CommonsError,
     DisallowedHostError,
@@ -14,10 +18,6 @@ from image_ranking.exceptions import (
     TransientCommonsError,
 )
 from image_ranking.poi import PoiInfo
-from image_ranking.services import wikimedia
-from image_ranking.services.commons_schema import MalformedResponseError
-from image_ranking.services.ratelimit import RateLimiter
-from image_ranking.services.wikimedia import Candidate, CommonsClient, filter_reason
 from tests.image_ranking.ranking_helpers import FakeTime
 
 pytestmark = pytest.mark.django_db
@@ -503,7 +503,7 @@ def test_namesakes_with_only_an_item_narrow_by_depicts(client, commons_replica):
 
 
 def test_depicts_query_when_neither_city_nor_coordinates():
-    from image_ranking.services import commons_search
+    from image_ranking.commons import search as commons_search
 
     poi = PoiInfo(1, "Old Bridge", "Q5")
     item = wikimedia.WikidataItem("Q5")

@@ -16,8 +16,9 @@ from django.core.management import CommandError
 
 from cities.loader import CityDataError
 from cities.models import City, PoiList, PointOfInterest
+from image_ranking import scoring
+from image_ranking.commons import client as wikimedia
 from image_ranking.models import RankingState
-from image_ranking.services import scoring, wikimedia
 from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey
 from workflow import city_import
 from workflow.city_import import (

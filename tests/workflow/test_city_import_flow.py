@@ -12,8 +12,9 @@ from uuid import UUID
 import pytest
 
 from cities.models import PoiList, PointOfInterest
+from image_ranking import scoring
+from image_ranking.commons import client as wikimedia
 from image_ranking.models import RankingState
-from image_ranking.services import scoring, wikimedia
 from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey
 from workflow.city_import import import_city
 
@@ -209,7 +210,7 @@ def test_an_outage_fails_the_flow(prefect_server, commons):
     assert state.is_failed()
     assert "Commons could not be queried" in state.message
     # The run stops after OUTAGE_STREAK failures in a row instead of trying all 6 POIs.
-    from image_ranking.services.runs import OUTAGE_STREAK
+    from image_ranking.runs import OUTAGE_STREAK
 
     assert RankingState.objects.filter(outcome="failed").count() == OUTAGE_STREAK == 5
     assert not PointOfInterest.objects.exclude(image_file="").exists()

@@ -1,6 +1,6 @@
 """``manage.py cleanup_images``: delete stored image files that no row references.
 
-See ``image_ranking.services.orphans``. Prints one line per file deleted (or, with
+See ``image_ranking.media.orphans``. Prints one line per file deleted (or, with
 ``--dry-run``, that would be) and a summary; exits 1 when a file could not be deleted.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from image_ranking.conf import conf
-from image_ranking.services.orphans import sweep_orphans
+from image_ranking.media.orphans import sweep_orphans
 
 
 class Command(BaseCommand):

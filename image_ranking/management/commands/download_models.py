@@ -38,8 +38,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from image_ranking.services.scoring import get_scorer, laion
-        from image_ranking.services.scoring.weights import (
+        from image_ranking.scoring import get_scorer, laion
+        from image_ranking.scoring.weights import (
             backbone_is_present,
             backbone_path,
             head_path,
@@ -82,7 +82,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"All weights for {', '.join(names)} {verb}."))
 
     def _names(self, options: dict[str, Any], laion: Any) -> list[str]:
-        from image_ranking.services.scoring import available_scorers, get_scorer
+        from image_ranking.scoring import available_scorers, get_scorer
 
         if options["all"]:
             names = ["laion-vit-l-14", "laion-vit-b-32"]

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from image_ranking.services import embeddings as emb
+from image_ranking.scoring import embeddings as emb
 
 
 class Command(BaseCommand):

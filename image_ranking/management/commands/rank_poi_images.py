@@ -1,7 +1,7 @@
 """``manage.py rank_poi_images``: give the POIs in curated lists their best Commons photo.
 
 The run itself (selection, batches, resume, sharing the list with other runs, Ctrl-C)
-is ``image_ranking.services.runs``; this command parses options, shows progress (a bar
+is ``image_ranking.runs``; this command parses options, shows progress (a bar
 on a terminal, a line per batch otherwise) and prints. It returns (to ``call_command``)
 the run's summary dict::
 
@@ -23,9 +23,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from image_ranking import runs
 from image_ranking.conf import conf
 from image_ranking.management.progress import RunProgress, duration
-from image_ranking.services import runs
 
 logger = logging.getLogger("image_ranking.commands.rank_poi_images")
 

@@ -87,7 +87,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from image_ranking.services.scoring import available_scorers, get_scorer
+        from image_ranking.scoring import available_scorers, get_scorer
 
         name = options["scorer"] or conf.SCORER
         if name not in available_scorers():

@@ -7,7 +7,7 @@
 Labels adapt the prior of the backbone (the bundled quality prior, or the LAION head on a
 CLIP backbone) and the prior's and the adapted head's cross-validated figures are printed
 side by side; a head worse than the prior is not saved unless --force. The work is done by
-``image_ranking.services.trainer``; this command parses arguments and prints. Writes one
+``image_ranking.learning.trainer``; this command parses arguments and prints. Writes one
 JSON head file (temp file + os.replace: an old head is only replaced by a complete one).
 """
 
@@ -21,14 +21,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from image_ranking.conf import conf
 from image_ranking.exceptions import ImageRankingError
-from image_ranking.services import embeddings as emb
-from image_ranking.services import trainer, training_data
+from image_ranking.learning import examples as training_data
+from image_ranking.learning import trainer
+from image_ranking.scoring import embeddings as emb
 
 
 def make_fetcher() -> Callable[[str], bytes]:
     """Download function for labelled images: one Commons client for the whole run, so its
     allowed-host check, size limit and request budget apply (tests inject a fake here)."""
-    from image_ranking.services.wikimedia import CommonsClient
+    from image_ranking.commons.client import CommonsClient
 
     client = CommonsClient()
     return lambda url: client.download_image(url, max_bytes=conf.MAX_DOWNLOAD_BYTES)

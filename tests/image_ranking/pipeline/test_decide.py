@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from image_ranking.models import ImageCandidate, SelectedImage
-from image_ranking.services.pipeline.decide import (
+from image_ranking.pipeline.decide import (
     decide,
     keep_current,
     no_image_reason,

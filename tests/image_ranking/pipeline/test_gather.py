@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from cities.models import City, PointOfInterest
+from image_ranking.commons.client import Candidate, Gathered, WikidataItem
 from image_ranking.models import ImageCandidate, RankingState
-from image_ranking.services.pipeline.gather import CandidateCache, update_candidate
-from image_ranking.services.wikimedia import Candidate, Gathered, WikidataItem
+from image_ranking.pipeline.gather import CandidateCache, update_candidate
 
 pytestmark = pytest.mark.django_db
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from image_ranking.commons.client import WikidataItem
 from image_ranking.models import ImageCandidate
+from image_ranking.pipeline.judge import apply, judge_rows
+from image_ranking.pipeline.relevance import Judgement
 from image_ranking.poi import PoiInfo
-from image_ranking.services.pipeline.judge import apply, judge_rows
-from image_ranking.services.relevance import Judgement
-from image_ranking.services.wikimedia import WikidataItem
 
 POI = PoiInfo(pk=1, name="Clock Tower", wikidata_id="Q1", city_name="Graz")
 ITEM = WikidataItem("Q1", image="File:Uhrturm.jpg", commons_category="Clock Tower (Graz)")

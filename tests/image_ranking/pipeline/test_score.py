@@ -15,7 +15,7 @@ from image_ranking.exceptions import (
     TruncatedDownloadError,
 )
 from image_ranking.models import ImageCandidate
-from image_ranking.services.pipeline.score import MAX_THUMBNAIL_FAILURES, ThumbnailScorer
+from image_ranking.pipeline.score import MAX_THUMBNAIL_FAILURES, ThumbnailScorer
 from tests.image_ranking.ranking_helpers import BrightnessScorer, grey
 
 pytestmark = pytest.mark.django_db  # scores are looked up by sha1

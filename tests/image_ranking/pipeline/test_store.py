@@ -6,7 +6,7 @@ import pytest
 
 from cities.models import City, PointOfInterest
 from image_ranking.models import SelectedImage
-from image_ranking.services.pipeline.store import taken_files
+from image_ranking.pipeline.store import taken_files
 
 pytestmark = pytest.mark.django_db
 
