@@ -49,8 +49,13 @@ class FilterForm(forms.Form):
         return self.cleaned_data.get(name) or (False if name == "needs_image" else "")
 
 
+# The POI's image as the page showed it (views/stale.py): a stale one is refused.
+VERSION = {"required": False, "max_length": 64}
+
+
 class LabelForm(forms.Form):
     poi = forms.IntegerField(min_value=1, error_messages={"required": "A label needs 'poi'."})
+    version = forms.CharField(**VERSION)
     # Any text: the view accepts only this POI's own image URLs (media URLs included).
     image_url = forms.CharField(
         max_length=1000, error_messages={"required": "'image_url' is required."}
@@ -70,10 +75,17 @@ class UndoForm(forms.Form):
 class UseImageForm(forms.Form):
     poi = forms.IntegerField(min_value=1)
     candidate = forms.IntegerField(min_value=1)
+    version = forms.CharField(**VERSION)
 
 
 class BulkGoodForm(forms.Form):
+    """The page's POIs, each with the ``version`` of its image as shown (same order)."""
+
     poi = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=True)
+
+    def versions(self) -> dict[int, str]:
+        given = self.data.getlist("version") if hasattr(self.data, "getlist") else []
+        return dict(zip(self.cleaned_data["poi"], given, strict=False))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -83,12 +95,15 @@ class BulkGoodForm(forms.Form):
 
 
 class QueueActionForm(forms.Form):
-    """A queue step on one POI: label its current image, skip it."""
+    """A queue step on one POI: label one of its images (the current one unless
+    ``image_url`` names a candidate), or skip it."""
 
     ACTIONS = (("good", "Good"), ("bad", "Bad"), ("skip", "Skip"))
 
     poi = forms.IntegerField(min_value=1)
     action = forms.ChoiceField(choices=ACTIONS)
+    image_url = forms.CharField(required=False, max_length=1000)
+    version = forms.CharField(**VERSION)
 
 
 def error_text(form: forms.Form) -> str:

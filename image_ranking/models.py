@@ -130,6 +130,15 @@ class SelectedImage(models.Model):
         ImageCandidate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     chosen_by = models.CharField(max_length=20, choices=ChosenBy.choices)
+    # Which curator, when a curator chose it: the review page names them to a curator
+    # whose choice on the same POI came second and was refused.
+    chosen_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     file_name = models.CharField(max_length=500, help_text="Stored file, relative to storage.")
     title = models.CharField(max_length=500, blank=True)
     sha1 = models.CharField(max_length=40, blank=True)
@@ -265,3 +274,21 @@ class RankingLease(models.Model):
 
     def __str__(self) -> str:
         return f"POI {self.poi_id} leased to run {self.run_id} until {self.expires_at:%H:%M:%S}"
+
+
+class ReviewClaim(models.Model):
+    """A POI a curator has open in the review queue, so the queue hands it to no one else.
+
+    Soft: it only orders the queue and says "<curator> is reviewing this POI"; every
+    write is still checked against the POI's image (the review page's version token).
+    Free when ``expires_at`` has passed (a closed tab simply lets it expire).
+    """
+
+    poi = models.OneToOneField(POI_MODEL, on_delete=models.CASCADE, related_name="review_claim")
+    curator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"POI {self.poi_id} reviewed by {self.curator_id} until {self.expires_at:%H:%M:%S}"

@@ -17,6 +17,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -40,14 +41,21 @@ def login_redirect(request: HttpRequest) -> HttpResponse:
 
 
 def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Anonymous users are sent to log in; logged-in users who are not staff get a 403."""
+    """Anonymous users are sent to log in; logged-in users who are not staff get a 403.
+
+    No review response is kept by the browser (``no-store``): Back after a label must
+    ask the server again, not show the page as it was before the label.
+    """
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
-            return login_redirect(request)
-        if not (request.user.is_active and request.user.is_staff):
+            response = login_redirect(request)
+        elif not (request.user.is_active and request.user.is_staff):
             raise PermissionDenied("The image review page is for staff only.")
-        return view(request, *args, **kwargs)
+        else:
+            response = view(request, *args, **kwargs)
+        add_never_cache_headers(response)
+        return response
 
     return wrapper

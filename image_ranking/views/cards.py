@@ -6,7 +6,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Model
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import reswap, retarget
 
 from image_ranking import ranking
 from image_ranking.conf import conf
@@ -15,12 +19,14 @@ from image_ranking.models import ImageCandidate, ImageTrainingData, RankingRun
 from image_ranking.poi import get_poi_adapter
 from image_ranking.views import failures
 from image_ranking.views.selection import annotated, open_reports
+from image_ranking.views.stale import image_version
 from image_ranking.views.tiles import (
     DROPPED_RELEVANCE,
     Card,
     attach_labels,
     candidate_tile,
     current_tile,
+    selected_of,
 )
 
 
@@ -42,6 +48,10 @@ def build_cards(request: HttpRequest, pois: Iterable[Model]) -> list[Card]:
     cards = [
         Card(poi, adapter.name(poi), poi_meta(poi), current_tile(request, poi)) for poi in pois
     ]
+    for card in cards:
+        card.version = image_version(card.poi, selected_of(card.poi))
+        if card.current:
+            card.current.version = card.version
     labels = list(ImageTrainingData.objects.filter(poi__in=[p.pk for p in pois]))
     attach_labels([c.current for c in cards if c.current], labels)
     reported = [p.pk for p in pois if getattr(p, "has_report", False)]
@@ -54,15 +64,42 @@ def build_cards(request: HttpRequest, pois: Iterable[Model]) -> list[Card]:
     return cards
 
 
-def card_for(request: HttpRequest, poi_pk: Any, *, alternatives: bool = False) -> Card:
+def card_for(
+    request: HttpRequest, poi_pk: Any, *, alternatives: bool = False, fetch: bool = True
+) -> Card:
     """One POI's card, fresh from the database (after a change)."""
     from image_ranking import get_poi_model
 
     poi = annotated(get_poi_model()._default_manager.filter(pk=poi_pk)).get()
     card = build_cards(request, [poi])[0]
     if alternatives:
-        load_alternatives(card)
+        load_alternatives(card, fetch=fetch)
     return card
+
+
+def refused(request: HttpRequest, card: Card, message: str) -> HttpResponse:
+    """The card as it is now, saying why the curator's action was not saved (htmx) or a
+    message and back to the page (without JavaScript)."""
+    from django.contrib import messages
+
+    if not request.htmx:
+        messages.error(request, message)
+        return HttpResponseRedirect(safe_next(request))
+    card.card_error = message
+    response = TemplateResponse(
+        request, "image_ranking/partials.html#poi-card", {"card": card, **score_legend()}
+    )
+    return reswap(retarget(response, f"#poi-{card.poi.pk}"), "outerHTML")
+
+
+def safe_next(request: HttpRequest, fallback: str | None = None) -> str:
+    fallback = fallback or reverse("image_ranking:review")
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
 
 
 def load_alternatives(card: Card, *, fetch: bool = True) -> Card:
@@ -89,6 +126,10 @@ def load_alternatives(card: Card, *, fetch: bool = True) -> Card:
         if not current_sha1 or c.sha1 != current_sha1
     ]
     card.dropped = [candidate_tile(poi, c, top_k) for c in dropped_candidates(poi)]
+    for number, tile in enumerate(card.alternatives, start=1):
+        tile.number = number
+    for tile in [*card.alternatives, *card.dropped]:
+        tile.version = card.version
     attach_labels(card.tiles)
     return card
 

@@ -14,7 +14,13 @@ from image_ranking import get_poi_model
 from image_ranking.forms import SORTS, FilterForm
 from image_ranking.views.access import staff_required
 from image_ranking.views.cards import build_cards, card_for, load_alternatives, score_legend
-from image_ranking.views.selection import filter_choices, open_reports, report_links, selection
+from image_ranking.views.selection import (
+    filter_choices,
+    needs_image_count,
+    open_reports,
+    report_links,
+    selection,
+)
 
 PAGE_SIZE = 12
 TEMPLATE = "image_ranking/review.html"
@@ -26,6 +32,7 @@ def page_context(request: HttpRequest, form: FilterForm) -> dict[str, Any]:
         "filters": form,
         "sorts": SORTS,
         "open_report_count": open_reports().count(),
+        "needs_image_count": needs_image_count(form),
         "reports": report_links(),
         **score_legend(),
         **filter_choices(),
@@ -44,6 +51,8 @@ def review(request: HttpRequest) -> HttpResponse:
         for card in cards:
             load_alternatives(card)
     context = {"page": page, "cards": cards, **page_context(request, form)}
+    # What "mark all good" will label, for its confirmation.
+    context["unlabelled_current"] = sum(1 for c in cards if c.current and c.current.label is None)
     template = f"{TEMPLATE}#poi-list" if request.htmx else TEMPLATE
     return TemplateResponse(request, template, context)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Model
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -19,33 +20,25 @@ from django.http import (
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRefresh, reswap, retarget
 
-from image_ranking import get_poi_model
 from image_ranking.forms import BulkGoodForm, LabelForm, UndoForm, error_text
 from image_ranking.models import ImageTrainingData
+from image_ranking.poi import get_poi_adapter
 from image_ranking.views.access import staff_required
+from image_ranking.views.cards import card_for, refused, safe_next
 from image_ranking.views.selection import base_queryset
+from image_ranking.views.stale import image_version, locked_poi, offer_again, stale_reason
 from image_ranking.views.tiles import Tile, attach_labels, current_tile, known_image
 
 TEMPLATE = "image_ranking/partials.html"
+BULK = "image_ranking_bulk_labels"  # the session's last "mark all good": undone as one
 
 
 def bad_request(message: str) -> HttpResponseBadRequest:
     # Plain text: review.js shows it in the card as it is.
     return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
-
-
-def safe_next(request: HttpRequest, fallback: str | None = None) -> str:
-    fallback = fallback or reverse("image_ranking:review")
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
 
 
 def back(request: HttpRequest) -> HttpResponseRedirect:
@@ -76,12 +69,37 @@ def mark(request: HttpRequest) -> HttpResponse:
     form = LabelForm(request.POST)
     if not form.is_valid():
         return bad_request(error_text(form))
-    poi = get_object_or_404(get_poi_model(), pk=form.cleaned_data["poi"])
-    tile = known_image(request, poi, form.cleaned_data["image_url"])
-    if tile is None:
-        return bad_request("image_url: must be this POI's current image or one of its candidates.")
-    tile.label = save_label(request, tile, form.cleaned_data["label"])
+    data = form.cleaned_data
+    with transaction.atomic():
+        poi = locked_poi(data["poi"])
+        reason = stale_reason(poi, data["version"])
+        if reason:
+            return refuse_label(request, poi, reason, data)
+        tile = known_image(request, poi, data["image_url"])
+        if tile is None:
+            return bad_request(
+                "image_url: must be this POI's current image or one of its candidates."
+            )
+        tile.label = save_label(request, tile, data["label"])
+        tile.version = data["version"] or image_version(poi)
     return label_response(request, tile)
+
+
+def refuse_label(request: HttpRequest, poi: Model, reason: str, data: dict) -> HttpResponse:
+    """The fresh card, and the same label offered again on the same image."""
+    card = card_for(request, poi.pk, alternatives=True, fetch=False)
+    tile = next((t for t in card.tiles if t.url == data["image_url"]), None)
+    target = f"#label-{tile.key}" if tile else ""
+    what = tile.alt if tile else "that image"
+    label = ImageTrainingData.Label(data["label"]).label.lower()
+    card.offer = offer_again(
+        reverse("image_ranking:mark"),
+        target,
+        f"Mark {what} {label} again",
+        request.POST,
+        card.version,
+    )
+    return refused(request, card, reason)
 
 
 def latest_label_of(request: HttpRequest) -> ImageTrainingData | None:
@@ -114,6 +132,8 @@ def undo(request: HttpRequest) -> HttpResponse:
         label = latest_label_of(request)
         if label is None:
             return bad_request("Nothing to undo: you have no labels.")
+        if label.pk in request.session.get(BULK, []):
+            return undo_bulk(request)
     tile = undo_label(request, label)
     if not request.htmx:
         messages.info(request, "Label undone.")
@@ -127,22 +147,46 @@ def undo(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def undo_bulk(request: HttpRequest) -> HttpResponse:
+    """Take back the whole last "mark all good" (the curator's own labels of it)."""
+    ids = request.session.pop(BULK, [])
+    deleted, _ = ImageTrainingData.objects.filter(pk__in=ids, labelled_by=request.user).delete()
+    messages.info(request, f'Undone: {deleted} label(s) of "mark all good".')
+    if request.htmx:
+        return HttpResponseClientRefresh()
+    return back(request)
+
+
 @require_POST
 @staff_required
 def mark_page_good(request: HttpRequest) -> HttpResponse:
-    """Bulk: label every listed POI's current image good (those not labelled yet)."""
+    """Bulk: label every listed POI's current image good (those not labelled yet).
+
+    POIs whose image changed since the page loaded are left alone and named. The labels
+    made are remembered in the session, so that one undo (``u``) takes them all back.
+    """
     form = BulkGoodForm(request.POST)
     if not form.is_valid():
         return bad_request("Send the POIs of the page ('poi', repeated).")
-    created = 0
+    versions = form.versions()
+    created, changed = [], []
     with transaction.atomic():
         pois = base_queryset(with_reports=False).filter(pk__in=form.cleaned_data["poi"])
-        tiles = [t for t in (current_tile(request, poi) for poi in pois) if t is not None]
-        for tile in attach_labels(tiles):
-            if tile.label is None:
-                save_label(request, tile, ImageTrainingData.Label.GOOD)
-                created += 1
-    messages.success(request, f"Marked {created} current image(s) good.")
+        for poi in pois.select_for_update(of=("self",)):
+            if stale_reason(poi, versions.get(poi.pk, "")):
+                changed.append(get_poi_adapter().name(poi))
+                continue
+            tile = current_tile(request, poi)
+            if tile is not None and attach_labels([tile])[0].label is None:
+                created.append(save_label(request, tile, ImageTrainingData.Label.GOOD).pk)
+    request.session[BULK] = created
+    text = f"Marked {len(created)} current image(s) good; press u or Undo to take them all back."
+    messages.success(request, text)
+    if changed:
+        names = ", ".join(changed)
+        messages.warning(
+            request, f"Not marked, their image changed since the page loaded: {names}."
+        )
     if request.htmx:
         return HttpResponseClientRefresh()  # the page again, with the new labels shown
     return back(request)

@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from django.db import transaction
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -21,12 +23,15 @@ from django.views.decorators.http import require_GET, require_POST
 
 from image_ranking import get_poi_model
 from image_ranking.forms import FilterForm, QueueActionForm, error_text
+from image_ranking.models import ImageTrainingData
+from image_ranking.views import claims
 from image_ranking.views.access import staff_required
 from image_ranking.views.cards import card_for, load_alternatives, score_legend
-from image_ranking.views.choose import choose, picked
+from image_ranking.views.choose import choose, picked, use_offer
 from image_ranking.views.labels import bad_request, latest_label_of, save_label, undo_label
 from image_ranking.views.selection import selection
-from image_ranking.views.tiles import current_tile
+from image_ranking.views.stale import locked_poi, offer_again, stale_reason
+from image_ranking.views.tiles import current_tile, known_image
 
 TEMPLATE = "image_ranking/queue.html"
 SKIPPED = "image_ranking_queue_skipped"
@@ -42,8 +47,11 @@ def _skipped(request: HttpRequest) -> list[Any]:
     return list(request.session.get(SKIPPED, []))
 
 
-def queue_state(request: HttpRequest, query: QueryDict, at: Any = None) -> dict[str, Any]:
-    """The queue's context: progress over the whole selection and the POI to show."""
+def queue_state(
+    request: HttpRequest, query: QueryDict, at: Any = None, *, fetch: bool = False
+) -> dict[str, Any]:
+    """The queue's context: progress over the whole selection and the POI to show (the
+    first waiting one no other curator has open, unless ``at`` names one)."""
     form = FilterForm.from_query(query)
     chosen = selection(form, default_sort="work")
     total = chosen.count()
@@ -51,16 +59,20 @@ def queue_state(request: HttpRequest, query: QueryDict, at: Any = None) -> dict[
     if at is None:
         waiting = chosen.filter(has_label=False).exclude(pk__in=_skipped(request))
         # The object, not values_list: PostgreSQL wants DISTINCT's ORDER BY in the select.
-        first = waiting.first()
+        first = claims.unclaimed(waiting, request.user).first()
         at = first.pk if first is not None else None
-    card = None
+    card, claimed_by = None, ""
     if at is not None:
-        card = load_alternatives(card_for(request, at), fetch=False)
+        claimed_by = claims.claim(at, request.user)
+        card = load_alternatives(card_for(request, at), fetch=fetch)
+    else:
+        claims.release(request.user)
     filters = urlencode(
         {k: v for k in FILTER_NAMES if (v := query.get(k))}  # the selection, not the POI
     )
     return {
         "card": card,
+        "claimed_by": claimed_by,
         "total": total,
         "done": done,
         "skipped_count": len(_skipped(request)),
@@ -95,42 +107,88 @@ def queue(request: HttpRequest) -> HttpResponse:
     at = int(at) if at and at.isdigit() else None
     if request.GET.get("restart"):
         request.session[SKIPPED] = []
-    context = queue_state(request, request.GET, at)
-    return TemplateResponse(request, TEMPLATE, context)
+    context = queue_state(request, request.GET, at, fetch=bool(request.GET.get("fetch")))
+    template = f"{TEMPLATE}#queue-body" if request.htmx else TEMPLATE
+    return TemplateResponse(request, template, context)
 
 
 @require_POST
 @staff_required
 def queue_act(request: HttpRequest) -> HttpResponse:
-    """Good (next POI), bad (stay to pick another), skip (next POI)."""
+    """Good or bad on one of the POI's images (the current one unless ``image_url`` names
+    a candidate), or skip. The queue moves on once the POI is settled (``settled``)."""
     form = QueueActionForm(request.POST)
     if not form.is_valid():
         return bad_request(error_text(form))
-    poi = get_object_or_404(get_poi_model(), pk=form.cleaned_data["poi"])
-    action = form.cleaned_data["action"]
+    data = form.cleaned_data
     query = _filters(request.POST)
-    if action == "skip":
+    if data["action"] == "skip":
+        poi = get_object_or_404(get_poi_model(), pk=data["poi"])
         request.session[SKIPPED] = [*_skipped(request), poi.pk]
         return _render(request, query)
-    tile = current_tile(request, poi)
-    if tile is None:
-        return bad_request("This POI has no image to label; pick one or skip it.")
-    save_label(request, tile, action)
-    return _render(request, query, at=poi.pk if action == "bad" else None)
+    with transaction.atomic():
+        poi = locked_poi(data["poi"])
+        reason = stale_reason(poi, data["version"])
+        if reason:
+            return _refuse(request, query, poi, reason, data)
+        if data["image_url"]:
+            tile = known_image(request, poi, data["image_url"])
+        else:
+            tile = current_tile(request, poi)
+        if tile is None:
+            return bad_request("This POI has no such image to label; pick one or skip it.")
+        save_label(request, tile, data["action"])
+    return _render(request, query, at=None if settled(request, poi) else poi.pk)
+
+
+def settled(request: HttpRequest, poi: Model) -> bool:
+    """Nothing left to decide on the POI: its current image is good, or every image shown
+    is labelled and no candidate is good (a good one is there to be used)."""
+    card = load_alternatives(card_for(request, poi.pk), fetch=False)
+    if card.current is None or card.current.label is None:
+        return False
+    if card.current.label.image_label == ImageTrainingData.Label.GOOD:
+        return True
+    others = card.alternatives or []
+    return all(t.label is not None and t.label.image_label == "bad" for t in others)
+
+
+def _refuse(request: HttpRequest, query: QueryDict, poi: Model, reason: str, data: dict):
+    """The POI as it is now, saying who changed it, the same label offered again."""
+    response = _render(request, query, at=poi.pk, error=reason)
+    if not request.htmx:
+        return response
+    card = response.context_data["card"]
+    tile = next((t for t in card.tiles if t.url == data["image_url"]), None)
+    what = tile.alt if tile else "the current image"
+    label = ImageTrainingData.Label(data["action"]).label.lower()
+    url = reverse("image_ranking:queue_act")
+    card.offer = offer_again(
+        url, "#queue", f"Mark {what} {label} again", request.POST, card.version
+    )
+    return response
 
 
 @require_POST
 @staff_required
 def queue_choose(request: HttpRequest) -> HttpResponse:
     """Use a candidate as the POI's image, then move on (or stay and say why not)."""
-    chosen = picked(request)
-    if isinstance(chosen, HttpResponse):
-        return chosen
-    poi, candidate = chosen
-    error = choose(poi, candidate)
+    with transaction.atomic():
+        pick = picked(request)
+        if isinstance(pick, HttpResponse):
+            return pick
+        error = pick.stale or choose(request, pick.poi, pick.candidate)
     query = _filters(request.POST)
+    poi = pick.poi
     if error:
-        return _render(request, query, at=poi.pk, error=error)
+        response = _render(request, query, at=poi.pk, error=error)
+        if request.htmx and response.context_data["card"] is not None:
+            card = response.context_data["card"]
+            url = reverse("image_ranking:queue_choose")
+            card.offer = use_offer(request, card, pick.candidate, url, "#queue")
+            if not pick.stale:
+                card.offer.label = "Retry: " + card.offer.label.lower()
+        return response
     request.session[SKIPPED] = [*_skipped(request), poi.pk]  # done with it this session
     return _render(request, query)
 

@@ -77,6 +77,12 @@ def apply_filters(queryset: QuerySet, form: FilterForm) -> QuerySet:
     return queryset
 
 
+def needs_image_count(form: FilterForm) -> int:
+    """POIs with an open "no suitable image" report among those the other filters
+    (city, list, category, name, labels) select: the count beside "Needs an image"."""
+    return apply_filters(base_queryset(), form).filter(has_report=True).count()
+
+
 def ordered(queryset: QuerySet, sort: str) -> QuerySet:
     name = get_poi_adapter().path("name")
     orders: dict[str, list[Any]] = {

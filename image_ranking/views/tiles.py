@@ -62,6 +62,8 @@ class Tile:
     evidence: str = ""
     relevance: str = ""
     dropped_reason: str = ""
+    version: str = ""  # the POI's image as this page shows it (views/stale.py)
+    number: int = 0  # a candidate's number in the queue (its key, 1-9)
 
     @property
     def license_href(self) -> str:
@@ -85,7 +87,7 @@ def _media_url(request: HttpRequest, poi: Model) -> str:
     return request.build_absolute_uri(field_file.url) if field_file else ""
 
 
-def _selected(poi: Model) -> SelectedImage | None:
+def selected_of(poi: Model) -> SelectedImage | None:
     try:
         return poi.selected_image  # select_related by the page's queryset
     except SelectedImage.DoesNotExist:
@@ -99,7 +101,7 @@ def current_tile(request: HttpRequest, poi: Model) -> Tile | None:
     name = get_poi_adapter().name(poi)
     tile = Tile(poi, _media_url(request, poi), field_file.url, f"{name}: current image", True)
     tile.full = field_file.url
-    selected = _selected(poi)
+    selected = selected_of(poi)
     if selected is None:
         tile.not_scored = "stored without a score (not chosen by a ranking run)"
         return tile
@@ -213,6 +215,8 @@ class Card:
     alternatives_error: str = ""
     card_error: str = ""
     report: str = ""  # the open "no suitable image" Validation, if any
+    version: str = ""  # the POI's image as this page shows it (views/stale.py)
+    offer: Any = None  # a refused or failed action, offered again (stale.Offer)
 
     @property
     def tiles(self) -> list[Tile]:
