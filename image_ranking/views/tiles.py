@@ -115,6 +115,9 @@ def current_tile(request: HttpRequest, poi: Model) -> Tile | None:
     if tile.candidate is not None:
         tile.width, tile.height = tile.candidate.width, tile.candidate.height
         _relevance(tile, tile.candidate)
+        # Enlarged beside a candidate, from Commons at the same resolution as it (the
+        # stored copy is only 800 px wide: an unfair comparison).
+        tile.full = full_size(tile.candidate) or tile.full
     if tile.score is None:
         tile.not_scored = f"{selected.get_chosen_by_display().lower()}, not scored"
     return tile
@@ -166,8 +169,14 @@ def _display_sizes(tile: Tile, candidate: ImageCandidate) -> None:
         return
     tile.srcset = ", ".join(f"{u} {w}w" for u, w in urls)
     tile.src = next((u for u, w in urls if w == DISPLAY_WIDTH), urls[-1][0])
+    tile.full = full_size(candidate)
+
+
+def full_size(candidate: ImageCandidate) -> str:
+    """The file for the enlarged view: a 1920 px thumbnail, or the original if smaller."""
+    widest = candidate.width or 10**6
     big = thumb_at(candidate.thumbnail_url, FULL_WIDTH) if widest > FULL_WIDTH else ""
-    tile.full = big or candidate.image_url
+    return big or candidate.image_url
 
 
 def attach_labels(tiles: Iterable[Tile], labels: Sequence[ImageTrainingData] | None = None):

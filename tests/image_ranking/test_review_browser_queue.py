@@ -19,6 +19,7 @@ login, screenshot = browser.login, browser.screenshot
 def test_queue_keyboard_flow(browser_page, live_server, ranked_city):
     page, expect = browser_page
     login(page, live_server, "/image-ranking/queue/?city=paris")
+    page.wait_for_selector("body[data-review-ready]", state="attached")
     name = page.locator("#queue h2")
     count = page.locator("#queue-count")
     expect(name).to_have_text("Louvre")
@@ -52,6 +53,7 @@ def test_queue_keyboard_flow(browser_page, live_server, ranked_city):
 
     page.get_by_role("link", name="start over").click()
     expect(name).to_have_text("Louvre")
+    page.wait_for_selector("body[data-review-ready]", state="attached")  # keys work now
     page.keyboard.press("g")
     expect(page.locator("#queue")).to_contain_text("Nothing left to review")
     expect(count).to_have_text("2 of 2 labelled")
