@@ -18,6 +18,7 @@ from image_ranking.exceptions import ImageRankingError
 from image_ranking.models import ImageCandidate, ImageTrainingData, RankingRun
 from image_ranking.poi import get_poi_adapter
 from image_ranking.views import failures
+from image_ranking.views.explain import explain_tiles, why_current
 from image_ranking.views.selection import annotated, open_reports
 from image_ranking.views.stale import image_version
 from image_ranking.views.tiles import (
@@ -48,10 +49,16 @@ def build_cards(request: HttpRequest, pois: Iterable[Model]) -> list[Card]:
     cards = [
         Card(poi, adapter.name(poi), poi_meta(poi), current_tile(request, poi)) for poi in pois
     ]
+    candidates = candidates_of(pois)
+    threshold = score_legend()["score_threshold"]
     for card in cards:
-        card.version = image_version(card.poi, selected_of(card.poi))
+        selected = selected_of(card.poi)
+        card.version = image_version(card.poi, selected)
         if card.current:
             card.current.version = card.version
+            mine = candidates.get(card.poi.pk, [])
+            explain_tiles([card.current], mine)
+            card.current.why = why_current(selected, mine, threshold)
     labels = list(ImageTrainingData.objects.filter(poi__in=[p.pk for p in pois]))
     attach_labels([c.current for c in cards if c.current], labels)
     reported = [p.pk for p in pois if getattr(p, "has_report", False)]
@@ -62,6 +69,14 @@ def build_cards(request: HttpRequest, pois: Iterable[Model]) -> list[Card]:
         for card in cards:
             card.report = descriptions.get(card.poi.pk, "")
     return cards
+
+
+def candidates_of(pois: list[Model]) -> dict[Any, list[ImageCandidate]]:
+    """Every candidate of the page's POIs, by POI: one query (ranks, why the winner won)."""
+    rows: dict[Any, list[ImageCandidate]] = {}
+    for row in ImageCandidate.objects.filter(poi__in=[p.pk for p in pois]):
+        rows.setdefault(row.poi_id, []).append(row)
+    return rows
 
 
 def card_for(
@@ -130,6 +145,7 @@ def load_alternatives(card: Card, *, fetch: bool = True) -> Card:
         tile.number = number
     for tile in [*card.alternatives, *card.dropped]:
         tile.version = card.version
+    explain_tiles([*card.alternatives, *card.dropped], candidates)
     attach_labels(card.tiles)
     return card
 

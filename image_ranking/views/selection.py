@@ -33,7 +33,10 @@ def annotated(queryset: QuerySet) -> QuerySet:
     """POIs with what sorting and the cards need, in the same query."""
     adapter = get_poi_adapter()
     return queryset.select_related(
-        *adapter.related_paths(), "selected_image", "selected_image__candidate"
+        *adapter.related_paths(),
+        "selected_image",
+        "selected_image__candidate",
+        "selected_image__chosen_by_user",  # named on the card ("Chosen by bea")
     ).annotate(
         has_label=Exists(ImageTrainingData.objects.filter(poi=OuterRef("pk"))),
         has_report=Exists(open_reports().filter(poi=OuterRef("pk"))),

@@ -64,6 +64,9 @@ class Tile:
     dropped_reason: str = ""
     version: str = ""  # the POI's image as this page shows it (views/stale.py)
     number: int = 0  # a candidate's number in the queue (its key, 1-9)
+    tier: str = ""  # "Shows this POI (verified)" (views/explain.py)
+    rank: str = ""  # "2nd of 5 scored here"
+    why: str = ""  # on the current image: why it is the one shown
 
     @property
     def license_href(self) -> str:
@@ -126,7 +129,9 @@ def current_tile(request: HttpRequest, poi: Model) -> Tile | None:
 def _relevance(tile: Tile, candidate: ImageCandidate) -> None:
     # The relevance fields come with issue 11's migration; absent before it.
     evidence = getattr(candidate, "evidence", None) or []
-    tile.evidence = " · ".join(str(e) for e in evidence)
+    # A dropped file's evidence is often its reason again: say it once ("Dropped: ...").
+    lines = [str(e) for e in evidence if not tile.dropped_reason or str(e) != tile.dropped_reason]
+    tile.evidence = " · ".join(lines)
     tile.relevance = getattr(candidate, "relevance", "") or ""
 
 
@@ -148,15 +153,20 @@ def candidate_tile(poi: Model, candidate: ImageCandidate, top_k: int = 0) -> Til
         candidate=candidate,
     )
     _display_sizes(tile, candidate)
-    _relevance(tile, candidate)
     tile.dropped_reason = candidate.filtered_reason
+    _relevance(tile, candidate)
     if tile.score is None:
-        tile.not_scored = (
-            f"only the first {top_k} candidates are scored (IMAGE_RANKING_SCORE_TOP_K)"
-            if top_k
-            else "not scored yet"
-        )
+        tile.not_scored = _not_scored(candidate, top_k)
     return tile
+
+
+def _not_scored(candidate: ImageCandidate, top_k: int) -> str:
+    """Why a candidate has no score, in a curator's words (no setting names)."""
+    if candidate.filtered_reason:
+        return "dropped before scoring"
+    if top_k:
+        return f"a ranking run scores only the {top_k} most promising candidates of a POI"
+    return "not scored yet"
 
 
 def _display_sizes(tile: Tile, candidate: ImageCandidate) -> None:

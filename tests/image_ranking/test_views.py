@@ -474,8 +474,9 @@ def test_the_page_query_count_does_not_grow_with_the_cards(
     city, curator, monkeypatch, django_assert_max_num_queries, sort
 ):
     monkeypatch.setattr(grid, "PAGE_SIZE", 2)
-    # 13: the "Needs an image" count follows the page's filters (one query).
-    with django_assert_max_num_queries(13) as small:
+    # 15: the "Needs an image" count follows the page's filters; the page's candidates
+    # and the last run's threshold say why each current image is the one shown.
+    with django_assert_max_num_queries(15) as small:
         assert len(curator.get(REVIEW, {"sort": sort}).context["cards"]) == 2
     _many_pois(14)
     monkeypatch.setattr(grid, "PAGE_SIZE", 16)
@@ -554,7 +555,10 @@ def test_unscored_candidates_say_why(city, curator, settings):
     settings.IMAGE_RANKING_SCORE_TOP_K = 1
     card = views_cards().card_for(_request(curator), poi("Orsay").pk)
     views_cards().load_alternatives(card, fetch=False)
-    assert card.alternatives[0].not_scored.startswith("only the first 1 candidates")
+    # Said in a curator's words: no setting name on the page.
+    assert card.alternatives[0].not_scored == (
+        "a ranking run scores only the 1 most promising candidates of a POI"
+    )
 
 
 def views_cards():
@@ -610,7 +614,12 @@ def test_dropped_namesakes_are_listed_on_demand_and_a_curator_can_overrule(city,
     assert "No other usable candidates" in html  # the namesake is not offered as usable...
     assert "<details" in html and "Show 1 dropped candidate (namesakes elsewhere" in html
     assert f"Dropped: {reason}" in html
-    assert f'class="evidence relevance-elsewhere">{reason} · 5,400 km away<' in html
+    # The reason once (not again as evidence), the tier in the model's words.
+    assert html.count(reason) == 1
+    assert (
+        'class="evidence relevance-elsewhere"><strong class="tier">A namesake elsewhere'
+        "</strong>: 5,400 km away<" in html
+    )
     assert f'name="candidate" value="{elsewhere.pk}"' in html  # ...but can be picked
     page = curator.get(REVIEW, {"q": "Orsay"}).content.decode()
     assert "depicts Q23402 · in Category:Musée d&#x27;Orsay" in page  # the current image's
