@@ -159,6 +159,7 @@ def test_queue_side_by_side_one_good_advances_and_counts(browser_page, live_serv
     assert b["y"] >= a["y"] + a["height"]  # one above the other
     assert abs(a["width"] - b["width"]) < 1 and a["width"] >= 340  # the phone's width
     assert mobile.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    expect(mobile.locator(".queue-bar .keys")).to_be_hidden()  # no keyboard on a phone
     screenshot(mobile, "queue-phone.png", full_page=True)
     phone.close()
 
