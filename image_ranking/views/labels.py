@@ -180,7 +180,7 @@ def mark_page_good(request: HttpRequest) -> HttpResponse:
             if tile is not None and attach_labels([tile])[0].label is None:
                 created.append(save_label(request, tile, ImageTrainingData.Label.GOOD).pk)
     request.session[BULK] = created
-    text = f"Marked {len(created)} current image(s) good; press u or Undo to take them all back."
+    text = f"Marked {len(created)} current image(s) good; press u to take them all back."
     messages.success(request, text)
     if changed:
         names = ", ".join(changed)

@@ -243,3 +243,32 @@ def test_a_label_is_kept_across_a_csrf_reload(browser_page, live_server, ranked_
     pending.get_by_role("button", name="Send it now").click()
     expect(page.locator("#queue h2")).not_to_have_text(first)  # saved, and on to the next
     assert ImageTrainingData.objects.get().poi.name == first
+
+
+def test_mark_all_good_asks_first_and_one_undo_takes_all_back(
+    browser_page, live_server, ranked_city
+):
+    page, expect = browser_page
+    login(page, live_server, "/image-ranking/?city=paris")
+    asked = []
+
+    def answer(dialog):
+        asked.append(dialog.message)
+        dialog.dismiss() if len(asked) == 1 else dialog.accept()
+
+    page.on("dialog", answer)
+    bulk = page.get_by_role("button", name="Mark all current images on this page good")
+    bulk.click()  # dismissed: nothing marked
+    expect(page.locator(".marked-good")).to_have_count(0)
+    assert asked == [
+        "Mark 2 unlabelled current images on this page good? One undo (u) takes them all back."
+    ]
+    assert not ImageTrainingData.objects.exists()
+    bulk.click()  # accepted
+    expect(page.locator(".marked-good")).to_have_count(2)
+    assert ImageTrainingData.objects.count() == 2
+    page.wait_for_selector("body[data-review-ready]", state="attached")
+    page.keyboard.press("u")
+    expect(page.locator(".marked-good")).to_have_count(0)
+    assert not ImageTrainingData.objects.exists()
+    expect(page.locator(".messages")).to_contain_text("Undone: 2 label(s)")

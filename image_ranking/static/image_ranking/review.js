@@ -295,6 +295,10 @@
       sessionStorage.removeItem(PENDING);
       const offered = document.getElementById("pending-label");
       if (offered) offered.remove(); // labelled again by hand: nothing pending any more
+      // An action offered again went through: the refusal above it is history.
+      const offer = event.detail.elt.closest && event.detail.elt.closest("form[data-offer]");
+      const box = offer && offer.closest(".card-alert");
+      if (box) box.replaceChildren();
     }
   });
 
