@@ -133,7 +133,8 @@ def load_alternatives(card: Card, *, fetch: bool = True) -> Card:
         )
         if not candidates:
             return card  # nothing cached: the card offers "Fetch alternatives"
-    current_sha1 = getattr(getattr(card.current, "candidate", None), "sha1", None)
+    # The file shown now is not an alternative to itself (its candidate row may be gone).
+    current_sha1 = getattr(selected_of(poi), "sha1", None) if card.current else None
     top_k = conf.SCORE_TOP_K
     card.alternatives = [
         candidate_tile(poi, c, top_k)

@@ -13,7 +13,13 @@ from django.utils import timezone
 
 from image_ranking import ranking, validations
 from image_ranking.exceptions import CommonsError
-from image_ranking.models import ImageTrainingData, ReviewClaim, SelectedImage
+from image_ranking.models import (
+    ImageCandidate,
+    ImageTrainingData,
+    RankingState,
+    ReviewClaim,
+    SelectedImage,
+)
 from tests.image_ranking import test_views
 
 pytestmark = pytest.mark.django_db
@@ -191,3 +197,15 @@ def test_two_curators_are_not_handed_the_same_poi(city, curator, bea):
     again = bea.get(QUEUE, {"city": "paris", "at": a.poi.pk})
     assert "is reviewing this POI" not in again.content.decode()
     assert ReviewClaim.objects.get(poi=a.poi).curator.username == "bea"
+
+
+def test_the_queue_fetches_alternatives_in_place(city, curator):
+    orsay = poi("Orsay")
+    ImageCandidate.objects.filter(poi=orsay).delete()  # nothing cached: offer to fetch
+    RankingState.objects.filter(poi=orsay).update(candidates_fetched_at=None)
+    first = curator.get(QUEUE, {"city": "paris", "at": orsay.pk})
+    assert first.context_data["card"].alternatives is None
+    assert "Fetch alternatives from Commons" in first.content.decode()
+    fetched = curator.get(QUEUE, {"city": "paris", "at": orsay.pk, "fetch": "1"}, **HTMX)
+    assert "<html" not in fetched.content.decode()  # the queue's body only
+    assert [t.title for t in fetched.context_data["card"].alternatives] == ["File:Orsay side.jpg"]
