@@ -71,7 +71,12 @@ class Settings:
     USER_AGENT: Setting[str] = Setting(DEFAULT_USER_AGENT, "str")
     COMMONS_API_URL: Setting[str] = Setting("https://commons.wikimedia.org/w/api.php", "str")
     WIKIDATA_API_URL: Setting[str] = Setting("https://www.wikidata.org/w/api.php", "str")
-    DOWNLOAD_HOSTS: Setting[list[str]] = Setting(["upload.wikimedia.org"], "list")
+    # Originals and small files on upload.wikimedia.org; since 2025 Commons serves scaled
+    # thumbnails (``thumburl``) from thumb.wikimedia.org. The review page's image policy
+    # (CSP img-src) is built from the same list.
+    DOWNLOAD_HOSTS: Setting[list[str]] = Setting(
+        ["upload.wikimedia.org", "thumb.wikimedia.org"], "list"
+    )
     REQUEST_TIMEOUT: Setting[float] = Setting(20.0, "float", minimum=0.1)
     MAX_DOWNLOAD_BYTES: Setting[int] = Setting(25 * 1024 * 1024, "int", minimum=1024)
     MAX_RETRIES: Setting[int] = Setting(4, "int", minimum=0)

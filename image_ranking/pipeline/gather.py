@@ -13,13 +13,15 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from image_ranking.commons.http import allowed_hosts
 from image_ranking.conf import conf
-from image_ranking.exceptions import CommonsError
+from image_ranking.exceptions import CommonsError, CommonsUnreachableError
 from image_ranking.models import ImageCandidate, RankingState, SelectedImage
 from image_ranking.pipeline import judge
 from image_ranking.pipeline.clip_check import REASON as CLIP_REASON
@@ -37,6 +39,18 @@ THUMBNAIL_REASON = "thumbnail"
 # A transient thumbnail failure ("thumbnail retry 1/3: HTTP 404"): retried on a later
 # run, cleared by --refresh.
 RETRY_REASON = "thumbnail retry"
+# Earlier versions wrote a refused download host onto the candidate ("thumbnail refused:
+# Refusing to download from thumb.wikimedia.org: it is not in IMAGE_RANKING_DOWNLOAD_HOSTS")
+# for good. It is a configuration problem: released as soon as the host is allowed.
+HOST_REFUSED = "not in IMAGE_RANKING_DOWNLOAD_HOSTS"
+
+
+def refused_for_configuration(row: Any) -> bool:
+    """Whether ``row`` was written off only because its thumbnail host was not allowed,
+    and that host is allowed now."""
+    if HOST_REFUSED not in (row.filtered_reason or ""):
+        return False
+    return (urlsplit(row.thumbnail_url or "").hostname or "") in allowed_hosts()
 
 
 def _gather_many(client: Any, pois: Sequence[Model]) -> dict[Any, tuple[Any, list[Any]]]:
@@ -85,6 +99,8 @@ class CandidateCache:
             chunk = stale[start : start + MAX_PREFETCH]
             try:
                 fetched = _gather_many(self._client(), chunk)
+            except CommonsUnreachableError:
+                raise  # no network: every POI would fail the same way
             except CommonsError as exc:
                 logger.warning("Batched candidate look-up failed (%s); fetching one by one", exc)
                 continue
@@ -103,9 +119,19 @@ class CandidateCache:
         if prefetched is not None:
             return self.save(poi, prefetched[1], prefetched[0])
         if self.is_fresh(poi) and not (self.dry_run and poi.pk in self._fetched_now):
-            return list(ImageCandidate.objects.filter(poi=poi))
+            rows = list(ImageCandidate.objects.filter(poi=poi))
+            self._release_refused(rows)
+            return rows
         item, fetched = _gather_one(self._client(), poi)
         return self.save(poi, fetched, item)
+
+    def _release_refused(self, rows: list[ImageCandidate]) -> None:
+        """Rows written off for a download host that the settings now allow: tried again."""
+        for row in rows:
+            if refused_for_configuration(row):
+                row.filtered_reason = ""
+                if not self.dry_run:
+                    row.save(update_fields=["filtered_reason", "updated_at"])
 
     def save(self, poi: Model, fetched: Iterable[Any], item: Any = None) -> list[ImageCandidate]:
         """Upsert Commons candidates by (poi, title), judged against the POI and its
@@ -145,6 +171,7 @@ def update_candidate(obj: ImageCandidate, cand: Any, *, clear_retries: bool = Fa
         and obj.filtered_reason.startswith((THUMBNAIL_REASON, PIXELS_REASON, CLIP_REASON))
         and same_file
         and not (retry and clear_retries)
+        and not refused_for_configuration(obj)
     )
     if not keep_thumbnail_reason:
         obj.thumbnail_failures = 0

@@ -12,6 +12,8 @@ from django.db.models import Model
 from image_ranking.conf import conf
 from image_ranking.exceptions import (
     CommonsError,
+    CommonsUnreachableError,
+    HostNotAllowedError,
     ImageRankingError,
     ModelWeightsMissingError,
     UnknownScorerError,
@@ -27,8 +29,15 @@ from image_ranking.poi import get_poi_adapter
 
 logger = logging.getLogger(__name__)
 
-# Errors that make every further POI fail the same way: stop the run at once.
-FATAL_ERRORS: tuple[type[BaseException], ...] = (ModelWeightsMissingError, UnknownScorerError)
+# Errors that make every further POI fail the same way: stop the run at once (a missing
+# model, an unknown scorer, a download host the settings do not allow).
+FATAL_ERRORS: tuple[type[BaseException], ...] = (
+    ModelWeightsMissingError,
+    UnknownScorerError,
+    HostNotAllowedError,
+)
+# FATAL_ERRORS, and Wikimedia out of reach (an outage for the run: it stops at once too).
+STOP_ERRORS: tuple[type[BaseException], ...] = (*FATAL_ERRORS, CommonsUnreachableError)
 
 
 def _default_client() -> Any:
@@ -122,12 +131,13 @@ class Ranker:
     def rank(self, poi: Model) -> RankResult:
         """Rank one POI; Commons or storage trouble gives a FAILED result, not an exception.
 
-        Errors in ``FATAL_ERRORS`` (no model weights, unknown scorer) propagate.
+        Errors in ``STOP_ERRORS`` (no model weights, unknown scorer, a download host not
+        allowed, Wikimedia unreachable) propagate.
         """
         before = self._request_count()
         try:
             result = self._rank(poi)
-        except FATAL_ERRORS:
+        except STOP_ERRORS:
             raise
         except Exception as exc:
             kind = "Commons" if isinstance(exc, CommonsError) else type(exc).__name__
@@ -228,7 +238,7 @@ class Ranker:
     def _rank_batch(self, batch: list[Model]) -> Iterator[RankResult]:
         try:
             self.prefetch(batch)
-        except FATAL_ERRORS:
+        except STOP_ERRORS:
             raise
         except Exception:
             # Each POI then fetches its own candidates and fails (or not) on its own.

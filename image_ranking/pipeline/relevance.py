@@ -11,11 +11,16 @@
 - elsewhere (dropped): a geotag farther than ``RELEVANCE_FAR_KM``, or a category or
   description naming the POI with another place ("Clock Tower (Boston)"), unless
   verified evidence says otherwise;
-- not_a_photo (dropped): categories or title say plan, map, coat of arms, logo, diagram,
-  drawing or scan (the pixels are checked later by ``photo_check``);
+- not_a_photo (dropped): the title, or a category, is *about* a plan, map, coat of arms,
+  logo, flag, diagram or drawing ("Maps of X", "X (logos)": ``commons/categories.py``),
+  not merely using the word ("Flags on buildings in X" holds photos). A category alone
+  never overrules a geotag (a camera's position): such a file is kept for the pixels
+  check (``photo_check``), which sees line art;
 - unknown: nothing either way (a unique name's plain photos often look like this).
 
 Every piece is a short human line kept on the candidate ("depicts Q123", "80 m away").
+Hidden categories (tracking, licences: "Pages with maps") are never evidence: the client
+keeps only visible ones, and rows cached before that lose them here too.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from image_ranking.commons.categories import about_non_photo, visible
 from image_ranking.commons.search import distance_km
 from image_ranking.conf import conf
 from image_ranking.poi import PoiInfo
@@ -40,23 +46,22 @@ DROPPED = (ELSEWHERE, NOT_A_PHOTO)
 TIERS = (VERIFIED, LIKELY, UNKNOWN)
 STRENGTH = {VERIFIED: 3.0, LIKELY: 2.0, UNKNOWN: 1.0, ELSEWHERE: 0.0, NOT_A_PHOTO: 0.0}
 
-# Words in categories or titles that mark something other than a photo of the place.
-NOT_A_PHOTO_WORDS = re.compile(
-    r"\b(maps?|plans?|floor ?plans?|ground ?plans?|site ?plans?|grundriss|karten?|"
-    r"coats? of arms|wappen|blasons?|escudos?|heraldry|logos?|emblems?|flags?|"
-    r"diagrams?|drawings?|sketch(es)?|elevations?|scans?|scanned|engravings?|lithographs?|"
-    r"blueprints?|signatures?)\b",
-    re.IGNORECASE,
-)
 # "Clock Tower (Boston)", "Old Bridge, Mostar", "Cafe Central in Vienna".
 QUALIFIED = re.compile(
     r"^(?P<base>.+?)\s*(?:\((?P<paren>[^()]+)\)|,\s*(?P<comma>.+)|\s+in\s+(?P<in>.+))$"
 )
-# Capitalised words after "NAME in" that are times, not places ("Clock Tower in Winter").
+# Capitalised words after "NAME in" that are times, directions or articles, not places
+# ("Clock Tower in Winter"; German capitalises every noun: "Hauptstraße in Richtung
+# Westen" is a direction). Descriptions come in any language.
 NOT_PLACES = re.compile(
     r"(winter|spring|summer|autumn|fall|january|february|march|april|may|june|july|august|"
     r"september|october|november|december|morning|evening|night|christmas|easter|snow|fog|"
-    r"the|a|an)"
+    r"the|a|an|"
+    r"richtung|blickrichtung|fahrtrichtung|höhe|hohe|nahe|nähe|der|die|das|den|dem|des|"
+    r"ein|eine|einem|einer|winterlicher|abendlicher|abendstimmung|morgenlicht|sonnenuntergang|"
+    r"nord|süd|sud|ost|west|norden|süden|suden|osten|westen|"
+    r"le|la|les|l|un|une|direction|hiver|été|ete|el|los|las|del|dirección|direccion|"
+    r"het|de|een|richting)"
 )
 ASSESSMENT_FACTORS = {"featured": 1.0, "quality": 0.6, "valued": 0.4}
 
@@ -107,13 +112,16 @@ def _field(candidate: Any, name: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def _not_a_photo(title: str, categories: Iterable[str]) -> str:
-    for category in categories:
-        match = NOT_A_PHOTO_WORDS.search(category)
-        if match:
-            return f"not a photo: Category:{category}"
-    match = NOT_A_PHOTO_WORDS.search(title.removeprefix("File:").replace("_", " "))
-    return f"not a photo: {match.group(0).lower()!r} in the title" if match else ""
+def _not_a_photo(title: str, categories: Iterable[str], geotagged: bool) -> tuple[str, str]:
+    """(why the file is dropped as not a photo, or ""; what a category says that a geotag
+    outweighs, or ""). Categories alone never outweigh a camera's position."""
+    about = next((f"Category:{c}" for c in categories if about_non_photo(c)), "")
+    if about and not geotagged:
+        return f"not a photo: {about}", ""
+    noun = about_non_photo(title)
+    if noun:
+        return f"not a photo: the title names a {noun}", ""
+    return "", about
 
 
 def _elsewhere_category(categories: Iterable[str], name: str, city: str, own: str) -> str:
@@ -187,15 +195,17 @@ def judge(candidate: Any, poi: PoiInfo, item: Any = None) -> Judgement:
     with its Wikidata item (``WikidataItem`` or None)."""
     facts = _facts(poi, item)
     title = str(_field(candidate, "title", ""))
-    categories = [str(c) for c in _field(candidate, "categories", ()) or ()]
+    categories = list(visible(str(c) for c in _field(candidate, "categories", ()) or ()))
     found_by = set(_field(candidate, "found_by", ()) or ())
-    reason = _not_a_photo(title, categories)
+    distance = _distance(candidate, facts)
+    geotagged = _field(candidate, "latitude", None) is not None
+    reason, outweighed = _not_a_photo(title, categories, geotagged)
     if reason:
         return Judgement(NOT_A_PHOTO, (reason,), reason, 0.0)
 
     strong = _strong_evidence(candidate, title, categories, found_by, facts)
-    weak: list[str] = []
-    distance = _distance(candidate, facts)
+    # Kept for the pixels check (photo_check), which tells line art from a photo.
+    weak: list[str] = [f"{outweighed}, but geotagged"] if outweighed else []
     far = distance is not None and distance > conf.RELEVANCE_FAR_KM * 1000
     text = normalise(" ".join([title.removeprefix("File:"), *categories]))
     text_all = f"{text} {normalise(str(_field(candidate, 'description', '')))}"

@@ -27,6 +27,7 @@ from image_ranking.exceptions import (
     DisallowedHostError,
     DownloadTooLargeError,
     DownloadUnavailableError,
+    HostNotAllowedError,
     ImageDecodeError,
     TransientCommonsError,
     TruncatedDownloadError,
@@ -154,6 +155,8 @@ class ThumbnailScorer:
         for key, group in by_key.items():
             try:
                 data = self.thumbnail_bytes(group[0])
+            except HostNotAllowedError:
+                raise  # the settings' fault, not the file's: the run stops, nothing marked
             except (DisallowedHostError, DownloadTooLargeError) as exc:
                 self._mark_unusable(group, f"{THUMBNAIL_REASON} refused: {exc}")
                 continue
@@ -170,6 +173,7 @@ class ThumbnailScorer:
             except ImageDecodeError as exc:
                 self._retry_later(key, group, f"not an image (HTML or truncated?): {exc}")
                 continue
+            self._record_size(group, image.size)
             check = check_image(image)
             if not check.is_photo:
                 self._mark_not_a_photo(group, check.reason)
@@ -179,6 +183,14 @@ class ThumbnailScorer:
             images.append(image)
             self._remember(key, data)
         return groups, payloads, images
+
+    def _record_size(self, group: list[ImageCandidate], size: tuple[int, int]) -> None:
+        """The thumbnail's real size, read from its bytes: Commons' ``thumbwidth`` and
+        ``thumbheight`` echo the asked width, even for a narrower file served unscaled."""
+        for cand in group:
+            if (cand.thumbnail_width, cand.thumbnail_height) != size:
+                cand.thumbnail_width, cand.thumbnail_height = size
+                self._save(cand, ["thumbnail_width", "thumbnail_height"])
 
     def _clip_filter(
         self,

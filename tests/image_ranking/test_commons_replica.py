@@ -117,7 +117,11 @@ def test_extmetadata_filter_is_honoured(graz):
     )["query"]["pages"][0]
     meta = page["imageinfo"][0]["extmetadata"]
     assert set(meta) == {"Categories", "GPSLatitude", "Assessments"}
-    assert meta["Categories"]["value"] == "Clock Tower (Graz)|Schlossberg (Graz)"
+    # All categories, hidden ones too (a geotagged file is in "Pages with maps").
+    assert meta["Categories"]["value"] == (
+        "CC-BY-SA-4.0|Clock Tower (Graz)|Media with locations|Pages with maps"
+        "|Schlossberg (Graz)|Self-published work"
+    )
     assert meta["GPSLatitude"]["value"] == "47.073700"
 
 

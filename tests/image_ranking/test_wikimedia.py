@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 import pytest
 
 from image_ranking.commons import client as wikimedia
+from image_ranking.commons.categories import about_non_photo
 from image_ranking.commons.client import Candidate, CommonsClient, filter_reason
 from image_ranking.commons.ratelimit import RateLimiter
 from image_ranking.commons.schema import MalformedResponseError
@@ -67,7 +69,10 @@ def test_one_request_per_search_at_330_px_in_search_order(client, eiffel):
     assert params["formatversion"] == "2"
     assert [c.title for c in found] == ["File:Tour Eiffel.jpg", "File:Tour Eiffel night.jpg"]
     best = found[0]
-    assert best.thumbnail_url.endswith("/330px-Tour_Eiffel.jpg") and best.thumbnail_width == 330
+    # On the thumbnail host, with Commons' utm_ query string, kept as given.
+    assert best.thumbnail_url.startswith(eiffel.thumb_base_url) and best.thumbnail_width == 330
+    assert urlsplit(best.thumbnail_url).path.endswith("/330px-Tour_Eiffel.jpg")
+    assert "utm_content=thumbnail" in best.thumbnail_url
     assert (best.width, best.height, best.mime) == (4000, 3000, "image/jpeg")
     assert best.search_rank == 0 and best.source == "commons" and len(best.sha1) == 40
     assert best.page_url == "https://commons.wikimedia.org/wiki/File:Tour_Eiffel.jpg"
@@ -334,16 +339,16 @@ def test_plain_text_strips_tags_between_cells():
     assert wikimedia.plain_text(None) == ""
 
 
-def test_category_marks_plans_and_coats_of_arms():
+def test_categories_are_weighed_by_the_judge_not_the_filters():
+    # What a category says a file is about is evidence the judge weighs against a geotag
+    # (test_relevance, test_commons_real); the client's filters read the file alone.
     base = Candidate("File:IMG_0042.jpg", "u", "t", 330, 200, 2000, 1500, "image/jpeg", "s", "p")
     plan = replace(base, categories=("Clock Tower (Graz)", "Floor plans of Graz"))
-    arms = replace(base, categories=("Coats of arms of Graz",))
-    photo = replace(base, categories=("Clock Tower (Graz)", "Planetarium", "Flagship stores"))
-    assert filter_reason(plan) == (
-        "category marks a map, plan, logo, flag or drawing (Category:Floor plans of Graz)"
-    )
-    assert filter_reason(arms).startswith("category marks")
-    assert filter_reason(photo) == ""
+    assert filter_reason(plan) == ""
+    assert about_non_photo("Floor plans of Graz") == "floor plans"
+    assert about_non_photo("Coats of arms of Graz") == "coats of arms"
+    for photo in ("Clock Tower (Graz)", "Planetarium", "Flagship stores", "Flags on buildings"):
+        assert about_non_photo(photo) == "", photo
 
 
 def test_wikidata_items_carry_p18_p373_p625_and_commonswiki(client, commons_replica):
@@ -357,7 +362,8 @@ def test_wikidata_items_carry_p18_p373_p625_and_commonswiki(client, commons_repl
         label="Clock Tower",
     )
     r.set_wikidata("Q2", commonswiki="Category:Earth")
-    items = client.fetch_wikidata_items(["q1030437", "Q2", "Q3", "not-an-id", "Q1030437"])
+    r.set_wikidata("Q3")  # an item without any of those claims
+    items = client.fetch_wikidata_items(["q1030437", "Q2", "Q3", "Q4", "not-an-id", "Q1030437"])
     item = items["Q1030437"]
     assert item.image == "File:Uhrturm Graz.jpg" and item.commons_category == "Clock Tower (Graz)"
     assert item.coordinates == (47.0737, 15.4375)
@@ -366,8 +372,9 @@ def test_wikidata_items_carry_p18_p373_p625_and_commonswiki(client, commons_repl
     }
     assert items["Q2"].commons_category is None and items["Q2"].image is None
     assert items["Q3"] == wikimedia.WikidataItem("Q3")
+    assert "Q4" not in items  # Wikidata answers {"id": "Q4", "missing": ""}
     # One request; the malformed id is not sent (it would fail the whole batch).
-    assert [q["ids"] for q in r.wikidata_requests] == ["Q1030437|Q2|Q3"]
+    assert [q["ids"] for q in r.wikidata_requests] == ["Q1030437|Q2|Q3|Q4"]
     assert r.wikidata_requests[0]["props"] == "claims|sitelinks|labels"
 
 
