@@ -418,11 +418,15 @@ class CommonsClient:
         yet) are asked again by title when ``complete`` (one more request), else logged."""
         pages = query_pages(payload)  # checks the shape of the whole answer
         cut = _categories_cut_at(payload)
+        # No page with a ``categories`` list: the module was not answered (a proxy, an old
+        # recording); each file's categories then come from extmetadata, hidden ones left out.
+        answered = any("categories" in page for page in pages)
         found: list[Candidate] = []
         unfinished: dict[str, int | None] = {}
         for page in pages:
             pageid = page.get("pageid")
-            listed = cut is None or not isinstance(pageid, int) or pageid < cut
+            before_cut = cut is None or (isinstance(pageid, int) and pageid < cut)
+            listed = answered and before_cut
             if not listed:
                 page = {k: v for k, v in page.items() if k != "categories"}
             candidate = candidate_from_page(page, source=source, visible_listed=listed)
