@@ -125,7 +125,9 @@ class Settings:
     ORPHAN_MIN_AGE: Setting[int] = Setting(24 * 3600, "int", minimum=60)
 
     # -- scoring -------------------------------------------------------------------------
-    SCORER: Setting[str] = Setting("laion-vit-l-14", "str")
+    # The quality prior ships with the app (nothing to download); the LAION scorers are one
+    # setting away after ``manage.py download_models`` (README, "Scorers").
+    SCORER: Setting[str] = Setting("quality", "str")
     SCORE_THRESHOLD: Setting[float] = Setting(5.0, "float")
     SCORE_BATCH_SIZE: Setting[int] = Setting(16, "int", minimum=1)
     TORCH_THREADS: Setting[int] = Setting(0, "int", minimum=0)

@@ -560,6 +560,23 @@ class CommonsReplica:
                 self.wfile.flush()
                 self.close_connection = True
 
+            def do_HEAD(self):  # noqa: N802 (http.server's name)
+                """A file's headers, without its body (as Commons answers a HEAD)."""
+                parts = urlsplit(self.path)
+                with replica._lock:
+                    replica.requests.append((parts.path, {"method": "HEAD"}))
+                found = replica.file_for_path(parts.path)
+                if found is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                data, mime = replica.image_bytes(*found)
+                self.send_response(200)
+                self.send_header("Content-Type", mime)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+
             def do_GET(self):  # noqa: N802 (http.server's name)
                 parts = urlsplit(self.path)
                 params = dict(parse_qsl(parts.query, keep_blank_values=True))

@@ -391,8 +391,27 @@ class Transport:
         except requests.RequestException as exc:
             raise CommonsError(f"Request to {_short_url(url)} failed: {exc}") from None
 
+    def head(self, url: str) -> _Response:
+        """One counted, rate-limited HEAD of a download URL (allowed hosts only, sent to
+        the checked address, no redirect followed): what ``check_commons`` asks."""
+        checked = check_download_url(url, resolve=self.resolve)
+        self.limiter.acquire(block=self.wait_for_budget)
+        self.request_count += 1
+        try:
+            with self._open(checked.url, None, checked, method="HEAD") as response:
+                headers = {k.lower(): v for k, v in response.headers.items()}
+                return _Response(response.status_code, headers, b"")
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            reason = network_reason(exc)
+            error = CommonsUnreachableError if reason in UNREACHABLE else TransientCommonsError
+            raise error(f"Network error for {_short_url(url)}: {reason}") from None
+
     def _open(
-        self, url: str, params: dict[str, str] | None, checked: CheckedUrl | None
+        self,
+        url: str,
+        params: dict[str, str] | None,
+        checked: CheckedUrl | None,
+        method: str = "GET",
     ) -> requests.Response:
         options: dict[str, Any] = {
             "timeout": conf.REQUEST_TIMEOUT,
@@ -401,7 +420,7 @@ class Transport:
         }
         if checked is None:
             return self.session.get(url, params=params, **options)
-        prepared = self.session.prepare_request(requests.Request("GET", checked.url))
+        prepared = self.session.prepare_request(requests.Request(method, checked.url))
         setattr(prepared, PIN_ATTRIBUTE, checked)
         # What session.get would add (a CA bundle from REQUESTS_CA_BUNDLE...), but no proxy.
         env = self.session.merge_environment_settings(prepared.url, {}, None, None, None)
