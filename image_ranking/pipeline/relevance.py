@@ -34,13 +34,15 @@ from typing import Any
 from image_ranking.commons.categories import about_non_photo, visible
 from image_ranking.commons.search import distance_km
 from image_ranking.conf import conf
+from image_ranking.models import ImageCandidate
 from image_ranking.poi import PoiInfo
 
-VERIFIED = "verified"
-LIKELY = "likely"
-UNKNOWN = "unknown"
-ELSEWHERE = "elsewhere"
-NOT_A_PHOTO = "not_a_photo"
+# The verdicts: ImageCandidate.Relevance is their one source (values and labels).
+VERIFIED = ImageCandidate.Relevance.VERIFIED.value
+LIKELY = ImageCandidate.Relevance.LIKELY.value
+UNKNOWN = ImageCandidate.Relevance.UNKNOWN.value
+ELSEWHERE = ImageCandidate.Relevance.ELSEWHERE.value
+NOT_A_PHOTO = ImageCandidate.Relevance.NOT_A_PHOTO.value
 DROPPED = (ELSEWHERE, NOT_A_PHOTO)
 # Order in which the decide stage considers candidates: verified first.
 TIERS = (VERIFIED, LIKELY, UNKNOWN)

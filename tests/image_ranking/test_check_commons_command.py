@@ -15,9 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def replica(commons_settings):
     r = commons_settings
-    r.add_file(
-        "File:Eiffel Tower at dusk.jpg", size=(4000, 3000), categories=["Eiffel Tower"]
-    )
+    r.add_file("File:Eiffel Tower at dusk.jpg", size=(4000, 3000), categories=["Eiffel Tower"])
     r.add_file("File:Eiffel Tower small.jpg", size=(500, 400), color=(90, 90, 90))
     return r
 

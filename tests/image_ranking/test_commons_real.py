@@ -275,3 +275,16 @@ def test_a_map_category_is_outweighed_by_a_geotag_but_not_without_one():
     assert judge(Row(), MUSTERSTADT).verdict != "not_a_photo"  # the pixels decide
     Row.latitude = Row.longitude = None
     assert judge(Row(), MUSTERSTADT).verdict == "not_a_photo"
+
+
+def test_the_review_page_asks_other_widths_of_a_real_thumbnail_url():
+    from image_ranking.views.tiles import thumb_at
+
+    street = pages(answer("ours_search_2026_thumbhost_hidden.json"))[0]
+    url = street["imageinfo"][0]["thumburl"]
+    at_330 = thumb_at(url, 330)
+    assert urlsplit(at_330).hostname == "thumb.wikimedia.org"
+    assert urlsplit(at_330).path.endswith("/330px-Musterstadt_Hauptstra%C3%9Fe_2012.jpg")
+    assert urlsplit(at_330).query == urlsplit(url).query
+    unscaled = pages(answer("ours_search_2026_thumbhost_hidden.json"))[2]["imageinfo"][0]
+    assert thumb_at(unscaled["thumburl"], 330) == ""  # an original: no other width to ask
