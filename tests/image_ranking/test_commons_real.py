@@ -288,3 +288,18 @@ def test_the_review_page_asks_other_widths_of_a_real_thumbnail_url():
     assert urlsplit(at_330).query == urlsplit(url).query
     unscaled = pages(answer("ours_search_2026_thumbhost_hidden.json"))[2]["imageinfo"][0]
     assert thumb_at(unscaled["thumburl"], 330) == ""  # an original: no other width to ask
+
+
+def test_a_german_description_names_a_direction_not_a_place():
+    # Read before as a namesake "in Richtung Westen" (German capitalises every noun).
+    class Row:
+        title = "File:IMG_0815.jpg"
+        categories = ["Streets in Musterstadt"]
+        latitude = longitude = None
+        description = "Blick in die Hauptstraße in Richtung Westen"
+
+    assert judge(Row(), MUSTERSTADT).verdict != "elsewhere"
+    Row.categories = []
+    assert judge(Row(), MUSTERSTADT).verdict != "elsewhere"
+    Row.description = "Die Hauptstraße in Bad Homburg"  # a place: still told apart
+    assert judge(Row(), MUSTERSTADT).verdict == "elsewhere"
