@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -542,11 +543,13 @@ def test_undo_without_javascript_says_so(city, curator):
 # ------------------------------------------------------------------------------ comparison
 
 
-def test_candidates_ask_commons_for_the_displayed_size(city, curator):
+def test_candidates_ask_commons_for_the_displayed_size(city, curator, commons_settings):
     url = reverse("image_ranking:fetch_alternatives", args=[poi("Orsay").pk])
     html = curator.get(url, **HTMX).content.decode()
-    assert 'src="http://127.0.0.1' in html and "/500px-Orsay_side.jpg" in html
-    assert "/330px-Orsay_side.jpg 330w" in html and "sizes=" in html
+    # From the thumbnail host, with the utm_ query string Commons gave (HTML-escaped).
+    assert f'src="{commons_settings.thumb_base_url}' in html
+    assert "/500px-Orsay_side.jpg?utm_source=commons.wikimedia.org&amp;" in html
+    assert re.search(r"/330px-Orsay_side\.jpg\?utm_[^ \"]+ 330w", html) and "sizes=" in html
     assert "Score " in html and "/ 10" in html and "threshold 5.0" in html
 
 
