@@ -141,6 +141,7 @@ def _wikimedia_errors(bad: set[str]) -> list[checks.CheckMessage]:
                 id="image_ranking.E005",
             )
         )
+    errors += _thumbnail_host_warning(bad)
     if "USER_AGENT" not in bad and conf.user_agent_is_default:
         errors.append(
             checks.Warning(
@@ -152,6 +153,30 @@ def _wikimedia_errors(bad: set[str]) -> list[checks.CheckMessage]:
             )
         )
     return errors
+
+
+# Where Wikimedia Commons serves scaled thumbnails (``thumburl``) since 2025.
+COMMONS_THUMBNAIL_HOST = "thumb.wikimedia.org"
+
+
+def _thumbnail_host_warning(bad: set[str]) -> list[checks.CheckMessage]:
+    """Real Commons, but a download list without its thumbnail host: every run would stop
+    at its first download (lists written before 2025 name upload.wikimedia.org only)."""
+    if bad & {"COMMONS_API_URL", "DOWNLOAD_HOSTS"} or not conf.DOWNLOAD_HOSTS:
+        return []
+    host = (urlsplit(conf.COMMONS_API_URL).hostname or "").lower()
+    hosts = {h.strip().lower() for h in conf.DOWNLOAD_HOSTS}
+    if not host.endswith("wikimedia.org") or COMMONS_THUMBNAIL_HOST in hosts:
+        return []
+    return [
+        checks.Warning(
+            f"{PREFIX}DOWNLOAD_HOSTS does not list {COMMONS_THUMBNAIL_HOST}, where Commons "
+            "serves its thumbnails: a ranking run stops at its first download.",
+            hint=f"Add {COMMONS_THUMBNAIL_HOST} to {PREFIX}DOWNLOAD_HOSTS (the default lists "
+            "it); `manage.py check_commons` shows the hosts Commons uses today.",
+            id="image_ranking.W004",
+        )
+    ]
 
 
 def _scorer_errors(bad: set[str]) -> list[checks.CheckMessage]:

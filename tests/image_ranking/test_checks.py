@@ -64,6 +64,16 @@ def test_empty_download_hosts_is_e005(settings):
     assert ids() == ["image_ranking.E005"]
 
 
+def test_a_download_list_without_commons_thumbnail_host_is_w004(settings):
+    # Written before 2025, when Commons served thumbnails from upload.wikimedia.org too.
+    settings.IMAGE_RANKING_DOWNLOAD_HOSTS = ["upload.wikimedia.org"]
+    messages = check_settings()
+    assert [m.id for m in messages] == ["image_ranking.W004"]
+    assert "thumb.wikimedia.org" in messages[0].msg
+    settings.IMAGE_RANKING_COMMONS_API_URL = "http://127.0.0.1:8000/w/api.php"  # a replica
+    assert check_settings() == []
+
+
 def test_unknown_scorer_is_e006_listing_known_ones(settings):
     settings.IMAGE_RANKING_SCORER = "clip-large"
     messages = check_settings()
