@@ -86,7 +86,8 @@ def seed_design(scenario, replica, scorer) -> tuple[dict[str, str], int]:
         requests += 1 + len(found) + (1 if found else 0)
         p18 = list(client.image_info([poi.p18]).values()) if poi.p18 else []
         # The seed's metadata filters read titles, types and sizes, never categories.
-        kept = [c for c in (*p18, *found) if not wikimedia.filter_reason(replace(c, categories=()))]
+        files = (*p18, *found)
+        kept = [c for c in files if not wikimedia.filter_drop(replace(c, categories=()))[0]]
         scores = scorer.score_images([scenario.files[c.title].thumbnail() for c in kept])
         best = max(zip(scores, (c.title for c in kept), strict=True), default=None)
         if best is not None and best[0] >= conf.SCORE_THRESHOLD:

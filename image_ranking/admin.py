@@ -46,7 +46,7 @@ class ImageCandidateAdmin(admin.ModelAdmin):
         "filtered_reason",
         "license_name",
     ]
-    list_filter = ["source", "scorer_name", "license_name"]
+    list_filter = ["source", "drop", "scorer_name", "license_name"]
     search_fields = ["title", "poi__name", "author", "sha1"]
     list_select_related = ["poi"]
     raw_id_fields = ["poi"]

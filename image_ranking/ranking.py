@@ -17,14 +17,12 @@ from image_ranking import validations
 from image_ranking.media.storage import store_poi_image
 from image_ranking.models import ImageCandidate, RankingState, SelectedImage
 from image_ranking.pipeline.decide import candidate_order_key, score_order_key
-from image_ranking.pipeline.gather import THUMBNAIL_REASON
 from image_ranking.pipeline.ranker import FATAL_ERRORS, Ranker
 from image_ranking.pipeline.result import Outcome, RankResult
 from image_ranking.pipeline.store import shows_same_file
 
 __all__ = [
     "FATAL_ERRORS",
-    "THUMBNAIL_REASON",
     "Outcome",
     "RankResult",
     "Ranker",
@@ -56,7 +54,7 @@ def get_candidates(
     candidates = ranker.candidates(poi)
     if score:
         ranker.score(candidates)
-    kept = [c for c in candidates if not c.filtered_reason]
+    kept = [c for c in candidates if not c.drop]
     return sorted(kept, key=score_order_key)
 
 

@@ -52,6 +52,7 @@ from image_ranking.commons.http import (  # noqa: F401 (re-exported: callers imp
 )
 from image_ranking.commons.ratelimit import RateLimiter
 from image_ranking.conf import conf
+from image_ranking.drops import Drop, sentence
 from image_ranking.exceptions import CommonsError, TransientCommonsError
 from image_ranking.poi import PoiInfo, get_poi_adapter
 
@@ -117,7 +118,8 @@ class Candidate:
     attribution_required: bool = True
     source: str = "commons"  # "commons" or "wikidata"
     search_rank: int | None = None
-    filtered_reason: str = ""  # non-empty: dropped before scoring, and why
+    drop: str = ""  # a ``Drop`` code: dropped before scoring; "" if kept
+    drop_detail: dict[str, Any] = field(default_factory=dict, hash=False)  # what it names
     # Relevance evidence from extmetadata (no extra request):
     categories: tuple[str, ...] = ()  # without "Category:", e.g. "Clock Tower (Graz)"
     assessments: tuple[str, ...] = ()  # "featured", "quality", "valued", "poty"...
@@ -127,6 +129,11 @@ class Candidate:
     object_name: str = ""  # ObjectName, plain text
     # How it was found: "wikidata" (P18), "depicts", "category", "geo", "name".
     found_by: tuple[str, ...] = ()
+
+    @property
+    def filtered_reason(self) -> str:
+        """Why it is dropped, as a sentence ("" if kept)."""
+        return sentence(self.drop, self.drop_detail)
 
 
 @dataclass(frozen=True)
@@ -169,28 +176,29 @@ def standard_thumb_width(width: int) -> int:
     return STANDARD_THUMB_WIDTHS[-1]
 
 
-def filter_reason(candidate: Candidate) -> str:
-    """Why a candidate cannot be a POI photo, from its metadata alone ("" if it can)."""
+def filter_drop(candidate: Candidate) -> tuple[str, dict[str, Any]]:
+    """Why a candidate cannot be a POI photo, from its metadata alone: a ``Drop`` code and
+    its details (``("", {})`` if it can be one)."""
     mime = (candidate.mime or "").lower()
     if mime not in RASTER_MIMES:
-        return f"not a raster photo ({mime or 'unknown type'})"
+        return Drop.NOT_RASTER, {"mime": mime}
     title = candidate.title.removeprefix("File:")
     match = NOT_A_PHOTO.search(title.replace("_", " "))
     if match:
-        return f"title marks a map, plan, logo, flag or diagram ({match.group(0).lower()!r})"
+        return Drop.TITLE_NOT_PHOTO, {"word": match.group(0).lower()}
     for category in candidate.categories:
         if NOT_A_PHOTO_CATEGORY.search(category):
-            return f"category marks a map, plan, logo, flag or drawing (Category:{category})"
+            return Drop.CATEGORY_NOT_PHOTO, {"category": category}
     width, height = candidate.width or 0, candidate.height or 0
     if width and width < conf.MIN_IMAGE_WIDTH:
-        return f"too small ({width} px wide, under {conf.MIN_IMAGE_WIDTH})"
+        return Drop.TOO_SMALL, {"width": width, "min_width": conf.MIN_IMAGE_WIDTH}
     if width and height:
         ratio = max(width / height, height / width)
         if ratio > conf.MAX_ASPECT_RATIO:
-            return f"extreme aspect ratio ({ratio:.1f}:1)"
+            return Drop.ASPECT_RATIO, {"ratio": round(ratio, 3)}
     if not candidate.thumbnail_url:
-        return "no thumbnail URL"
-    return ""
+        return Drop.NO_THUMBNAIL, {}
+    return "", {}
 
 
 def _meta(extmetadata: dict[str, Any], key: str) -> str:
@@ -263,7 +271,8 @@ def candidate_from_page(page: dict[str, Any], *, source: str = "commons") -> Can
         object_name=_meta(meta, "ObjectName"),
         found_by=("wikidata",) if source == "wikidata" else (),
     )
-    return replace(candidate, filtered_reason=filter_reason(candidate))
+    drop, detail = filter_drop(candidate)
+    return replace(candidate, drop=drop, drop_detail=detail)
 
 
 def query_pages(payload: Any) -> list[dict[str, Any]]:
@@ -524,7 +533,7 @@ class CommonsClient:
     ) -> list[Candidate]:
         """The POI's candidates (``gather_one``), Wikidata image first."""
         found = self.gather_one(poi, limit).candidates
-        return [c for c in found if include_filtered or not c.filtered_reason]
+        return [c for c in found if include_filtered or not c.drop]
 
     def fetch_candidates_for_pois(
         self, pois: Iterable[Any], limit: int = 10

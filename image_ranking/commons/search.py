@@ -120,7 +120,7 @@ def second_query(
     limit: int,
 ) -> Query | None:
     """A second search when the first leaves too little (None: one request was enough)."""
-    usable = [c for c in found if not c.filtered_reason]
+    usable = [c for c in found if not c.drop]
     point = coordinates(poi, item)
     if "category" in first.found_by:
         if len(usable) >= MIN_USABLE:

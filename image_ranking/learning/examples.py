@@ -155,7 +155,7 @@ def _curator_choices(collected: _Collector) -> None:
     for selected in chosen.iterator():
         winner = selected.candidate
         others = (
-            ImageCandidate.objects.filter(poi_id=selected.poi_id, filtered_reason="")
+            ImageCandidate.objects.filter(poi_id=selected.poi_id, drop="")
             .exclude(pk=winner.pk)
             .order_by(F("score").desc(nulls_last=True), "search_rank", "id")[:SHOWN_ALTERNATIVES]
         )

@@ -19,24 +19,16 @@ from django.db.models import Model
 from django.utils import timezone
 
 from image_ranking.conf import conf
+from image_ranking.drops import SCORING_TIME, Drop
 from image_ranking.exceptions import CommonsError
 from image_ranking.models import ImageCandidate, RankingState, SelectedImage
 from image_ranking.pipeline import judge
-from image_ranking.pipeline.clip_check import REASON as CLIP_REASON
-from image_ranking.pipeline.photo_check import PIXELS_REASON
 from image_ranking.poi import PoiInfo, get_poi_adapter
 
 logger = logging.getLogger(__name__)
 
 # Wikidata's wbgetentities takes at most 50 ids per request.
 MAX_PREFETCH = 50
-
-# filtered_reason prefixes set at scoring time (thumbnail trouble, pixels that are no
-# photo), as opposed to the metadata filters: kept while the file is unchanged.
-THUMBNAIL_REASON = "thumbnail"
-# A transient thumbnail failure ("thumbnail retry 1/3: HTTP 404"): retried on a later
-# run, cleared by --refresh.
-RETRY_REASON = "thumbnail retry"
 
 
 def _gather_many(client: Any, pois: Sequence[Model]) -> dict[Any, tuple[Any, list[Any]]]:
@@ -139,12 +131,9 @@ def update_candidate(obj: ImageCandidate, cand: Any, *, clear_retries: bool = Fa
         obj.scorer_name = obj.scorer_version = ""
         obj.scored_at = None
     same_file = obj.sha1 == cand.sha1 and obj.thumbnail_url == (cand.thumbnail_url or "")
-    retry = obj.filtered_reason.startswith(RETRY_REASON)
+    retry = obj.drop == Drop.THUMBNAIL_RETRY
     keep_thumbnail_reason = (
-        obj.pk
-        and obj.filtered_reason.startswith((THUMBNAIL_REASON, PIXELS_REASON, CLIP_REASON))
-        and same_file
-        and not (retry and clear_retries)
+        obj.pk and obj.drop in SCORING_TIME and same_file and not (retry and clear_retries)
     )
     if not keep_thumbnail_reason:
         obj.thumbnail_failures = 0
@@ -170,8 +159,8 @@ def update_candidate(obj: ImageCandidate, cand: Any, *, clear_retries: bool = Fa
     obj.description = getattr(cand, "description", "") or ""
     obj.object_name = (getattr(cand, "object_name", "") or "")[:500]
     obj.found_by = list(getattr(cand, "found_by", ()) or ())
-    if cand.filtered_reason or not keep_thumbnail_reason:
-        obj.filtered_reason = cand.filtered_reason or ""
+    if cand.drop or not keep_thumbnail_reason:
+        obj.mark_dropped(cand.drop, cand.drop_detail)
 
 
 def _persist(poi: Model, rows: list[ImageCandidate], seen: set[str]) -> None:

@@ -97,7 +97,14 @@ class FakeCommons:
         self.on_search = None  # hook(poi) called on each search
 
     def add_file(
-        self, title: str, data: bytes | None = None, *, filtered: str = "", sha1: str = "", **kw
+        self,
+        title: str,
+        data: bytes | None = None,
+        *,
+        drop: str = "",
+        drop_detail: dict | None = None,
+        sha1: str = "",
+        **kw,
     ) -> Candidate:
         slug = title.removeprefix("File:").replace(" ", "_")
         data = data if data is not None else grey(128)
@@ -117,7 +124,8 @@ class FakeCommons:
             license_name="CC BY-SA 4.0",
             license_url="https://creativecommons.org/licenses/by-sa/4.0/",
             attribution_required=True,
-            filtered_reason=filtered,
+            drop=drop,
+            drop_detail=drop_detail or {},
             **kw,
         )
         self.files[title] = FakeFile(cand, data)
@@ -149,7 +157,7 @@ class FakeCommons:
             self.request_count += 1
             wd = self._wikidata_candidate(poi)
         found = wd + self._search(poi, limit, include_filtered)
-        return [c for c in found if include_filtered or not c.filtered_reason]
+        return [c for c in found if include_filtered or not c.drop]
 
     def fetch_candidates_for_pois(self, pois, limit=10) -> dict:
         self.batch_calls += 1

@@ -8,9 +8,10 @@ from dataclasses import replace
 import pytest
 
 from image_ranking.commons import client as wikimedia
-from image_ranking.commons.client import Candidate, CommonsClient, filter_reason
+from image_ranking.commons.client import Candidate, CommonsClient, filter_drop
 from image_ranking.commons.ratelimit import RateLimiter
 from image_ranking.commons.schema import MalformedResponseError
+from image_ranking.drops import sentence
 from image_ranking.exceptions import (
     CommonsError,
     DisallowedHostError,
@@ -21,6 +22,10 @@ from image_ranking.poi import PoiInfo
 from tests.image_ranking.ranking_helpers import FakeTime
 
 pytestmark = pytest.mark.django_db
+
+
+def filter_reason(candidate):
+    return sentence(*filter_drop(candidate))
 
 
 @pytest.fixture

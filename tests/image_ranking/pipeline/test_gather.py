@@ -7,6 +7,7 @@ import pytest
 
 from cities.models import City, PointOfInterest
 from image_ranking.commons.client import Candidate, Gathered, WikidataItem
+from image_ranking.drops import Drop
 from image_ranking.models import ImageCandidate, RankingState
 from image_ranking.pipeline.gather import CandidateCache, update_candidate
 
@@ -96,16 +97,18 @@ def test_marks_from_scoring_survive_a_refetch_of_the_same_file(poi):
         thumbnail_url="http://127.0.0.1/thumb/File:A.jpg",
     )
     row.pk = 1  # as if saved
-    row.filtered_reason = "not a photo (pixels): 80% blank background, 3 colours"
+    row.mark_dropped(Drop.PIXELS_NOT_PHOTO, {"background": 0.8, "colours": 3})
     update_candidate(row, candidate("File:A.jpg"), clear_retries=True)
     assert row.filtered_reason.startswith("not a photo (pixels)")
-    row.filtered_reason, row.thumbnail_failures = "thumbnail retry 2/3: HTTP 404", 2
+    row.mark_dropped(Drop.THUMBNAIL_RETRY, {"error": "HTTP 404"})
+    row.thumbnail_failures = 2
     update_candidate(row, candidate("File:A.jpg"))
     assert row.filtered_reason.startswith("thumbnail retry") and row.thumbnail_failures == 2
     update_candidate(row, candidate("File:A.jpg"), clear_retries=True)  # --refresh
     assert row.filtered_reason == "" and row.thumbnail_failures == 0
     # A re-uploaded file (new sha1) starts afresh, score included.
-    row.filtered_reason, row.score = "not a photo (pixels): x", 7.0
+    row.mark_dropped(Drop.PIXELS_NOT_PHOTO, {"background": 0.8, "colours": 3})
+    row.score = 7.0
     update_candidate(row, candidate("File:A.jpg", sha1="new"))
     assert row.filtered_reason == "" and row.score is None
 
