@@ -156,7 +156,7 @@ def one_fold(
         spearmanr(prior.decision(X[test]), taste[test])[0],
         spearmanr(alone.decision(X[test]), taste[test])[0],
         spearmanr(adapted.head.decision(X[test]), taste[test])[0],
-        adaptation._penalty_name(adapted.penalty),
+        adaptation.penalty_label(adapted.penalty),
     )
 
 
