@@ -47,6 +47,7 @@ from image_ranking.learning import adaptation  # noqa: E402
 from image_ranking.learning import fitting as training  # noqa: E402
 from image_ranking.priors import PRIOR_BACKBONE  # noqa: E402
 from image_ranking.scoring import embeddings as emb  # noqa: E402
+from image_ranking.scoring import heads  # noqa: E402
 
 SIZES = (20, 50, 100, 200)
 # Backbones trained on the photos themselves: each outer fold needs its own network.
@@ -118,7 +119,7 @@ class Fold:
     train: np.ndarray
     test: np.ndarray
     X: np.ndarray
-    prior: training.Head
+    prior: heads.Head
 
 
 def ridge_folds(X: np.ndarray, mos: np.ndarray, seed: int) -> list[Fold]:

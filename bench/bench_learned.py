@@ -40,6 +40,7 @@ from bench.clive import OUT, load_clive  # noqa: E402
 from bench.clive import embed_clive as encode  # noqa: E402
 from image_ranking.learning import fitting as training  # noqa: E402
 from image_ranking.scoring import embeddings as emb  # noqa: E402
+from image_ranking.scoring import heads  # noqa: E402
 
 
 def pick_rate(pred: np.ndarray, mos: np.ndarray, groups: int = 5000, size: int = 10) -> float:
@@ -91,7 +92,7 @@ def end_to_end(paths: list[Path], X: np.ndarray, mos: np.ndarray, folds: int) ->
             X[train], list(mos[train]), "score", backbone.name, backbone.settings
         )
         path = OUT / "heads" / f"fold{fold}.json"
-        training.save_head(head, path)
+        heads.save_head(head, path)
         scorer = LearnedScorer(head_path=str(path))
         result = scorer.score_images([paths[i].read_bytes() for i in test])
         scores[test] = [np.nan if r is None else r for r in result]

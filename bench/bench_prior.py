@@ -41,6 +41,7 @@ from bench import finetune  # noqa: E402
 from bench.clive import CLIVE, OUT, embed_clive, load_clive  # noqa: E402
 from image_ranking.learning import fitting as training  # noqa: E402
 from image_ranking.scoring import embeddings as emb  # noqa: E402
+from image_ranking.scoring import heads  # noqa: E402
 
 DEFAULT_BACKBONES = [
     "efficientnet-lite0",
@@ -81,7 +82,7 @@ def speed(backbone: emb.Backbone, photo: Path) -> float:
     """Images/s for embed + head on one 960 px image at a time, best of three runs."""
     zeros = np.zeros(backbone.dim)
     calibration = {"kind": "linear", "low": 0.0, "high": 100.0}
-    head = training.Head("bench", {}, "score", zeros, zeros + 1, zeros, 0.0, calibration)
+    head = heads.Head("bench", {}, "score", zeros, zeros + 1, zeros, 0.0, calibration)
     image = Image.open(photo).convert("RGB").resize((960, 720), Image.Resampling.BICUBIC)
     backbone.embed([image])  # warm-up: weights load
     best = 0.0

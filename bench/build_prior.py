@@ -37,6 +37,7 @@ from bench import finetune  # noqa: E402
 from bench.clive import CLIVE, OUT, load_clive  # noqa: E402
 from image_ranking.learning import fitting as training  # noqa: E402
 from image_ranking.priors import PRIOR_HEAD  # noqa: E402
+from image_ranking.scoring import heads  # noqa: E402
 from image_ranking.scoring.embeddings import LIVE_WEIGHTS  # noqa: E402
 
 FOLDS = 5
@@ -71,7 +72,7 @@ def main() -> None:
     }
     every = np.arange(len(mos))
     head = finetune.run_heads(paths, mos, every, list(LIVE_WEIGHTS), OUT, metadata, keep=False)
-    sha256 = training.save_head(head, args.output)
+    sha256 = heads.save_head(head, args.output)
     print(f"Wrote {args.output} ({args.output.stat().st_size} bytes, sha256 {sha256[:12]}).")
 
 

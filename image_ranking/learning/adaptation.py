@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from image_ranking.learning.fitting import Head, TrainingError
+from image_ranking.learning.fitting import TrainingError
+from image_ranking.scoring.heads import Head
 
 # Penalties on w tried by cross-validation (relative to the mean loss per example).
 LAMBDAS: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)

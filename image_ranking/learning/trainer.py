@@ -21,6 +21,7 @@ from image_ranking.learning import adaptation
 from image_ranking.learning import fitting as training
 from image_ranking.learning.examples import Example, TrainingSet
 from image_ranking.scoring import embeddings as emb
+from image_ranking.scoring import heads
 
 MAX_LISTED = 10
 
@@ -46,7 +47,7 @@ class TrainingOptions:
 
 @dataclass
 class TrainingReport:
-    head: training.Head
+    head: heads.Head
     sha256: str
     output: Path
     counts: dict[str, int]
@@ -60,7 +61,7 @@ class TrainingReport:
     leanings: list[tuple[str, float]] = field(default_factory=list)
 
 
-def check(targets: list[Any], target: training.Target, minimum: int, stage: str) -> None:
+def check(targets: list[Any], target: heads.Target, minimum: int, stage: str) -> None:
     try:
         training.check_training_set(targets, target, min_examples=minimum)
     except training.TrainingError as exc:
@@ -199,7 +200,7 @@ def train(
     report.skipped = skipped
     report.head.metadata.update(skipped_unreadable=len(skipped))
     try:
-        report.sha256 = training.save_head(report.head, options.output)
+        report.sha256 = heads.save_head(report.head, options.output)
     except OSError as exc:
         raise training.TrainingError(f"Cannot write {options.output}: {exc}")
     return report
@@ -259,7 +260,7 @@ def _preferences(encoded: Encoded) -> adaptation.Preferences:
 def _fit_labels(
     encoded: Encoded, backbone: emb.Backbone, options: TrainingOptions
 ) -> TrainingReport:
-    from image_ranking.priors import load_prior
+    from image_ranking.learning.priors import load_prior
 
     data = encoded.data
     prefs = _preferences(encoded)
@@ -286,7 +287,7 @@ def _fit_labels(
     return report
 
 
-def _check_prior(prior: training.Head, backbone: emb.Backbone) -> None:
+def _check_prior(prior: heads.Head, backbone: emb.Backbone) -> None:
     if prior.backbone_settings and prior.backbone_settings != backbone.settings:
         raise training.TrainingError(
             f"The prior was made with {prior.backbone} settings {prior.backbone_settings}, "
@@ -323,7 +324,7 @@ def _labels_alone(job: LabelJob) -> TrainingReport:
     return report
 
 
-def _adapted(job: LabelJob, found: tuple[training.Head, str]) -> TrainingReport:
+def _adapted(job: LabelJob, found: tuple[heads.Head, str]) -> TrainingReport:
     prefs, targets, backbone, options, meta = (
         job.prefs, job.targets, job.backbone, job.options, job.meta
     )  # fmt: skip

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from image_ranking.conf import conf
-from image_ranking.learning.fitting import HeadFileError, load_head, read_head_bytes
 from image_ranking.scoring.base import Scorer
+from image_ranking.scoring.heads import HeadFileError, load_head, read_head_bytes
 
 if TYPE_CHECKING:
     from PIL.Image import Image

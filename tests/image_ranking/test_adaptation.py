@@ -5,7 +5,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from image_ranking.learning import adaptation
-from image_ranking.learning.fitting import Head, TrainingError
+from image_ranking.learning.fitting import TrainingError
+from image_ranking.scoring.heads import Head
 
 D = 40
 

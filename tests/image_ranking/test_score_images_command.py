@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from image_ranking.learning import fitting as training
 from image_ranking.management.commands.score_images import expand_paths
 from image_ranking.scoring import embeddings as emb
+from image_ranking.scoring import heads
 from tests.conftest import REPO_ROOT
 from tests.image_ranking.learned_helpers import blurred_image, jpeg_bytes, sharp_image
 
@@ -25,7 +26,7 @@ def head_file(tmp_path_factory):
         backbone.settings,
     )  # fmt: skip
     path = tmp_path_factory.mktemp("heads") / "head.json"
-    training.save_head(head, path)
+    heads.save_head(head, path)
     return path
 
 

@@ -11,8 +11,8 @@ from PIL import Image
 
 from image_ranking.conf import conf
 from image_ranking.exceptions import DisallowedHostError
-from image_ranking.learning import fitting as training
 from image_ranking.management.commands import train_ranker
+from image_ranking.scoring import heads
 from tests.image_ranking.learned_helpers import (
     blurred_image,
     jpeg_bytes,
@@ -62,7 +62,7 @@ def test_trains_from_csv_labels_and_records_everything(dataset, tmp_path):
     assert meta["created_at"].startswith("20")
     # Sharp vs blurred is easy: the cross-validated metrics must show it was learned.
     assert meta["cv_metrics"]["auc"] >= 0.9 and meta["cv_metrics"]["accuracy"] >= 0.8
-    head, _ = training.load_head(output)
+    head, _ = heads.load_head(output)
     first, second = head.backbone_settings["parts"][:2]
     assert first["input_scaling"] == "[-1,1]"
     assert first["finetuned"].startswith("efficientnet-lite0-live.pt@")

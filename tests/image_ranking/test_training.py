@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from image_ranking.learning import fitting as training
+from image_ranking.scoring import heads
 
 
 def synthetic(n: int = 60, dim: int = 12, seed: int = 0):
@@ -104,14 +105,14 @@ def head():
 def test_save_and_load_round_trip(tmp_path, head):
     head, X = head
     path = tmp_path / "heads" / "h.json"
-    sha = training.save_head(head, path)
-    loaded, loaded_sha = training.load_head(path)
+    sha = heads.save_head(head, path)
+    loaded, loaded_sha = heads.load_head(path)
     assert sha == loaded_sha and len(sha) == 64
     np.testing.assert_allclose(loaded.scores(X), head.scores(X))
     assert loaded.backbone == "bb" and loaded.backbone_settings == {"max_side": 3}
     assert loaded.metadata["a"] == 1 and "alpha" in loaded.metadata["regularisation"]
     raw = json.loads(path.read_text())
-    assert raw["format"] == training.HEAD_FORMAT and raw["target"] == "score"
+    assert raw["format"] == heads.HEAD_FORMAT and raw["target"] == "score"
     assert [p.name for p in path.parent.iterdir()] == ["h.json"]  # no temp file left
 
 
@@ -125,14 +126,14 @@ def test_failed_save_keeps_the_old_head(tmp_path, head, monkeypatch):
 
     monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
-        training.save_head(head, path)
+        heads.save_head(head, path)
     assert path.read_text() == "old head"
     assert [p.name for p in tmp_path.iterdir()] == ["h.json"]
 
 
 def test_missing_head_file_says_how_to_make_one(tmp_path):
-    with pytest.raises(training.HeadFileError, match="train_ranker"):
-        training.load_head(tmp_path / "nope.json")
+    with pytest.raises(heads.HeadFileError, match="train_ranker"):
+        heads.load_head(tmp_path / "nope.json")
 
 
 def _mutated(head, **changes):
@@ -157,8 +158,8 @@ def _mutated(head, **changes):
 )
 def test_parse_head_rejects_foreign_or_damaged_files(head, mutate, message):
     head, _ = head
-    with pytest.raises(training.HeadFileError, match=message):
-        training.parse_head(mutate(head))
+    with pytest.raises(heads.HeadFileError, match=message):
+        heads.parse_head(mutate(head))
 
 
 def test_decision_checks_feature_size(head):
