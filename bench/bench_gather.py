@@ -41,7 +41,8 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from image_ranking.commons.client import Candidate, CommonsClient  # noqa: E402
+from image_ranking.commons.client import CommonsClient  # noqa: E402
+from image_ranking.commons.records import Candidate  # noqa: E402
 from image_ranking.poi import PoiInfo  # noqa: E402
 from tests.commons_replica import CommonsReplica  # noqa: E402
 

@@ -32,12 +32,9 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
+from image_ranking.commons.records import Candidate, WikidataItem
 from image_ranking.poi import PoiInfo
-
-if TYPE_CHECKING:
-    from image_ranking.commons.client import Candidate, WikidataItem
 
 # Fewer usable files than this after the first query: a second query is worth a request.
 MIN_USABLE = 3

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from PIL import Image, ImageStat
 
-from image_ranking.commons.client import Candidate, Gathered, WikidataItem
+from image_ranking.commons.records import Candidate, Gathered, WikidataItem
 from image_ranking.exceptions import CommonsError, ModelWeightsMissingError
 from image_ranking.scoring.base import Scorer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from image_ranking.commons import search as cs
-from image_ranking.commons.client import Candidate, WikidataItem
+from image_ranking.commons.records import Candidate, WikidataItem
 from image_ranking.poi import PoiInfo
 
 GRAZ = (47.0707, 15.4395)

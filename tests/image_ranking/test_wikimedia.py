@@ -8,8 +8,10 @@ from dataclasses import replace
 import pytest
 
 from image_ranking.commons import client as wikimedia
-from image_ranking.commons.client import Candidate, CommonsClient, filter_drop
+from image_ranking.commons import records
+from image_ranking.commons.client import CommonsClient, filter_drop
 from image_ranking.commons.ratelimit import RateLimiter
+from image_ranking.commons.records import Candidate
 from image_ranking.commons.schema import MalformedResponseError
 from image_ranking.drops import sentence
 from image_ranking.exceptions import (
@@ -370,7 +372,7 @@ def test_wikidata_items_carry_p18_p373_p625_and_commonswiki(client, commons_repl
         "en": "Clock Tower"
     }
     assert items["Q2"].commons_category is None and items["Q2"].image is None
-    assert items["Q3"] == wikimedia.WikidataItem("Q3")
+    assert items["Q3"] == records.WikidataItem("Q3")
     # One request; the malformed id is not sent (it would fail the whole batch).
     assert [q["ids"] for q in r.wikidata_requests] == ["Q1030437|Q2|Q3"]
     assert r.wikidata_requests[0]["props"] == "claims|sitelinks|labels"
@@ -511,7 +513,7 @@ def test_depicts_query_when_neither_city_nor_coordinates():
     from image_ranking.commons import search as commons_search
 
     poi = PoiInfo(1, "Old Bridge", "Q5")
-    item = wikimedia.WikidataItem("Q5")
+    item = records.WikidataItem("Q5")
     assert commons_search.narrow_query(poi, item, None).search == "haswbstatement:P180=Q5"
     assert commons_search.narrow_query(PoiInfo(1, "Old Bridge"), None, None) is None
 

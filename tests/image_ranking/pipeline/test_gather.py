@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cities.models import City, PointOfInterest
-from image_ranking.commons.client import Candidate, Gathered, WikidataItem
+from image_ranking.commons.records import Candidate, Gathered, WikidataItem
 from image_ranking.drops import Drop
 from image_ranking.models import ImageCandidate, RankingState
 from image_ranking.pipeline.gather import CandidateCache, update_candidate

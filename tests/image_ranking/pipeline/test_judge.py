@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from image_ranking.commons.client import WikidataItem
+from image_ranking.commons.records import WikidataItem
 from image_ranking.drops import Drop
 from image_ranking.models import ImageCandidate
 from image_ranking.pipeline.judge import apply, judge_rows
