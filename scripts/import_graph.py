@@ -13,6 +13,16 @@ from collections import defaultdict
 from pathlib import Path
 
 APP = "image_ranking"
+# Floors, lowest first (docs/architecture.md): a module imports its own floor or lower ones.
+FLOORS = [
+    {"image_ranking", "conf", "exceptions", "choices", "drops", "poi", "priors"},
+    {"models", "validations"},  # the host's data: its POIs and Validation reports
+    {"commons", "media"},
+    {"scoring"},
+    {"learning", "pipeline"},
+    {"ranking", "leases", "runs"},
+    {"views", "management", "admin", "checks", "apps", "urls", "forms"},
+]
 
 
 def module_name(root: Path, path: Path) -> str:
@@ -92,6 +102,16 @@ def circles(edges: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
+def floor(module: str) -> int:
+    part = module.split(".")[1] if "." in module else module
+    return next((n for n, names in enumerate(FLOORS) if part in names), len(FLOORS))
+
+
+def upward(edges: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """Imports from a lower floor to a higher one (lazy ones too)."""
+    return sorted((v, w) for v, ws in edges.items() for w in ws if floor(w) > floor(v))
+
+
 def package_lines(root: Path) -> dict[str, int]:
     sizes: dict[str, int] = defaultdict(int)
     for path in (root / APP).rglob("*.py"):
@@ -110,6 +130,10 @@ def main() -> None:
     for comp in found:
         inside = {v: sorted(w for w in edges[v] if w in comp) for v in comp}
         print("  " + "; ".join(f"{v} -> {', '.join(ws)}" for v, ws in inside.items()))
+    up = upward(edges)
+    print(f"{len(up)} imports from a lower floor to a higher one")
+    for v, w in up:
+        print(f"  {v} -> {w}")
     total = sum(package_lines(root).values())
     print(f"lines per package ({total} in all):")
     for name, lines in package_lines(root).items():
