@@ -311,7 +311,7 @@ class CommonsClient:
         resolve: Resolver | None = None,
     ) -> None:
         """``wait_for_budget=False`` for web requests: never sleep (see http.Transport)."""
-        self.thumb_width = standard_thumb_width(thumb_width or conf.THUMBNAIL_WIDTH)
+        self.thumb_width = standard_thumb_width(thumb_width or conf.RANKING_THUMBNAIL_WIDTH)
         self.limiter = limiter or RateLimiter()
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = conf.USER_AGENT

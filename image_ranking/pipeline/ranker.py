@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import Model
 
+from image_ranking.commons.clients import build_commons_client
 from image_ranking.conf import conf
 from image_ranking.exceptions import (
     CommonsError,
@@ -29,13 +30,6 @@ logger = logging.getLogger(__name__)
 
 # Errors that make every further POI fail the same way: stop the run at once.
 FATAL_ERRORS: tuple[type[BaseException], ...] = (ModelWeightsMissingError, UnknownScorerError)
-
-
-def _default_client() -> Any:
-    from image_ranking.commons import client as wikimedia
-
-    # Thumbnails at a standard width >= 800: the winner is stored from the scored bytes.
-    return wikimedia.CommonsClient(thumb_width=conf.RANKING_THUMBNAIL_WIDTH)
 
 
 def _default_scorer() -> Any:
@@ -90,7 +84,7 @@ class Ranker:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = _default_client()
+            self._client = build_commons_client()
         return self._client
 
     @property

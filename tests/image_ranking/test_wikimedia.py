@@ -38,7 +38,7 @@ def fake_time():
 @pytest.fixture
 def client(commons_settings, fake_time):
     limiter = RateLimiter(clock=fake_time.clock, sleep=fake_time.sleep)
-    return CommonsClient(limiter=limiter, sleep=fake_time.sleep)
+    return CommonsClient(thumb_width=330, limiter=limiter, sleep=fake_time.sleep)
 
 
 class Poi:

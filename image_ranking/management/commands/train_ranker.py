@@ -29,9 +29,9 @@ from image_ranking.scoring import embeddings as emb
 def make_fetcher() -> Callable[[str], bytes]:
     """Download function for labelled images: one Commons client for the whole run, so its
     allowed-host check, size limit and request budget apply (tests inject a fake here)."""
-    from image_ranking.commons.client import CommonsClient
+    from image_ranking.commons.clients import build_commons_client
 
-    client = CommonsClient()
+    client = build_commons_client()
     return lambda url: client.download_image(url, max_bytes=conf.MAX_DOWNLOAD_BYTES)
 
 
