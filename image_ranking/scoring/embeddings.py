@@ -42,9 +42,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# The bundled quality prior's backbone: train_ranker adapts that prior unless told otherwise.
-DEFAULT_BACKBONE = "efficientnet-lite0-live-lite2"
-
 # CLIP backbones of the aesthetic scorer: our name -> (open_clip model, pretrained tag).
 CLIP_BACKBONES: dict[str, tuple[str, str]] = {
     "laion-vit-b-32": ("ViT-B-32", "openai"),

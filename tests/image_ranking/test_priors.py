@@ -104,6 +104,9 @@ def test_a_prior_file_on_another_backbone_is_refused():
 
 
 def test_train_ranker_adapts_the_bundled_prior_by_default():
-    assert emb.DEFAULT_BACKBONE == priors.PRIOR_BACKBONE
-    head, name = prior_loading.load_prior(emb.DEFAULT_BACKBONE)
+    from image_ranking.management.commands.train_ranker import Command
+
+    parser = Command().create_parser("manage.py", "train_ranker")
+    assert parser.get_default("backbone") == priors.PRIOR_BACKBONE
+    head, name = prior_loading.load_prior(parser.get_default("backbone"))
     assert name.startswith("bundled quality prior") and head.target == "score"

@@ -12,6 +12,7 @@ from PIL import Image
 from image_ranking.conf import conf
 from image_ranking.exceptions import DisallowedHostError
 from image_ranking.management.commands import train_ranker
+from image_ranking.priors import PRIOR_BACKBONE
 from image_ranking.scoring import heads
 from tests.image_ranking.learned_helpers import (
     blurred_image,
@@ -92,7 +93,7 @@ def test_second_training_reuses_cached_embeddings(dataset, tmp_path, monkeypatch
     run("--from-csv", str(csv_path), "--images", str(folder), "--output", str(tmp_path / "a"))
     from image_ranking.scoring import embeddings
 
-    backbone = embeddings.get_backbone(embeddings.DEFAULT_BACKBONE)
+    backbone = embeddings.get_backbone(PRIOR_BACKBONE)
 
     def no_encoding(images):
         raise AssertionError("re-encoded a cached image")

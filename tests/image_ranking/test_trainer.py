@@ -6,6 +6,7 @@ import pytest
 from image_ranking.learning import examples as training_data
 from image_ranking.learning import fitting as training
 from image_ranking.learning import trainer
+from image_ranking.priors import PRIOR_BACKBONE
 from image_ranking.scoring import embeddings as emb
 from image_ranking.scoring import heads
 from tests.image_ranking.learned_helpers import (
@@ -34,7 +35,7 @@ def csv_set(tmp_path):
 def test_labels_adapt_the_bundled_prior_and_the_report_compares_them(csv_set, tmp_path):
     said = []
     options = trainer.TrainingOptions(output=tmp_path / "head.json")
-    backbone = emb.get_backbone(emb.DEFAULT_BACKBONE)  # the bundled prior's
+    backbone = emb.get_backbone(PRIOR_BACKBONE)  # the bundled prior's
     report = trainer.train(
         csv_set, backbone, options, no_fetch, said.append, emb.EmbeddingCache(tmp_path / "c")
     )

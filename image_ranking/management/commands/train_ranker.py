@@ -23,6 +23,7 @@ from image_ranking.conf import conf
 from image_ranking.exceptions import ImageRankingError
 from image_ranking.learning import examples as training_data
 from image_ranking.learning import trainer
+from image_ranking.priors import PRIOR_BACKBONE
 from image_ranking.scoring import embeddings as emb
 
 
@@ -48,7 +49,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--backbone",
-            default=emb.DEFAULT_BACKBONE,
+            default=PRIOR_BACKBONE,
             choices=emb.available_backbones(),
             help="Image encoder (default: %(default)s, which works offline).",
         )
