@@ -112,7 +112,7 @@ def decide(
     return Decision(candidates, kept, winner or best, winner, skipped)
 
 
-def keep_current(
+def why_keep_current(
     decision: Decision, selected: SelectedImage | None, scorer: tuple[str, str]
 ) -> str:
     """Why the POI's current ranked image must stay although another file won ("" if it

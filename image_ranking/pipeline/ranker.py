@@ -18,7 +18,7 @@ from image_ranking.exceptions import (
     UnknownScorerError,
 )
 from image_ranking.models import ImageCandidate, SelectedImage
-from image_ranking.pipeline.decide import decide, keep_current, no_image_reason
+from image_ranking.pipeline.decide import decide, no_image_reason, why_keep_current
 from image_ranking.pipeline.gather import CandidateCache
 from image_ranking.pipeline.relevance import DROPPED
 from image_ranking.pipeline.result import Outcome, RankResult
@@ -198,7 +198,7 @@ class Ranker:
             return ""
         if selected.chosen_by != SelectedImage.ChosenBy.RANKER or not has_file(poi):
             return ""
-        return keep_current(decision, selected, (self.scorer.name, self.scorer.version))
+        return why_keep_current(decision, selected, (self.scorer.name, self.scorer.version))
 
     # -- many POIs ---------------------------------------------------------------------
 

@@ -9,9 +9,9 @@ from image_ranking.drops import Drop
 from image_ranking.models import ImageCandidate, SelectedImage
 from image_ranking.pipeline.decide import (
     decide,
-    keep_current,
     no_image_reason,
     scoring_order,
+    why_keep_current,
 )
 
 SCORER = ("test-brightness", "1")
@@ -85,25 +85,25 @@ def test_current_image_stays_when_it_could_not_be_re_evaluated():
     rows = [current, cand("Other", "verified", 6.0)]
     decision = decide(rows, 5.0)
     assert decision.winner.title == "Other"
-    why = keep_current(decision, selected("Current", 8.0), SCORER)
+    why = why_keep_current(decision, selected("Current", 8.0), SCORER)
     assert "scores 8.00" in why
     # Under another scorer version nothing can be compared: keep it too.
-    why = keep_current(decision, selected("Current", 8.0, version="0"), SCORER)
+    why = why_keep_current(decision, selected("Current", 8.0, version="0"), SCORER)
     assert "could not be re-evaluated" in why
     # A file scored higher under the same scorer version replaces it.
     rows[1].score = 8.5
-    assert keep_current(decide(rows, 5.0), selected("Current", 8.0), SCORER) == ""
+    assert why_keep_current(decide(rows, 5.0), selected("Current", 8.0), SCORER) == ""
 
 
 def test_current_image_found_to_show_a_namesake_is_replaced():
     current = cand("Current", "elsewhere", 9.0, drop=(Drop.ELSEWHERE_DISTANCE, {"metres": 12_000}))
     decision = decide([current, cand("Own", "verified", 6.0)], 5.0)
-    assert keep_current(decision, selected("Current", 9.0), SCORER) == ""
+    assert why_keep_current(decision, selected("Current", 9.0), SCORER) == ""
 
 
 def test_current_image_re_scored_now_is_ranked_like_any_other():
     rows = [cand("Current", "verified", 6.0), cand("Better", "verified", 7.0)]
-    assert keep_current(decide(rows, 5.0), selected("Current", 9.0), SCORER) == ""
+    assert why_keep_current(decide(rows, 5.0), selected("Current", 9.0), SCORER) == ""
 
 
 @pytest.mark.parametrize(
