@@ -174,15 +174,6 @@ class SelectedImage(models.Model):
     def __str__(self) -> str:
         return f"{self.title or self.file_name} for POI {self.poi_id}"
 
-    @property
-    def attribution(self) -> str:
-        """Plain-text credit line, e.g. 'Jane Doe, CC BY-SA 4.0, via Wikimedia Commons'."""
-        if self.chosen_by == self.ChosenBy.FALLBACK:
-            return ""
-        parts = [p for p in (self.author, self.license_name) if p]
-        parts.append("via Wikimedia Commons")
-        return ", ".join(parts)
-
 
 class RankingState(models.Model):
     """What the last ranking run did for a POI; lets an interrupted run carry on."""

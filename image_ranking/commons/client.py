@@ -36,20 +36,11 @@ from typing import Any
 
 import requests
 from django.utils.html import strip_tags
-from tenacity import RetryCallState
 
 from image_ranking.commons import http
 from image_ranking.commons import schema as commons_schema
 from image_ranking.commons import search as commons_search
-from image_ranking.commons.http import (  # noqa: F401 (re-exported: callers import them here)
-    MAX_REDIRECTS,
-    TRANSIENT_STATUS,
-    Resolver,
-    _Response,
-    _short_url,
-    check_download_url,
-    retry_after_seconds,
-)
+from image_ranking.commons.http import Resolver, _Response, retry_after_seconds
 from image_ranking.commons.ratelimit import RateLimiter
 from image_ranking.commons.records import Candidate, Gathered, WikidataItem
 from image_ranking.conf import conf
@@ -471,19 +462,6 @@ class CommonsClient:
             return _merge(more, found, first.found_by)
         return _merge(found, more, second.found_by)
 
-    def fetch_candidates(
-        self, poi: Any, limit: int = 10, *, include_filtered: bool = False
-    ) -> list[Candidate]:
-        """The POI's candidates (``gather_one``), Wikidata image first."""
-        found = self.gather_one(poi, limit).candidates
-        return [c for c in found if include_filtered or not c.drop]
-
-    def fetch_candidates_for_pois(
-        self, pois: Iterable[Any], limit: int = 10
-    ) -> dict[Any, list[Candidate]]:
-        """Candidates (filtered ones included) by POI pk: ``gather`` without the items."""
-        return {pk: g.candidates for pk, g in self.gather(list(pois), limit).items()}
-
     def _imageinfo_params(self) -> dict[str, str]:
         return {
             "prop": "imageinfo",
@@ -531,14 +509,6 @@ class CommonsClient:
 
     def _with_retries(self, call: Callable[[], Any]) -> Any:
         return self.http.with_retries(call)
-
-    @staticmethod
-    def _backoff(state: RetryCallState) -> float:
-        return http.BACKOFF(state)
-
-    @staticmethod
-    def _log_retry(state: RetryCallState) -> None:
-        http.log_retry(state)
 
 
 def _clamp_limit(limit: int) -> int:

@@ -44,7 +44,6 @@ class MapOf:
     item: Any
 
 
-NUMBER = (int, float)
 TEXT_OR_NUMBER = (str, int, float, bool)
 
 EXTMETADATA_ENTRY = Shape({"value": TEXT_OR_NUMBER, "source": str})

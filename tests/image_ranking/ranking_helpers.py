@@ -2,9 +2,8 @@
 
 ``BrightnessScorer`` scores real image bytes by mean brightness (0-10), so a test picks
 the winner by picking colours. ``FakeCommons`` follows the ``CommonsClient`` contract
-(gather, gather_one, download_image, request_count; the older fetch_candidates and
-fetch_candidates_for_pois too) and counts requests the way the real client does; the
-end-to-end tests use the real client against the loopback replica instead.
+(gather, gather_one, download_image, request_count) and counts requests the way the real
+client does; the end-to-end tests use the real client against the loopback replica instead.
 """
 
 from __future__ import annotations
@@ -151,27 +150,6 @@ class FakeCommons:
             return []
         return [replace(self.files[title].candidate, source="wikidata", search_rank=0)]
 
-    def fetch_candidates(self, poi, limit=10, *, include_filtered=False) -> list[Candidate]:
-        wd = []
-        if getattr(poi, "wikidata_id", ""):
-            self.request_count += 1
-            wd = self._wikidata_candidate(poi)
-        found = wd + self._search(poi, limit, include_filtered)
-        return [c for c in found if include_filtered or not c.drop]
-
-    def fetch_candidates_for_pois(self, pois, limit=10) -> dict:
-        self.batch_calls += 1
-        pois = list(pois)
-        if any(getattr(p, "wikidata_id", "") for p in pois):
-            self.request_count += 1  # one wbgetentities for the whole batch
-        result = {}
-        for poi in pois:
-            try:
-                result[poi.pk] = self._wikidata_candidate(poi) + self._search(poi, limit, True)
-            except CommonsError:
-                continue  # that POI fetches on its own later (and fails there)
-        return result
-
     def _item(self, poi) -> WikidataItem | None:
         qid = getattr(poi, "wikidata_id", "") or ""
         return WikidataItem(qid, image=self.wikidata.get(qid)) if qid else None
@@ -222,3 +200,20 @@ class FakeTime:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+def rank_poi_images(poi, *, threshold=None, fallback=None, dry_run=False, client=None, scorer=None):
+    """Rank one POI the way a run does (a ``Ranker`` for one POI); a ``RankResult``."""
+    from image_ranking.pipeline.ranker import Ranker
+
+    ranker = Ranker(
+        client=client, scorer=scorer, threshold=threshold, fallback=fallback, dry_run=dry_run
+    )
+    return ranker.rank(poi)
+
+
+def rank_pois(pois, *, batch_size=None, **options):
+    """Rank many POIs with one ``Ranker``, Wikidata look-ups batched; yields RankResults."""
+    from image_ranking.pipeline.ranker import Ranker
+
+    return Ranker(**options).rank_many(pois, batch_size=batch_size)

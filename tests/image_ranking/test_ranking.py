@@ -19,14 +19,15 @@ from cities.models import City, PoiList, PointOfInterest, Validation
 from image_ranking.drops import Drop
 from image_ranking.exceptions import ModelWeightsMissingError
 from image_ranking.models import ImageCandidate, RankingState, SelectedImage
-from image_ranking.ranking import (
-    Ranker,
-    choose_candidate,
-    get_candidates,
+from image_ranking.ranking import Ranker, choose_candidate, get_candidates
+from tests.image_ranking.ranking_helpers import (
+    BrightnessScorer,
+    FakeCommons,
+    grey,
+    jpeg,
     rank_poi_images,
     rank_pois,
 )
-from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey, jpeg
 
 pytestmark = pytest.mark.django_db
 
@@ -239,7 +240,7 @@ def test_fallback_image_when_enabled(poi, commons, scorer, settings):
     result = rank_poi_images(poi, client=commons, scorer=scorer, fallback=True)
     assert result.outcome == "fallback"
     selected = SelectedImage.objects.get(poi=poi)
-    assert selected.chosen_by == "fallback" and selected.attribution == ""
+    assert selected.chosen_by == "fallback" and selected.author == selected.license_name == ""
     assert stored_size(poi) == (800, 600)
     assert Validation.objects.filter(resolved=False).count() == 1  # still no real photo
     name = PointOfInterest.objects.get(pk=poi.pk).image_file.name
