@@ -15,11 +15,12 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from PIL import Image
 
-from cities.models import City, PoiList, PointOfInterest, Validation
+from cities.models import City, PointOfInterest, Validation
 from image_ranking.drops import Drop
 from image_ranking.exceptions import ModelWeightsMissingError
 from image_ranking.models import ImageCandidate, RankingState, SelectedImage
 from image_ranking.ranking import Ranker, choose_candidate, get_candidates
+from tests import factories
 from tests.image_ranking.ranking_helpers import (
     BrightnessScorer,
     FakeCommons,
@@ -29,29 +30,13 @@ from tests.image_ranking.ranking_helpers import (
     rank_pois,
 )
 
-pytestmark = pytest.mark.django_db
+# Old files are deleted on commit: run those callbacks as the real code would.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commit_immediately")]
 
 
-@pytest.fixture(autouse=True)
-def _commit_immediately(django_capture_on_commit_callbacks):
-    # Old files are deleted on commit; run those callbacks as the real code would.
-    with django_capture_on_commit_callbacks(execute=True):
-        yield
-
-
-@pytest.fixture
-def city():
-    return City.objects.create(name="Paris", slug="paris")
-
-
-def make_poi(city, name, category="see", wikidata_id="", listed=True):
-    poi = PointOfInterest.objects.create(
-        city=city, name=name, category=category, wikidata_id=wikidata_id
-    )
-    if listed:
-        plist, _ = PoiList.objects.get_or_create(city=city, name="Best of")
-        plist.pois.add(poi)
-    return poi
+def make_poi(city, name, **fields):
+    """A POI on the city's list, as the ranking runs cover."""
+    return factories.make_poi(city, name, listed=True, **fields)
 
 
 @pytest.fixture

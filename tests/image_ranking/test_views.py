@@ -18,7 +18,8 @@ from image_ranking.exceptions import ImageStorageError, ModelWeightsMissingError
 from image_ranking.models import ImageCandidate, ImageTrainingData, RankingState, SelectedImage
 from image_ranking.views import grid
 
-pytestmark = pytest.mark.django_db
+# Old files are deleted on commit: run those callbacks as the real code would.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commit_immediately")]
 
 REVIEW = reverse("image_ranking:review")
 MARK = reverse("image_ranking:mark")
@@ -26,12 +27,6 @@ UNDO = reverse("image_ranking:undo")
 USE = reverse("image_ranking:use")
 BULK_GOOD = reverse("image_ranking:mark_page_good")
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture(autouse=True)
-def _commit_immediately(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        yield
 
 
 @pytest.fixture

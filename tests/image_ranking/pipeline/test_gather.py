@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from cities.models import City, PointOfInterest
 from image_ranking.commons.records import Candidate, Gathered, WikidataItem
 from image_ranking.drops import Drop
 from image_ranking.models import ImageCandidate, RankingState
 from image_ranking.pipeline.gather import CandidateCache, update_candidate
+from tests.factories import make_city, make_poi
 
 pytestmark = pytest.mark.django_db
 
@@ -48,10 +48,7 @@ class Client:
 
 @pytest.fixture
 def poi():
-    graz = City.objects.create(name="Graz", slug="graz")
-    return PointOfInterest.objects.create(
-        city=graz, name="Clock Tower", category="see", wikidata_id="Q1"
-    )
+    return make_poi(make_city("Graz"), "Clock Tower", wikidata_id="Q1")
 
 
 def test_fetched_candidates_are_saved_with_metadata_and_judged_against_the_item(poi):
