@@ -43,8 +43,7 @@ from sklearn.model_selection import KFold  # noqa: E402
 
 from bench import finetune  # noqa: E402
 from bench.clive import CLIVE, OUT, embed_clive, load_clive  # noqa: E402
-from image_ranking.learning import adaptation  # noqa: E402
-from image_ranking.learning import fitting as training  # noqa: E402
+from image_ranking.learning import adaptation, fitting  # noqa: E402
 from image_ranking.priors import PRIOR_BACKBONE  # noqa: E402
 from image_ranking.scoring import embeddings as emb  # noqa: E402
 from image_ranking.scoring import heads  # noqa: E402
@@ -126,7 +125,7 @@ def ridge_folds(X: np.ndarray, mos: np.ndarray, seed: int) -> list[Fold]:
     """A ridge prior on frozen features per fold, the split shuffled by ``seed``."""
     folds = []
     for train, test in KFold(5, shuffle=True, random_state=seed).split(X):
-        prior = training.fit_head(X[train], list(mos[train]), "score", "bench", {})
+        prior = fitting.fit_head(X[train], list(mos[train]), "score", "bench", {})
         folds.append(Fold(train, test, X, prior))
     return folds
 
@@ -149,7 +148,7 @@ def one_fold(
     good = (taste > np.median(taste)).astype(int)
     rows = draw(rng, train, good, n)
     labels = ["good" if g else "bad" for g in good[rows]]
-    alone = training.fit_head(X[rows], labels, "label", "bench", {})
+    alone = fitting.fit_head(X[rows], labels, "label", "bench", {})
     adapted = adaptation.adapt(
         prior, adaptation.Preferences(X[rows], good[rows]), light_columns=light
     )

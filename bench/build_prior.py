@@ -35,7 +35,7 @@ from scipy.stats import pearsonr, spearmanr  # noqa: E402
 
 from bench import finetune  # noqa: E402
 from bench.clive import CLIVE, OUT, load_clive  # noqa: E402
-from image_ranking.learning import fitting as training  # noqa: E402
+from image_ranking.learning import fitting  # noqa: E402
 from image_ranking.priors import PRIOR_HEAD  # noqa: E402
 from image_ranking.scoring import heads  # noqa: E402
 from image_ranking.scoring.embeddings import LIVE_WEIGHTS  # noqa: E402
@@ -63,7 +63,7 @@ def main() -> None:
         shutil.copyfile(final, shipped)
         print(f"Wrote {shipped} ({shipped.stat().st_size} bytes).")
     metadata = {
-        "created_at": training.now_iso(),
+        "created_at": fitting.now_iso(),
         "source": "LIVE In the Wild Image Quality Challenge Database (627 photos, MOS)",
         "licence": "Derived from the LIVE database; see LIVE-NOTICE.txt beside this file.",
         "label_counts": {"scored": len(mos)},

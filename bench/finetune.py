@@ -163,9 +163,9 @@ def prior_head(
     Lite0 + Lite2 (on the first three folds, a ridge on the tuned Lite0 alone: 0.828); and
     it is the same kind of head labels already adapt.
     """
-    from image_ranking.learning import fitting as training
+    from image_ranking.learning import fitting
 
-    return training.fit_head(
+    return fitting.fit_head(
         X,
         list(mos),
         "score",

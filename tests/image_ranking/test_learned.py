@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from image_ranking.learning import fitting as training
+from image_ranking.learning import fitting
 from image_ranking.scoring import embeddings as emb
 from image_ranking.scoring import heads
 from image_ranking.scoring.learned import LearnedScorer
@@ -26,7 +26,7 @@ def head_file(backbone, tmp_path_factory):
     """A label head trained on 8 sharp and 8 blurred generated photos."""
     images = [sharp_image(i) for i in range(8)] + [blurred_image(100 + i) for i in range(8)]
     labels = ["good"] * 8 + ["bad"] * 8
-    head = training.fit_head(
+    head = fitting.fit_head(
         backbone.embed(images), labels, "label", backbone.name, backbone.settings
     )
     path = tmp_path_factory.mktemp("heads") / "head.json"

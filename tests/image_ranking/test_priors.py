@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from image_ranking import priors
-from image_ranking.learning import fitting as training
+from image_ranking.learning import fitting
 from image_ranking.learning import priors as prior_loading
 from image_ranking.scoring import embeddings as emb
 from image_ranking.scoring import heads, laion
@@ -97,7 +97,7 @@ def test_missing_laion_weights_mean_no_prior_and_no_download(tmp_path, settings,
 
 
 def test_a_prior_file_on_another_backbone_is_refused():
-    with pytest.raises(training.TrainingError, match="not on efficientnet-lite1"):
+    with pytest.raises(fitting.TrainingError, match="not on efficientnet-lite1"):
         prior_loading.load_prior("efficientnet-lite1", priors.PRIOR_HEAD)
     head, name = prior_loading.load_prior(priors.PRIOR_BACKBONE, priors.PRIOR_HEAD)
     assert head.backbone == priors.PRIOR_BACKBONE and name.startswith(priors.PRIOR_HEAD.name)

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from image_ranking.learning import examples as training_data
-from image_ranking.learning import fitting as training
-from image_ranking.learning import trainer
+from image_ranking.learning import fitting, trainer
 from image_ranking.priors import PRIOR_BACKBONE
 from image_ranking.scoring import embeddings as emb
 from image_ranking.scoring import heads
@@ -80,7 +79,7 @@ def test_a_head_worse_than_the_prior_is_refused_unless_forced(backbone, tmp_path
         options = trainer.TrainingOptions(output=output, folds=3, **changes)
         return trainer.train(data, backbone, options, no_fetch, lambda _: None, cache)
 
-    with pytest.raises(training.TrainingError, match="worse than the prior .*--force"):
+    with pytest.raises(fitting.TrainingError, match="worse than the prior .*--force"):
         run(prior="none")
     assert not output.exists()
     forced = run(prior="none", force=True)
