@@ -121,6 +121,26 @@ def package_lines(root: Path) -> dict[str, int]:
     return dict(sorted(sizes.items(), key=lambda kv: -kv[1]))
 
 
+def largest(root: Path) -> dict[str, tuple[int, str]]:
+    """The longest function, class and management command (lines, where)."""
+    best = {"function": (0, ""), "class": (0, ""), "command": (0, "")}
+    for path in (root / APP).rglob("*.py"):
+        if "migrations" in path.parts:
+            continue
+        rel = path.relative_to(root)
+        if "commands" in path.parts and path.name != "__init__.py":
+            lines = len(path.read_text().splitlines())
+            best["command"] = max(best["command"], (lines, str(rel)))
+        for node in ast.walk(ast.parse(path.read_text())):
+            kind = {ast.FunctionDef: "function", ast.AsyncFunctionDef: "function"}.get(
+                type(node), "class" if isinstance(node, ast.ClassDef) else ""
+            )
+            if kind:
+                size = (node.end_lineno or node.lineno) - node.lineno + 1
+                best[kind] = max(best[kind], (size, f"{rel}:{node.lineno} {node.name}"))
+    return best
+
+
 def main() -> None:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
     edges = graph(root)
@@ -134,6 +154,8 @@ def main() -> None:
     print(f"{len(up)} imports from a lower floor to a higher one")
     for v, w in up:
         print(f"  {v} -> {w}")
+    for kind, (size, where) in largest(root).items():
+        print(f"largest {kind}: {size} lines, {where}")
     total = sum(package_lines(root).values())
     print(f"lines per package ({total} in all):")
     for name, lines in package_lines(root).items():
