@@ -55,3 +55,52 @@ def test_the_migration_reads_each_stored_sentence_back_into_its_code(drop):
 def test_the_migration_keeps_an_unknown_sentence_whole():
     assert migration.parse("") == ("", {})
     assert migration.parse("map, plan or diagram") == ("other", {"text": "map, plan or diagram"})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_converts_stored_rows_and_back():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("image_ranking", "0004_leases")]
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes("image_ranking")
+    executor.migrate(before)
+    try:
+        apps = executor.loader.project_state(before).apps
+        poi = apps.get_model("cities", "PointOfInterest").objects.create(
+            city=apps.get_model("cities", "City").objects.create(name="Graz", slug="graz"),
+            name="Clock Tower",
+            category="see",
+        )
+        rows = apps.get_model("image_ranking", "ImageCandidate").objects
+        for title, reason in [
+            ("File:A.jpg", "too small (320 px wide, under 640)"),
+            ("File:B.jpg", "elsewhere: Category:Clock Tower (Boston)"),
+            ("File:C.jpg", ""),
+        ]:
+            rows.create(poi=poi, title=title, image_url="https://x/a", filtered_reason=reason)
+        executor = MigrationExecutor(connection)
+        executor.migrate(latest)
+        from image_ranking.models import ImageCandidate
+
+        after = {c.title: (c.drop, c.drop_detail) for c in ImageCandidate.objects.all()}
+        assert after == {
+            "File:A.jpg": (Drop.TOO_SMALL, {"width": 320, "min_width": 640}),
+            "File:B.jpg": (
+                Drop.ELSEWHERE_CATEGORY,
+                {"category": "Clock Tower (Boston)", "place": "Boston"},
+            ),
+            "File:C.jpg": ("", {}),
+        }
+        executor = MigrationExecutor(connection)
+        executor.migrate(before)
+        apps = executor.loader.project_state(before).apps
+        back = apps.get_model("image_ranking", "ImageCandidate").objects.order_by("title")
+        assert [r.filtered_reason for r in back] == [
+            "too small (320 px wide, under 640)",
+            "elsewhere: Category:Clock Tower (Boston)",
+            "",
+        ]
+    finally:
+        MigrationExecutor(connection).migrate(latest)
