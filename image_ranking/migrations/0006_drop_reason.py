@@ -94,7 +94,7 @@ def backwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("image_ranking", "0004_leases"),
+        ("image_ranking", "0010_review_claims"),
     ]
 
     operations = [

@@ -62,7 +62,7 @@ def test_the_migration_converts_stored_rows_and_back():
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
-    before = [("image_ranking", "0004_leases")]
+    before = [d for d in migration.Migration.dependencies if d[0] == "image_ranking"]
     executor = MigrationExecutor(connection)
     latest = executor.loader.graph.leaf_nodes("image_ranking")
     executor.migrate(before)
