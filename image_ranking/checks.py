@@ -98,6 +98,24 @@ def _poi_field_errors() -> list[checks.CheckMessage]:
     ]
 
 
+def _validation_field_errors() -> list[checks.CheckMessage]:
+    from image_ranking import get_validation_model, validations
+
+    try:
+        model = get_validation_model()
+    except ImproperlyConfigured:
+        return []  # reported as E003
+    return [
+        checks.Error(
+            f"{PREFIX}VALIDATION_MODEL: {problem}.",
+            hint=f"The model needs the fields {', '.join(validations.FIELDS)}; poi a foreign "
+            "key to the POI model (see image_ranking/validations.py).",
+            id="image_ranking.E010",
+        )
+        for problem in validations.problems(model)
+    ]
+
+
 def _model_errors(bad: set[str]) -> list[checks.CheckMessage]:
     from image_ranking import get_poi_model, get_validation_model
 
@@ -117,6 +135,9 @@ def _model_errors(bad: set[str]) -> list[checks.CheckMessage]:
             )
     if "POI_FIELDS" not in bad and "POI_MODEL" not in bad:
         errors += _poi_field_errors()
+    unresolved = any(e.id == "image_ranking.E003" for e in errors)
+    if not {"POI_MODEL", "VALIDATION_MODEL"} & bad and not unresolved:
+        errors += _validation_field_errors()
     return errors
 
 
@@ -226,8 +247,8 @@ def _unknown_setting_warnings() -> list[checks.CheckMessage]:
     ]
 
 
-@checks.register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The settings and the host's models they name (registered in ``apps.py``)."""
     errors, bad = _setting_type_errors()
     return [
         *errors,

@@ -88,7 +88,6 @@ class Settings:
 
     # -- candidates ----------------------------------------------------------------------
     CANDIDATE_LIMIT: Setting[int] = Setting(10, "int", minimum=1)
-    THUMBNAIL_WIDTH: Setting[int] = Setting(330, "int", minimum=20)
     # Width of the thumbnails a ranking run scores. At a standard Commons width >=
     # TARGET_WIDTH the winner is stored from the very bytes that were scored: no
     # separate winner download, and the full original is never fetched.

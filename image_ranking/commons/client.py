@@ -33,28 +33,21 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import requests
 from django.utils.html import strip_tags
-from tenacity import RetryCallState
 
 from image_ranking.commons import categories as commons_categories
 from image_ranking.commons import http
 from image_ranking.commons import schema as commons_schema
 from image_ranking.commons import search as commons_search
-from image_ranking.commons.http import (  # noqa: F401 (re-exported: callers import them here)
-    MAX_REDIRECTS,
-    TRANSIENT_STATUS,
-    Resolver,
-    _Response,
-    _short_url,
-    check_download_url,
-    retry_after_seconds,
-)
+from image_ranking.commons.http import Resolver, _Response, retry_after_seconds
 from image_ranking.commons.ratelimit import RateLimiter
+from image_ranking.commons.records import Candidate, Gathered, WikidataItem
 from image_ranking.conf import conf
+from image_ranking.drops import Drop
 from image_ranking.exceptions import CommonsError, TransientCommonsError
 from image_ranking.poi import PoiInfo, get_poi_adapter
 
@@ -85,58 +78,6 @@ MAX_DESCRIPTION_CHARS = 1000
 WIKIDATA_ID = re.compile(r"Q[1-9][0-9]*")
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One candidate image for a POI, as Commons describes it (all text is plain text)."""
-
-    title: str  # "File:Tour Eiffel.jpg"
-    image_url: str  # original file URL (never downloaded by the ranking service)
-    thumbnail_url: str  # the thumburl the API returned (never built by hand)
-    thumbnail_width: int | None
-    thumbnail_height: int | None
-    width: int | None  # original size
-    height: int | None
-    mime: str
-    sha1: str
-    page_url: str  # file description page
-    author: str = ""
-    license_name: str = ""
-    license_url: str = ""
-    attribution_required: bool = True
-    source: str = "commons"  # "commons" or "wikidata"
-    search_rank: int | None = None
-    filtered_reason: str = ""  # non-empty: dropped before scoring, and why
-    # Relevance evidence from extmetadata (no extra request):
-    categories: tuple[str, ...] = ()  # without "Category:", e.g. "Clock Tower (Graz)"
-    assessments: tuple[str, ...] = ()  # "featured", "quality", "valued", "poty"...
-    latitude: float | None = None  # the file's geotag (GPSLatitude/GPSLongitude)
-    longitude: float | None = None
-    description: str = ""  # ImageDescription, plain text
-    object_name: str = ""  # ObjectName, plain text
-    # How it was found: "wikidata" (P18), "depicts", "category", "geo", "name".
-    found_by: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class WikidataItem:
-    """What Wikidata says about a POI's item (``wbgetentities``)."""
-
-    qid: str
-    image: str | None = None  # P18 as "File:..." title
-    commons_category: str | None = None  # P373, without "Category:"
-    coordinates: tuple[float, float] | None = None  # P625 (lat, lon)
-    commonswiki: str | None = None  # sitelink title on Commons ("Category:..." or a gallery)
-    labels: dict[str, str] = field(default_factory=dict)  # language -> label
-
-
-@dataclass
-class Gathered:
-    """A POI's Wikidata item and candidates (filtered ones included, P18 first)."""
-
-    item: WikidataItem | None
-    candidates: list[Candidate]
-
-
 # ------------------------------------------------------------------ parsing and filters
 
 
@@ -157,26 +98,27 @@ def standard_thumb_width(width: int) -> int:
     return STANDARD_THUMB_WIDTHS[-1]
 
 
-def filter_reason(candidate: Candidate) -> str:
-    """Why a candidate cannot be a POI photo, from the file alone ("" if it can): its type,
-    size, shape, and what its title says it is ("Map of Paris.jpg"). What its categories
-    say is weighed by the relevance judge (a geotag outweighs them)."""
+def filter_drop(candidate: Candidate) -> tuple[str, dict[str, Any]]:
+    """Why a candidate cannot be a POI photo, from the file alone: a ``Drop`` code and its
+    details (``("", {})`` if it can be one): its type, size, shape, and what its title says
+    it is ("Map of Paris.jpg"). What its categories say is weighed by the relevance judge
+    (a geotag outweighs them)."""
     mime = (candidate.mime or "").lower()
     if mime not in RASTER_MIMES:
-        return f"not a raster photo ({mime or 'unknown type'})"
+        return Drop.NOT_RASTER, {"mime": mime}
     noun = commons_categories.about_non_photo(candidate.title)
     if noun:
-        return f"title marks a map, plan, logo, flag or diagram ({noun!r})"
+        return Drop.TITLE_NOT_PHOTO, {"word": noun}
     width, height = candidate.width or 0, candidate.height or 0
     if width and width < conf.MIN_IMAGE_WIDTH:
-        return f"too small ({width} px wide, under {conf.MIN_IMAGE_WIDTH})"
+        return Drop.TOO_SMALL, {"width": width, "min_width": conf.MIN_IMAGE_WIDTH}
     if width and height:
         ratio = max(width / height, height / width)
         if ratio > conf.MAX_ASPECT_RATIO:
-            return f"extreme aspect ratio ({ratio:.1f}:1)"
+            return Drop.ASPECT_RATIO, {"ratio": round(ratio, 3)}
     if not candidate.thumbnail_url:
-        return "no thumbnail URL"
-    return ""
+        return Drop.NO_THUMBNAIL, {}
+    return "", {}
 
 
 def _meta(extmetadata: dict[str, Any], key: str) -> str:
@@ -274,7 +216,8 @@ def candidate_from_page(
         object_name=_meta(meta, "ObjectName"),
         found_by=("wikidata",) if source == "wikidata" else (),
     )
-    return replace(candidate, filtered_reason=filter_reason(candidate))
+    drop, detail = filter_drop(candidate)
+    return replace(candidate, drop=drop, drop_detail=detail)
 
 
 def query_pages(payload: Any) -> list[dict[str, Any]]:
@@ -370,7 +313,7 @@ class CommonsClient:
         resolve: Resolver | None = None,
     ) -> None:
         """``wait_for_budget=False`` for web requests: never sleep (see http.Transport)."""
-        self.thumb_width = standard_thumb_width(thumb_width or conf.THUMBNAIL_WIDTH)
+        self.thumb_width = standard_thumb_width(thumb_width or conf.RANKING_THUMBNAIL_WIDTH)
         self.limiter = limiter or RateLimiter()
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = conf.USER_AGENT
@@ -565,19 +508,6 @@ class CommonsClient:
             return _merge(more, found, first.found_by)
         return _merge(found, more, second.found_by)
 
-    def fetch_candidates(
-        self, poi: Any, limit: int = 10, *, include_filtered: bool = False
-    ) -> list[Candidate]:
-        """The POI's candidates (``gather_one``), Wikidata image first."""
-        found = self.gather_one(poi, limit).candidates
-        return [c for c in found if include_filtered or not c.filtered_reason]
-
-    def fetch_candidates_for_pois(
-        self, pois: Iterable[Any], limit: int = 10
-    ) -> dict[Any, list[Candidate]]:
-        """Candidates (filtered ones included) by POI pk: ``gather`` without the items."""
-        return {pk: g.candidates for pk, g in self.gather(list(pois), limit).items()}
-
     def _imageinfo_params(self) -> dict[str, str]:
         # The visible categories in the same request: extmetadata's list holds the hidden
         # tracking and licence ones too ("Pages with maps" on every geotagged file).
@@ -629,14 +559,6 @@ class CommonsClient:
 
     def _with_retries(self, call: Callable[[], Any]) -> Any:
         return self.http.with_retries(call)
-
-    @staticmethod
-    def _backoff(state: RetryCallState) -> float:
-        return http.BACKOFF(state)
-
-    @staticmethod
-    def _log_retry(state: RetryCallState) -> None:
-        http.log_retry(state)
 
 
 def _categories_cut_at(payload: Any) -> int | None:

@@ -44,7 +44,6 @@ class MapOf:
     item: Any
 
 
-NUMBER = (int, float)
 TEXT_OR_NUMBER = (str, int, float, bool)
 
 # A value in several languages (``iiextmetadatamultilang``): {"en": ..., "_type": "lang"}.

@@ -32,14 +32,11 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from image_ranking.commons.categories import about_non_photo
+from image_ranking.commons.records import Candidate, WikidataItem
 from image_ranking.conf import conf
 from image_ranking.poi import PoiInfo
-
-if TYPE_CHECKING:
-    from image_ranking.commons.client import Candidate, WikidataItem
 
 # Fewer usable files than this after the first query: a second query is worth a request.
 MIN_USABLE = 3
@@ -145,7 +142,7 @@ def second_query(
 def is_usable(c: Candidate) -> bool:
     """Neither filtered nor, by its title or categories, about a map or plan (the judge's
     rule; a geotag keeps a file whose category alone says so)."""
-    if c.filtered_reason or about_non_photo(c.title):
+    if c.drop or about_non_photo(c.title):
         return False
     return c.latitude is not None or not any(about_non_photo(cat) for cat in c.categories)
 

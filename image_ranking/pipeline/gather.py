@@ -21,11 +21,10 @@ from django.utils import timezone
 
 from image_ranking.commons.http import allowed_hosts
 from image_ranking.conf import conf
+from image_ranking.drops import SCORING_TIME, Drop
 from image_ranking.exceptions import CommonsError, CommonsUnreachableError
 from image_ranking.models import ImageCandidate, RankingState, SelectedImage
 from image_ranking.pipeline import judge
-from image_ranking.pipeline.clip_check import REASON as CLIP_REASON
-from image_ranking.pipeline.photo_check import PIXELS_REASON
 from image_ranking.poi import PoiInfo, get_poi_adapter
 
 logger = logging.getLogger(__name__)
@@ -33,12 +32,6 @@ logger = logging.getLogger(__name__)
 # Wikidata's wbgetentities takes at most 50 ids per request.
 MAX_PREFETCH = 50
 
-# filtered_reason prefixes set at scoring time (thumbnail trouble, pixels that are no
-# photo), as opposed to the metadata filters: kept while the file is unchanged.
-THUMBNAIL_REASON = "thumbnail"
-# A transient thumbnail failure ("thumbnail retry 1/3: HTTP 404"): retried on a later
-# run, cleared by --refresh.
-RETRY_REASON = "thumbnail retry"
 # Earlier versions wrote a refused download host onto the candidate ("thumbnail refused:
 # Refusing to download from thumb.wikimedia.org: it is not in IMAGE_RANKING_DOWNLOAD_HOSTS")
 # for good. It is a configuration problem: released as soon as the host is allowed.
@@ -48,7 +41,8 @@ HOST_REFUSED = "not in IMAGE_RANKING_DOWNLOAD_HOSTS"
 def refused_for_configuration(row: Any) -> bool:
     """Whether ``row`` was written off only because its thumbnail host was not allowed,
     and that host is allowed now."""
-    if HOST_REFUSED not in (row.filtered_reason or ""):
+    error = str((row.drop_detail or {}).get("error", ""))
+    if row.drop != Drop.THUMBNAIL_REFUSED or HOST_REFUSED not in error:
         return False
     return (urlsplit(row.thumbnail_url or "").hostname or "") in allowed_hosts()
 
@@ -129,9 +123,9 @@ class CandidateCache:
         """Rows written off for a download host that the settings now allow: tried again."""
         for row in rows:
             if refused_for_configuration(row):
-                row.filtered_reason = ""
+                row.drop, row.drop_detail = "", {}
                 if not self.dry_run:
-                    row.save(update_fields=["filtered_reason", "updated_at"])
+                    row.save(update_fields=["drop", "drop_detail", "updated_at"])
 
     def save(self, poi: Model, fetched: Iterable[Any], item: Any = None) -> list[ImageCandidate]:
         """Upsert Commons candidates by (poi, title), judged against the POI and its
@@ -165,10 +159,10 @@ def update_candidate(obj: ImageCandidate, cand: Any, *, clear_retries: bool = Fa
         obj.scorer_name = obj.scorer_version = ""
         obj.scored_at = None
     same_file = obj.sha1 == cand.sha1 and obj.thumbnail_url == (cand.thumbnail_url or "")
-    retry = obj.filtered_reason.startswith(RETRY_REASON)
+    retry = obj.drop == Drop.THUMBNAIL_RETRY
     keep_thumbnail_reason = (
         obj.pk
-        and obj.filtered_reason.startswith((THUMBNAIL_REASON, PIXELS_REASON, CLIP_REASON))
+        and obj.drop in SCORING_TIME
         and same_file
         and not (retry and clear_retries)
         and not refused_for_configuration(obj)
@@ -197,8 +191,8 @@ def update_candidate(obj: ImageCandidate, cand: Any, *, clear_retries: bool = Fa
     obj.description = getattr(cand, "description", "") or ""
     obj.object_name = (getattr(cand, "object_name", "") or "")[:500]
     obj.found_by = list(getattr(cand, "found_by", ()) or ())
-    if cand.filtered_reason or not keep_thumbnail_reason:
-        obj.filtered_reason = cand.filtered_reason or ""
+    if cand.drop or not keep_thumbnail_reason:
+        obj.mark_dropped(cand.drop, cand.drop_detail)
 
 
 def _persist(poi: Model, rows: list[ImageCandidate], seen: set[str]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import Model
 
+from image_ranking.commons.clients import build_commons_client
 from image_ranking.conf import conf
 from image_ranking.exceptions import (
     CommonsError,
@@ -19,7 +20,7 @@ from image_ranking.exceptions import (
     UnknownScorerError,
 )
 from image_ranking.models import ImageCandidate, SelectedImage
-from image_ranking.pipeline.decide import decide, keep_current, no_image_reason
+from image_ranking.pipeline.decide import decide, no_image_reason, why_keep_current
 from image_ranking.pipeline.gather import CandidateCache
 from image_ranking.pipeline.relevance import DROPPED
 from image_ranking.pipeline.result import Outcome, RankResult
@@ -38,13 +39,6 @@ FATAL_ERRORS: tuple[type[BaseException], ...] = (
 )
 # FATAL_ERRORS, and Wikimedia out of reach (an outage for the run: it stops at once too).
 STOP_ERRORS: tuple[type[BaseException], ...] = (*FATAL_ERRORS, CommonsUnreachableError)
-
-
-def _default_client() -> Any:
-    from image_ranking.commons import client as wikimedia
-
-    # Thumbnails at a standard width >= 800: the winner is stored from the scored bytes.
-    return wikimedia.CommonsClient(thumb_width=conf.RANKING_THUMBNAIL_WIDTH)
 
 
 def _default_scorer() -> Any:
@@ -99,7 +93,7 @@ class Ranker:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = _default_client()
+            self._client = build_commons_client()
         return self._client
 
     @property
@@ -214,7 +208,7 @@ class Ranker:
             return ""
         if selected.chosen_by != SelectedImage.ChosenBy.RANKER or not has_file(poi):
             return ""
-        return keep_current(decision, selected, (self.scorer.name, self.scorer.version))
+        return why_keep_current(decision, selected, (self.scorer.name, self.scorer.version))
 
     # -- many POIs ---------------------------------------------------------------------
 

@@ -28,12 +28,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from image_ranking.commons.categories import about_non_photo, visible
 from image_ranking.commons.search import distance_km
 from image_ranking.conf import conf
+from image_ranking.drops import Drop, format_distance, sentence
 from image_ranking.models import ImageCandidate
 from image_ranking.poi import PoiInfo
 
@@ -72,12 +73,29 @@ ASSESSMENT_FACTORS = {"featured": 1.0, "quality": 0.6, "valued": 0.4}
 class Judgement:
     verdict: str  # "verified" | "likely" | "unknown" | "elsewhere" | "not_a_photo"
     evidence: tuple[str, ...]  # short human lines, e.g. "depicts Q123", "80 m away"
-    reason: str = ""  # for elsewhere/not_a_photo: why it is dropped (filtered_reason)
     strength: float = 0.0  # ordering among relevant candidates (verified > likely > unknown)
+    drop: str = ""  # for elsewhere/not_a_photo: why it is dropped, a ``Drop`` code...
+    detail: dict[str, Any] = field(default_factory=dict, hash=False)  # ...and its details
 
     @property
     def dropped(self) -> bool:
         return self.verdict in DROPPED
+
+    @property
+    def reason(self) -> str:
+        """Why it is dropped, as a sentence ("" if it is not)."""
+        return sentence(self.drop, self.detail)
+
+    @property
+    def place(self) -> str:
+        """The other place a namesake is of ("Boston"), or "" if none is named."""
+        return str(self.detail.get("place", ""))
+
+
+def _dropped(verdict: str, drop: str, detail: dict[str, Any], *weak: str) -> Judgement:
+    """A dropping judgement whose first line of evidence is its reason."""
+    why = sentence(drop, detail)
+    return Judgement(verdict, (why, *weak), 0.0, drop, detail)
 
 
 def normalise(text: str) -> str:
@@ -97,12 +115,6 @@ def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 1000 * distance_km(a, b)
 
 
-def format_distance(metres: float) -> str:
-    if metres < 1000:
-        return f"{metres:.0f} m away"
-    return f"{metres / 1000:.1f} km away" if metres < 10_000 else f"{metres / 1000:.0f} km away"
-
-
 def assessment_bonus(assessments: Iterable[str]) -> float:
     """Score points Commons' Featured/Quality/Valued review adds to a relevant file."""
     factor = max((ASSESSMENT_FACTORS.get(a.strip().lower(), 0.0) for a in assessments), default=0)
@@ -114,31 +126,37 @@ def _field(candidate: Any, name: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def _not_a_photo(title: str, categories: Iterable[str], geotagged: bool) -> tuple[str, str]:
-    """(why the file is dropped as not a photo, or ""; what a category says that a geotag
-    outweighs, or ""). Categories alone never outweigh a camera's position."""
-    about = next((f"Category:{c}" for c in categories if about_non_photo(c)), "")
+def _not_a_photo(
+    title: str, categories: Iterable[str], geotagged: bool
+) -> tuple[Judgement | None, str]:
+    """(the judgement dropping the file as not a photo, or None; what a category says that
+    a geotag outweighs, or ""). Categories alone never outweigh a camera's position."""
+    about = next((c for c in categories if about_non_photo(c)), "")
     if about and not geotagged:
-        return f"not a photo: {about}", ""
+        return _dropped(NOT_A_PHOTO, Drop.NOT_A_PHOTO_CATEGORY, {"category": about}), ""
     noun = about_non_photo(title)
     if noun:
-        return f"not a photo: the title names a {noun}", ""
-    return "", about
+        return _dropped(NOT_A_PHOTO, Drop.NOT_A_PHOTO_TITLE, {"word": noun}), ""
+    return None, f"Category:{about}" if about else ""
 
 
-def _elsewhere_category(categories: Iterable[str], name: str, city: str, own: str) -> str:
-    """A category naming the POI with a place that is not its city, e.g. "X (Boston)"."""
+def _elsewhere_category(
+    categories: Iterable[str], name: str, city: str, own: str
+) -> tuple[str, str]:
+    """A category naming the POI with a place that is not its city, e.g. "X (Boston)",
+    and that place (("", "") if none)."""
     for category in categories:
         if own and normalise(category) == own:
             continue
         match = QUALIFIED.match(category.strip())
         if not match or normalise(match.group("base")) != name:
             continue
-        place = normalise(match.group("paren") or match.group("comma") or match.group("in"))
+        other = match.group("paren") or match.group("comma") or match.group("in")
+        place = normalise(other)
         if city and (_contains(place, city) or _contains(city, place)):
             continue
-        return category
-    return ""
+        return category, other.strip()
+    return "", ""
 
 
 def _elsewhere_description(description: str, name: str, city: str) -> str:
@@ -201,9 +219,9 @@ def judge(candidate: Any, poi: PoiInfo, item: Any = None) -> Judgement:
     found_by = set(_field(candidate, "found_by", ()) or ())
     distance = _distance(candidate, facts)
     geotagged = _field(candidate, "latitude", None) is not None
-    reason, outweighed = _not_a_photo(title, categories, geotagged)
-    if reason:
-        return Judgement(NOT_A_PHOTO, (reason,), reason, 0.0)
+    not_a_photo, outweighed = _not_a_photo(title, categories, geotagged)
+    if not_a_photo is not None:
+        return not_a_photo
 
     strong = _strong_evidence(candidate, title, categories, found_by, facts)
     # Kept for the pixels check (photo_check), which tells line art from a photo.
@@ -219,25 +237,23 @@ def judge(candidate: Any, poi: PoiInfo, item: Any = None) -> Judgement:
     if names_city:
         weak.append(f"names {facts.city_label}")
     if strong:
-        return Judgement(VERIFIED, tuple(strong + weak), "", STRENGTH[VERIFIED] + 0.1 * len(strong))
+        return Judgement(VERIFIED, tuple(strong + weak), STRENGTH[VERIFIED] + 0.1 * len(strong))
 
-    elsewhere = _elsewhere_category(categories, facts.name, facts.city, facts.category)
-    if elsewhere:
-        why = f"elsewhere: Category:{elsewhere}"
-        return Judgement(ELSEWHERE, (why, *weak), why, 0.0)
+    category, other = _elsewhere_category(categories, facts.name, facts.city, facts.category)
+    if category:
+        detail = {"category": category, "place": other}
+        return _dropped(ELSEWHERE, Drop.ELSEWHERE_CATEGORY, detail, *weak)
     if far:
-        why = f"elsewhere: {format_distance(distance or 0)}"
-        return Judgement(ELSEWHERE, (why,), why, 0.0)
+        return _dropped(ELSEWHERE, Drop.ELSEWHERE_DISTANCE, {"metres": distance or 0.0})
     place = _elsewhere_description(str(_field(candidate, "description", "")), poi.name, facts.city)
     if place and not names_city and distance is None:
-        why = f"elsewhere: described as in {place}"
-        return Judgement(ELSEWHERE, (why,), why, 0.0)
+        return _dropped(ELSEWHERE, Drop.ELSEWHERE_DESCRIPTION, {"place": place})
 
     near = distance is not None and distance <= conf.RELEVANCE_NEAR_METRES
     in_city = distance is not None or names_city
     if near or (names_poi and in_city):
-        return Judgement(LIKELY, tuple(weak), "", STRENGTH[LIKELY])
-    return Judgement(UNKNOWN, tuple(weak), "", STRENGTH[UNKNOWN])
+        return Judgement(LIKELY, tuple(weak), STRENGTH[LIKELY])
+    return Judgement(UNKNOWN, tuple(weak), STRENGTH[UNKNOWN])
 
 
 def _strong_evidence(
@@ -276,9 +292,3 @@ def _distance(candidate: Any, facts: _Facts) -> float | None:
         return distance_m(facts.point, (float(lat), float(lon)))
     except (TypeError, ValueError):
         return None
-
-
-def place_of(reason: str) -> str:
-    """The other place an "elsewhere" reason names ("Boston"), or "" if none."""
-    match = re.search(r"\(([^()]+)\)$|described as in (.+)$|, ([^,]+)$| in (.+)$", reason)
-    return next((g for g in match.groups() if g), "") if match else ""

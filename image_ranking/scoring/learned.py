@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from image_ranking.conf import conf
-from image_ranking.learning.fitting import HeadFileError, load_head, read_head_bytes
 from image_ranking.scoring.base import Scorer
+from image_ranking.scoring.embeddings import get_backbone
+from image_ranking.scoring.heads import HeadFileError, load_head, read_head_bytes
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -47,8 +48,6 @@ class LearnedScorer(Scorer):
         return f"learned-{self._sha256[:16]}"
 
     def _load(self) -> None:
-        from image_ranking.scoring.embeddings import get_backbone
-
         head, sha256 = load_head(self.head_path)
         backbone = get_backbone(head.backbone, head.backbone_settings)
         self._head, self._backbone, self._sha256 = head, backbone, sha256

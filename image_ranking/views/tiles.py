@@ -165,7 +165,7 @@ def candidate_tile(poi: Model, candidate: ImageCandidate, top_k: int = 0) -> Til
 
 def _not_scored(candidate: ImageCandidate, top_k: int) -> str:
     """Why a candidate has no score, in a curator's words (no setting names)."""
-    if candidate.filtered_reason:
+    if candidate.drop:
         return "dropped before scoring"
     if top_k:
         return f"a ranking run scores only the {top_k} most promising candidates of a POI"

@@ -15,13 +15,8 @@ from cities.models import City, PoiList, PointOfInterest, Validation
 from image_ranking.models import ImageCandidate, SelectedImage
 from tests.image_ranking.ranking_helpers import jpeg
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _commit_immediately(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        yield
+# Old files are deleted on commit: run those callbacks as the real code would.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commit_immediately")]
 
 
 @pytest.fixture

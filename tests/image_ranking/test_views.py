@@ -14,11 +14,13 @@ from django.urls import reverse
 
 from cities.models import City, PoiList, PointOfInterest
 from image_ranking import ranking, scoring
+from image_ranking.drops import Drop
 from image_ranking.exceptions import ImageStorageError, ModelWeightsMissingError
 from image_ranking.models import ImageCandidate, ImageTrainingData, RankingState, SelectedImage
 from image_ranking.views import grid
 
-pytestmark = pytest.mark.django_db
+# Old files are deleted on commit: run those callbacks as the real code would.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commit_immediately")]
 
 REVIEW = reverse("image_ranking:review")
 MARK = reverse("image_ranking:mark")
@@ -26,12 +28,6 @@ UNDO = reverse("image_ranking:undo")
 USE = reverse("image_ranking:use")
 BULK_GOOD = reverse("image_ranking:mark_page_good")
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture(autouse=True)
-def _commit_immediately(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        yield
 
 
 @pytest.fixture
@@ -606,7 +602,10 @@ def test_use_failure_without_javascript_is_a_message(city, curator, monkeypatch)
 def test_dropped_namesakes_are_listed_on_demand_and_a_curator_can_overrule(city, curator):
     reason = "elsewhere: Category:Orsay (Boston)"
     ImageCandidate.objects.filter(title="File:Orsay side.jpg").update(
-        filtered_reason=reason, relevance="elsewhere", evidence=[reason, "5,400 km away"]
+        drop=Drop.ELSEWHERE_CATEGORY,
+        drop_detail={"category": "Orsay (Boston)", "place": "Boston"},
+        relevance="elsewhere",
+        evidence=[reason, "5,400 km away"],
     )
     ImageCandidate.objects.filter(title="File:Orsay front.jpg").update(
         relevance="verified", evidence=["depicts Q23402", "in Category:Musée d'Orsay"]
@@ -631,6 +630,8 @@ def test_dropped_namesakes_are_listed_on_demand_and_a_curator_can_overrule(city,
     assert response.status_code == 302
     assert SelectedImage.objects.get(poi__name="Orsay").title == "File:Orsay side.jpg"
     technical = candidate("Louvre", "side")
-    ImageCandidate.objects.filter(pk=technical.pk).update(filtered_reason="too small (320 px)")
+    ImageCandidate.objects.filter(pk=technical.pk).update(
+        drop=Drop.TOO_SMALL, drop_detail={"width": 320, "min_width": 640}
+    )
     response = curator.post(USE, {"poi": technical.poi_id, "candidate": technical.pk})
     assert response.status_code == 400

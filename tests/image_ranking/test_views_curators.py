@@ -22,7 +22,8 @@ from image_ranking.models import (
 )
 from tests.image_ranking import test_views
 
-pytestmark = pytest.mark.django_db
+# Old files are deleted on commit: run those callbacks as the real code would.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commit_immediately")]
 
 HTMX = test_views.HTMX
 city, curator, staff = test_views.city, test_views.curator, test_views.staff
@@ -32,12 +33,6 @@ BULK_GOOD, UNDO = test_views.BULK_GOOD, test_views.UNDO
 QUEUE = reverse("image_ranking:queue")
 ACT = reverse("image_ranking:queue_act")
 CHOOSE = reverse("image_ranking:queue_choose")
-
-
-@pytest.fixture(autouse=True)
-def _commit_immediately(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        yield
 
 
 @pytest.fixture

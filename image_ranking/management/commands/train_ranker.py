@@ -23,15 +23,16 @@ from image_ranking.conf import conf
 from image_ranking.exceptions import ImageRankingError
 from image_ranking.learning import examples as training_data
 from image_ranking.learning import trainer
+from image_ranking.priors import PRIOR_BACKBONE
 from image_ranking.scoring import embeddings as emb
 
 
 def make_fetcher() -> Callable[[str], bytes]:
     """Download function for labelled images: one Commons client for the whole run, so its
     allowed-host check, size limit and request budget apply (tests inject a fake here)."""
-    from image_ranking.commons.client import CommonsClient
+    from image_ranking.commons.clients import build_commons_client
 
-    client = CommonsClient()
+    client = build_commons_client()
     return lambda url: client.download_image(url, max_bytes=conf.MAX_DOWNLOAD_BYTES)
 
 
@@ -48,7 +49,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--backbone",
-            default=emb.DEFAULT_BACKBONE,
+            default=PRIOR_BACKBONE,
             choices=emb.available_backbones(),
             help="Image encoder (default: %(default)s, which works offline).",
         )
