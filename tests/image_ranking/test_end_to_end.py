@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from PIL import Image
 
 from cities.models import City, PoiList, PointOfInterest, Validation
+from image_ranking.drops import Drop
 from image_ranking.models import ImageCandidate, SelectedImage
 from tests.image_ranking.ranking_helpers import jpeg
 
@@ -248,7 +249,7 @@ def test_a_refused_thumbnail_host_stops_the_run_and_writes_nothing_off(
     message = str(stopped.value)
     assert r.thumb_host in message and "IMAGE_RANKING_DOWNLOAD_HOSTS" in message
     assert message.count("Refusing") == 1  # one message, not one per candidate
-    assert not ImageCandidate.objects.filter(filtered_reason__icontains="refus").exists()
+    assert not ImageCandidate.objects.filter(drop=Drop.THUMBNAIL_REFUSED).exists()
     assert not SelectedImage.objects.exists()
     # Once the setting lists the host, the same candidates are scored and stored.
     settings.IMAGE_RANKING_DOWNLOAD_HOSTS = ["127.0.0.1", r.thumb_host]
@@ -262,10 +263,11 @@ def test_candidates_written_off_for_a_host_are_tried_again_once_it_is_allowed(
     # Earlier versions wrote a refused host onto the candidate, for good.
     run("--all")
     louvre = ImageCandidate.objects.get(title="File:Louvre pyramid.jpg")
-    louvre.filtered_reason = (
-        f"thumbnail refused: Refusing to download from {commons_settings.thumb_host}: "
+    refused = (
+        f"Refusing to download from {commons_settings.thumb_host}: "
         "it is not in IMAGE_RANKING_DOWNLOAD_HOSTS."
     )
+    louvre.mark_dropped(Drop.THUMBNAIL_REFUSED, {"error": refused})
     relevance = louvre.relevance
     louvre.save()
     run("--all")  # the candidate cache is fresh: no new search, the row is released
