@@ -35,6 +35,9 @@ class Drop(models.TextChoices):
     ELSEWHERE_DESCRIPTION = "elsewhere_description", "elsewhere"
     # Scoring time (``pipeline.score``): kept while the file is unchanged.
     THUMBNAIL_REFUSED = "thumbnail_refused", "thumbnail refused"
+    # Its host was not in IMAGE_RANKING_DOWNLOAD_HOSTS: written by earlier versions only
+    # (a refused host now stops the run); released once the host is allowed.
+    HOST_REFUSED = "host_refused", "thumbnail refused"
     THUMBNAIL_UNSCORABLE = "thumbnail_unscorable", "thumbnail could not be decoded or scored"
     THUMBNAIL_RETRY = "thumbnail_retry", "thumbnail retry"
     PIXELS_NOT_PHOTO = "pixels_not_photo", "not a photo (pixels)"
@@ -48,6 +51,7 @@ class Drop(models.TextChoices):
 SCORING_TIME = frozenset(
     {
         Drop.THUMBNAIL_REFUSED,
+        Drop.HOST_REFUSED,
         Drop.THUMBNAIL_UNSCORABLE,
         Drop.THUMBNAIL_RETRY,
         Drop.PIXELS_NOT_PHOTO,
@@ -87,6 +91,7 @@ _SENTENCES: dict[str, Callable[[Mapping[str, Any], int], str]] = {
     Drop.ELSEWHERE_DISTANCE: lambda d, _: f"elsewhere: {format_distance(d['metres'])}",
     Drop.ELSEWHERE_DESCRIPTION: lambda d, _: f"elsewhere: described as in {d['place']}",
     Drop.THUMBNAIL_REFUSED: lambda d, _: f"thumbnail refused: {d['error']}",
+    Drop.HOST_REFUSED: lambda d, _: f"thumbnail refused: {d['error']}",
     Drop.THUMBNAIL_UNSCORABLE: lambda d, _: "thumbnail could not be decoded or scored",
     Drop.THUMBNAIL_RETRY: _retry,
     Drop.PIXELS_NOT_PHOTO: lambda d, _: (

@@ -27,6 +27,7 @@ PATTERNS = [
     ("elsewhere_category", r"elsewhere: Category:(?P<category>.*)"),
     ("elsewhere_distance", r"elsewhere: (?P<amount>[\d.,]+) (?P<unit>m|km) away"),
     ("elsewhere_description", r"elsewhere: described as in (?P<place>.*)"),
+    ("host_refused", r"thumbnail refused: (?P<error>.*not in IMAGE_RANKING_DOWNLOAD_HOSTS.*)"),
     ("thumbnail_refused", r"thumbnail refused: (?P<error>.*)"),
     ("thumbnail_unscorable", r"thumbnail could not be decoded or scored"),
     (
@@ -116,6 +117,7 @@ class Migration(migrations.Migration):
                     ("elsewhere_distance", "elsewhere"),
                     ("elsewhere_description", "elsewhere"),
                     ("thumbnail_refused", "thumbnail refused"),
+                    ("host_refused", "thumbnail refused"),
                     ("thumbnail_unscorable", "thumbnail could not be decoded or scored"),
                     ("thumbnail_retry", "thumbnail retry"),
                     ("pixels_not_photo", "not a photo (pixels)"),

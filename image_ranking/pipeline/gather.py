@@ -32,17 +32,13 @@ logger = logging.getLogger(__name__)
 # Wikidata's wbgetentities takes at most 50 ids per request.
 MAX_PREFETCH = 50
 
-# Earlier versions wrote a refused download host onto the candidate ("thumbnail refused:
-# Refusing to download from thumb.wikimedia.org: it is not in IMAGE_RANKING_DOWNLOAD_HOSTS")
-# for good. It is a configuration problem: released as soon as the host is allowed.
-HOST_REFUSED = "not in IMAGE_RANKING_DOWNLOAD_HOSTS"
 
-
+# Earlier versions wrote a refused download host onto the candidate for good
+# (``Drop.HOST_REFUSED``). It is a configuration problem: released once the host is allowed.
 def refused_for_configuration(row: Any) -> bool:
     """Whether ``row`` was written off only because its thumbnail host was not allowed,
     and that host is allowed now."""
-    error = str((row.drop_detail or {}).get("error", ""))
-    if row.drop != Drop.THUMBNAIL_REFUSED or HOST_REFUSED not in error:
+    if row.drop != Drop.HOST_REFUSED:
         return False
     return (urlsplit(row.thumbnail_url or "").hostname or "") in allowed_hosts()
 

@@ -23,7 +23,10 @@ EXAMPLES = {
     Drop.ELSEWHERE_CATEGORY: {"category": "Clock Tower (Boston)", "place": "Boston"},
     Drop.ELSEWHERE_DISTANCE: {"metres": 12_000.0},
     Drop.ELSEWHERE_DESCRIPTION: {"place": "Boston"},
-    Drop.THUMBNAIL_REFUSED: {"error": "host not allowed"},
+    Drop.THUMBNAIL_REFUSED: {"error": "5000000 bytes, over the limit"},
+    Drop.HOST_REFUSED: {
+        "error": "Refusing to download from x.test: it is not in IMAGE_RANKING_DOWNLOAD_HOSTS."
+    },
     Drop.THUMBNAIL_UNSCORABLE: {},
     Drop.THUMBNAIL_RETRY: {"error": "HTTP 404"},
     Drop.PIXELS_NOT_PHOTO: {"background": 0.8, "colours": 3},

@@ -267,7 +267,7 @@ def test_candidates_written_off_for_a_host_are_tried_again_once_it_is_allowed(
         f"Refusing to download from {commons_settings.thumb_host}: "
         "it is not in IMAGE_RANKING_DOWNLOAD_HOSTS."
     )
-    louvre.mark_dropped(Drop.THUMBNAIL_REFUSED, {"error": refused})
+    louvre.mark_dropped(Drop.HOST_REFUSED, {"error": refused})
     relevance = louvre.relevance
     louvre.save()
     run("--all")  # the candidate cache is fresh: no new search, the row is released
