@@ -95,6 +95,24 @@ def test_a_label_on_a_stale_view_is_refused_and_offered_again(city, curator, bea
     assert ImageTrainingData.objects.get().image_label == "good"
 
 
+def test_a_ranking_run_keeping_the_same_file_does_not_make_a_page_stale(city, curator):
+    louvre = poi("Louvre")
+    seen = version_of(curator, "Louvre")
+    selected = SelectedImage.objects.get(poi=louvre)
+    # A later run re-decides with a new score and keeps the file: the row is saved again.
+    selected.score, selected.scorer_version = 7.5, "v2"
+    selected.save()
+    current_url = selected.source_url
+    data = {"poi": louvre.pk, "image_url": current_url, "label": "good", "version": seen}
+    response = curator.post(MARK, data, **HTMX)
+    assert "Not saved" not in response.content.decode()
+    assert ImageTrainingData.objects.get().image_label == "good"
+    # Another file is another image: the same page is stale now.
+    selected.sha1 = "f" * 40
+    selected.save()
+    assert version_of(curator, "Louvre") != seen
+
+
 def test_a_queue_label_on_a_stale_view_is_refused(city, curator, bea):
     louvre, side = poi("Louvre"), candidate("Louvre", "side")
     seen = version_of(curator, "Louvre")
