@@ -95,7 +95,7 @@ def backwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("image_ranking", "0010_review_claims"),
+        ("image_ranking", "0005_review_claims"),
     ]
 
     operations = [
