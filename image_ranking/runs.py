@@ -163,6 +163,9 @@ class Progress:
     total: int
     counts: Counter[str]
     batch_size: int
+    # Wikimedia requests this run has made so far (API calls and downloads): with the
+    # budget, what the time left is made of.
+    requests: int = 0
 
     @property
     def batch_done(self) -> bool:
@@ -348,6 +351,7 @@ class RankingRunner:
     ) -> str:
         assert self.plan is not None
         total, batch_size = self.plan.total, self.options.batch_size
+        before = _request_count(ranker.client)
         try:
             for batch in self._batches():
                 for result in ranker.rank_many(batch, batch_size=len(batch)):
@@ -361,7 +365,8 @@ class RankingRunner:
                     self._heartbeat()
                     done = sum(counts.values())
                     if progress is not None:
-                        progress(Progress(result, done, total, counts, batch_size))
+                        requests = _request_count(ranker.client) - before
+                        progress(Progress(result, done, total, counts, batch_size, requests))
                     if self._stop and done < total:
                         return INTERRUPTED
                     if self._commons_streak >= OUTAGE_STREAK and done < total:

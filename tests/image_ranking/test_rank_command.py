@@ -163,6 +163,9 @@ def test_progress_line_per_batch_when_not_a_terminal(three, caplog):
     assert "Processed 2/3 POIs" in out and "Processed 3/3 POIs" in out
     assert "Processed 1/3 POIs" not in out
     assert any("Processed 2/3 POIs" in r.getMessage() for r in caplog.records)
+    # The runner hands its requests so far to the progress: the time left is estimated.
+    assert "left" in out.split("Processed 2/3 POIs")[1].splitlines()[0]
+    assert out.split("Processed 3/3 POIs")[1].splitlines()[0].endswith("; done")
 
 
 def test_verbose_prints_each_poi(three):

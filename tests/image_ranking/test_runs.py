@@ -308,3 +308,12 @@ def test_a_run_first_sweeps_old_orphan_files(pois, commons, clock, settings):
     assert not orphan.exists()
     stored = [PointOfInterest.objects.get(pk=p.pk).image_file for p in pois]
     assert all(f and f.storage.exists(f.name) for f in stored)  # the run's own files stay
+
+
+def test_progress_carries_the_requests_made_so_far(commons, pois, clock):
+    """The time left is estimated from them (``management/progress.py``)."""
+    seen = []
+    result = runner(commons, clock, batch_size=2).run(lambda p: seen.append(p.requests))
+    assert len(seen) == len(NAMES)
+    assert seen == sorted(seen) and seen[0] > 0  # cumulative, counted from the first batch
+    assert seen[-1] == result["request_count"] == commons.request_count
