@@ -24,9 +24,11 @@ server time on SQLite with 10,000 POIs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -66,15 +68,16 @@ def report(rows: list[dict]) -> None:
     print("\nRanking run over the new POIs (missing images only), stand-in scorer:")
     print(
         "| POIs | ranked | queries/POI | requests/POI | ms/POI | peak RSS MB "
-        "| prepare ms | vs first size (ms/POI) |"
+        "| run's peak over its start MB | prepare ms | vs first size (ms/POI) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         run = r["run"]
         print(
             f"| {r['size']:,} | {run['pois']} | {run['queries'] / run['pois']:.1f} "
             f"| {run['requests'] / run['pois']:.2f} | {run['ms'] / run['pois']:.1f} "
-            f"| {run['peak_mb']:.0f} | {run['prepare_ms']:.0f} "
+            f"| {run['peak_mb']:.0f} | {run['peak_mb'] - run['rss_before_mb']:.0f} "
+            f"| {run['prepare_ms']:.0f} "
             f"| {(run['ms'] / run['pois']) / (base['run']['ms'] / base['run']['pois']):.2f}x |"
         )
     pages = list(base["pages"])
@@ -106,6 +109,8 @@ def child(size: int, args: argparse.Namespace) -> None:
     sys.path.insert(0, str(REPO))
     from bench import harness
 
+    # Production settings: DEBUG off (no query log, no template debug), plain HTTP.
+    os.environ.update(DEBUG="false", SECRET_KEY="bench-" + "x" * 60, SECURE_SSL_REDIRECT="false")
     harness.setup(f"bench-scale-{size}-")
     from tests.commons_replica import CommonsReplica
     from tests.image_ranking.ranking_helpers import BrightnessScorer
@@ -116,6 +121,7 @@ def child(size: int, args: argparse.Namespace) -> None:
     new_pois = generate(size, args.new, replica)
     generate_s = time.perf_counter() - started
     run = measure_run(new_pois)
+    print_sql_profile()
     pages = measure_pages(args.repeat)
     replica.close()
     print(repr({"size": size, "generate_s": generate_s, "run": run, "pages": pages}))
@@ -179,7 +185,10 @@ def generate(size: int, new_share: float, replica) -> list[int]:
         PoiList(city=city, name=f"List {n}") for n in range(max(1, size // 200))
     )
     through = PoiList.pois.through
-    links = [through(poilist_id=lists[n % len(lists)].pk, pointofinterest_id=p.pk) for n, p in enumerate(pois)]
+    links = [
+        through(poilist_id=lists[n % len(lists)].pk, pointofinterest_id=p.pk)
+        for n, p in enumerate(pois)
+    ]
     links += [
         through(poilist_id=lists[(n + 1) % len(lists)].pk, pointofinterest_id=p.pk)
         for n, p in enumerate(pois)
@@ -237,9 +246,7 @@ def generate(size: int, new_share: float, replica) -> list[int]:
                 )
             )
     ImageCandidate.objects.bulk_create(candidates, batch_size=2000)
-    first = dict(
-        ImageCandidate.objects.filter(search_rank=0).values_list("poi_id", "id")
-    )
+    first = dict(ImageCandidate.objects.filter(search_rank=0).values_list("poi_id", "id"))
 
     # Stored images: a real small file per POI, and the provenance row.
     data = photo(0)[:20_000]  # bytes on disk; the page never decodes them
@@ -312,8 +319,7 @@ def generate(size: int, new_share: float, replica) -> list[int]:
     # Labels: two curators, a third of the stored images labelled, some twice.
     user_model = get_user_model()
     curators = [
-        user_model.objects.create_user(f"curator{n}", password="x", is_staff=True)
-        for n in range(2)
+        user_model.objects.create_user(f"curator{n}", password="x", is_staff=True) for n in range(2)
     ]
     labels = []
     for n, p in enumerate(with_image):
@@ -381,11 +387,8 @@ def measure_run(new_pois: list[int]) -> dict:
     from image_ranking.models import RankingRun
 
     count = [0]
-
-    def counter(execute, sql, params, many, context):
-        count[0] += 1
-        return execute(sql, params, many, context)
-
+    counter = counting(count)
+    rss_before = peak_mb("VmRSS")
     reset_peak()
     started = time.perf_counter()
     with connection.execute_wrapper(counter):
@@ -408,21 +411,49 @@ def measure_run(new_pois: list[int]) -> dict:
         "requests": result["request_count"],
         "ms": elapsed,
         "peak_mb": peak_mb(),
+        "rss_before_mb": rss_before,
         "prepare_ms": prepare_ms,
         "status": run.status if run else "",
     }
 
 
+SQL_TIMES: dict[str, list[float]] = {}
+
+
+def counting(count: list[int]):
+    """A database execute wrapper adding one to ``count[0]`` per query (and, with
+    ``BENCH_SCALE_SQL=1``, the time per statement shape, printed to stderr)."""
+    profile = os.environ.get("BENCH_SCALE_SQL") == "1"
+
+    def counter(execute, sql, params, many, context):
+        count[0] += 1
+        if not profile:
+            return execute(sql, params, many, context)
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            shape = re.sub(r"%s(, %s)*", "?", sql)[:300]
+            SQL_TIMES.setdefault(shape, []).append(time.perf_counter() - began)
+
+    return counter
+
+
+def print_sql_profile() -> None:
+    top = sorted(SQL_TIMES.items(), key=lambda kv: -sum(kv[1]))[:15]
+    for shape, times in top:
+        print(f"{sum(times) * 1000:8.0f} ms {len(times):6d}x  {shape}", file=sys.stderr)
+
+
 def reset_peak() -> None:
-    try:
+    with contextlib.suppress(OSError):
         Path(f"/proc/{os.getpid()}/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
-def peak_mb() -> float:
+def peak_mb(field: str = "VmHWM") -> float:
+    """The process's peak (or, with ``VmRSS``, current) resident memory in MB."""
     for line in Path(f"/proc/{os.getpid()}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -432,7 +463,6 @@ def measure_pages(repeat: int) -> dict[str, tuple[float, int]]:
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     from cities.models import PoiList, PointOfInterest
 
@@ -473,14 +503,15 @@ def measure_pages(repeat: int) -> dict[str, tuple[float, int]]:
     for name, url in pages.items():
         url = url.replace("/review/", prefix, 1)
         headers = {"HTTP_HX_REQUEST": "true"} if "htmx" in name else {}
-        times, queries = [], 0
+        times = []
         for _ in range(repeat + 1):  # the first warms caches (templates, statements)
-            with CaptureQueriesContext(connection) as captured:
+            count = [0]
+            with connection.execute_wrapper(counting(count)):
                 began = time.perf_counter()
                 response = client.get(url, **headers)
                 times.append((time.perf_counter() - began) * 1000)
             assert response.status_code == 200, (url, response.status_code)
-            queries = len(captured)
+            queries = count[0]
         results[name] = (statistics.median(times[1:]), queries)
     return results
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
 from django.utils.html import format_html
 
 from cities.models import City, PoiList, PointOfInterest, Validation
@@ -21,9 +23,13 @@ class CityAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [PoiListInline]
 
-    @admin.display(description="POIs")
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # Counted in the list's query, not one query per row.
+        return super().get_queryset(request).annotate(poi_total=Count("pois"))
+
+    @admin.display(description="POIs", ordering="poi_total")
     def poi_count(self, obj: City) -> int:
-        return obj.pois.count()
+        return obj.poi_total if hasattr(obj, "poi_total") else obj.pois.count()
 
 
 @admin.register(PointOfInterest)
@@ -57,10 +63,14 @@ class PoiListAdmin(admin.ModelAdmin):
     list_filter = ["city"]
     search_fields = ["name", "city__name"]
     filter_horizontal = ["pois"]
+    list_select_related = ["city"]
 
-    @admin.display(description="POIs")
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(poi_total=Count("pois"))
+
+    @admin.display(description="POIs", ordering="poi_total")
     def size(self, obj: PoiList) -> int:
-        return obj.pois.count()
+        return obj.poi_total if hasattr(obj, "poi_total") else obj.pois.count()
 
 
 @admin.register(Validation)
@@ -76,7 +86,8 @@ class ValidationAdmin(admin.ModelAdmin):
     ]
     list_filter = ["resolved", "context", "aggregate", "city"]
     search_fields = ["description", "poi__name", "city__name"]
-    list_select_related = ["city", "poi"]
+    # A POI's name names its city: without poi__city, one query per row.
+    list_select_related = ["city", "poi__city"]
     list_editable = ["resolved"]
     raw_id_fields = ["poi"]
     date_hierarchy = "created_at"

@@ -114,10 +114,20 @@ class PointOfInterest(models.Model):
             self.save(update_fields=["image_file"])
 
 
+class PoiListManager(models.Manager):
+    """A list's name names its city (``__str__``): the city comes in the same query, so a
+    page of lists (filters, admin choices) is one query however many lists there are."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().select_related("city")
+
+
 class PoiList(models.Model):
     city = models.ForeignKey(City, on_delete=models.CASCADE, related_name="poi_lists")
     name = models.CharField(max_length=200)
     pois = models.ManyToManyField(PointOfInterest, related_name="lists", blank=True)
+
+    objects = PoiListManager()
 
     class Meta:
         verbose_name = "POI list"

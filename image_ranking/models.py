@@ -112,8 +112,21 @@ class ImageCandidate(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["poi", "title"], name="image_candidate_unique_title"),
         ]
-        indexes = [models.Index(fields=["sha1"])]
-        ordering = ["poi", "search_rank", "id"]
+        indexes = [
+            models.Index(fields=["sha1"]),
+            # The default ordering: a POI's candidates in search order, and the admin's
+            # list of every candidate (100,000 rows in a 10,000-POI city) without a sort.
+            models.Index(fields=["poi", "search_rank", "id"], name="image_cand_poi_rank_idx"),
+            # A scorer's newest scores (the ceiling in pipeline/promise.py) and its name in
+            # the admin's filter, without reading every candidate.
+            models.Index(
+                fields=["scorer_name", "scorer_version", "-scored_at"],
+                name="image_cand_scorer_idx",
+            ),
+        ]
+        # poi_id, not poi: ordering by the relation follows the host's POI ordering (city,
+        # name), a join and a sort of every candidate; the column follows the index.
+        ordering = ["poi_id", "search_rank", "id"]
 
     def __str__(self) -> str:
         return self.title
@@ -171,6 +184,10 @@ class SelectedImage(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        # One photo, one POI: every ranked POI asks which of its files others show.
+        indexes = [models.Index(fields=["sha1"], name="image_sel_sha1_idx")]
+
     def __str__(self) -> str:
         return f"{self.title or self.file_name} for POI {self.poi_id}"
 
@@ -222,6 +239,8 @@ class ImageTrainingData(models.Model):
         indexes = [
             models.Index(fields=["poi"], name="image_train_poi_idx"),
             models.Index(fields=["image_label"], name="image_train_label_idx"),
+            # The admin's list and a curator's latest label, newest first.
+            models.Index(fields=["-created_at", "-id"], name="image_train_newest_idx"),
         ]
         ordering = ["-created_at", "-id"]
 

@@ -76,3 +76,58 @@ def test_the_admin_searches_pois_by_the_name_field_the_host_maps(
     html = admin_client.get(url, {"q": "temple"}).content.decode()
     assert "1 result (" in html and "Pantheon" in html
     assert "0 results (" in admin_client.get(url, {"q": "Panth"}).content.decode()
+
+
+def _city_with_history(name: str, pois: int) -> None:
+    """``pois`` POIs, each in a list of its own, with a candidate, a stored image's row,
+    a ranking state, a label, a lease and an open report."""
+    from cities.models import PoiList, Validation
+    from image_ranking.models import (
+        ImageCandidate,
+        ImageTrainingData,
+        RankingState,
+        SelectedImage,
+    )
+
+    city = City.objects.create(name=name, slug=name.lower())
+    run = RankingRun.objects.create(started_at=timezone.now())
+    for n in range(pois):
+        poi = PointOfInterest.objects.create(city=city, name=f"{name} {n}", category="see")
+        PoiList.objects.create(city=city, name=f"List {n}").pois.add(poi)
+        url = f"https://upload.wikimedia.org/{name}{n}.jpg"
+        cand = ImageCandidate.objects.create(poi=poi, title=f"File:{name}{n}.jpg", image_url=url)
+        SelectedImage.objects.create(poi=poi, candidate=cand, chosen_by="ranker", sha1=f"{n}")
+        RankingState.objects.create(poi=poi, outcome="updated")
+        ImageTrainingData.objects.create(poi=poi, image_url=url, image_label="good")
+        RankingLease.objects.create(poi=poi, run=run, expires_at=timezone.now())
+        Validation.objects.create(context="image_ranking", aggregate="no_images", poi=poi)
+
+
+LISTS = [
+    "admin:image_ranking_imagecandidate_changelist",
+    "admin:image_ranking_selectedimage_changelist",
+    "admin:image_ranking_rankingstate_changelist",
+    "admin:image_ranking_imagetrainingdata_changelist",
+    "admin:image_ranking_rankinglease_changelist",
+    "admin:cities_validation_changelist",
+    "admin:cities_poilist_changelist",
+    "admin:cities_pointofinterest_changelist",
+    "admin:cities_city_changelist",
+]
+
+
+@pytest.mark.parametrize("name", LISTS)
+def test_admin_lists_take_as_many_queries_for_many_rows_as_for_few(
+    admin_client, django_assert_max_num_queries, name
+):
+    """A row's POI names its city (and a list its city): without the relations in the
+    list's query, every row costs a query (10,000 POIs: 100 per page)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _city_with_history("Few", 2)
+    with CaptureQueriesContext(connection) as few:
+        assert admin_client.get(reverse(name)).status_code == 200
+    _city_with_history("Many", 12)
+    with django_assert_max_num_queries(len(few)):
+        assert admin_client.get(reverse(name)).status_code == 200
