@@ -121,6 +121,25 @@ def seed_design(scenario, replica, scorer) -> tuple[dict[str, str], int]:
     return chosen, requests
 
 
+def pick_percentile(scenario, chosen: dict[str, str]) -> float:
+    """The mean percentile of the chosen photo's human score (here the brightness the
+    stand-in scorer sees) among the POI's usable photos (photos of it, wide enough, any
+    of them stored by the seed or the pipeline); a wrong pick counts 0. 1.00: always the
+    best."""
+    values = []
+    for name, title in chosen.items():
+        usable = [
+            f.brightness
+            for f in scenario.files.values()
+            if scenario.shows(f.title, name) and f.size[0] >= conf.MIN_IMAGE_WIDTH
+        ]
+        if not usable:
+            continue
+        picked = scenario.files[title].brightness if scenario.shows(title, name) else -1
+        values.append(sum(b <= picked for b in usable) / len(usable))
+    return sum(values) / len(values) if values else float("nan")
+
+
 def measure(scenario, chosen: dict[str, str], sha1s: dict[str, str]) -> dict[str, float]:
     with_photo = scenario.with_photo()
     right = [name for name, title in chosen.items() if scenario.shows(title, name)]
@@ -132,15 +151,17 @@ def measure(scenario, chosen: dict[str, str], sha1s: dict[str, str]) -> dict[str
         "precision": len(right) / len(chosen) if chosen else 1.0,
         "coverage": len(covered) / len(with_photo),
         "two_pois": shared,
+        "pick": pick_percentile(scenario, chosen),
         "wrong": sorted(f"{n} <- {t}" for n, t in chosen.items() if n not in right),
         "missed": sorted(with_photo - covered),
     }
 
 
-def row(label: str, m: dict, requests: float, pois: int) -> None:
+def row(label: str, m: dict, requests: float, pois: int, seed: float | None = None) -> None:
+    versus = f"{requests / seed:.2f}x" if seed else "1.00x"
     print(
         f"| {label:<28} | {m['stored']:>6} | {m['precision']:>9.2f} | {m['coverage']:>8.2f} "
-        f"| {m['two_pois']:>9} | {requests / pois:>12.2f} |"
+        f"| {m['two_pois']:>9} | {m['pick']:>4.2f} | {requests / pois:>12.2f} | {versus} |"
     )
 
 
@@ -176,6 +197,7 @@ def print_details(first, rerun, refreshed, pois: int, ours_requests: int, seed, 
 
 
 def main() -> None:
+    harness.margin_option()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ideal", action="store_true", help="the scenario in the old shapes")
     real = not parser.parse_args().ideal
@@ -208,11 +230,11 @@ def main() -> None:
     )
     print(
         "| design                       | stored | precision | coverage | two POIs  "
-        "| requests/POI |"
+        "| pick | requests/POI | vs seed |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     row("seed (name search, best look)", seed, seed_requests, pois)
-    row("relevance pipeline, 1st run", ours, ours_requests, pois)
+    row("relevance pipeline, 1st run", ours, ours_requests, pois, seed_requests)
     print_details(first, rerun, refreshed, pois, ours_requests, seed, ours)
     replica.close()
 

@@ -73,7 +73,33 @@ def line(label: str, requests: int, pois: int) -> None:
     )
 
 
+def pick_percentile(scenario: scenario_paris.Scenario) -> float:
+    """The mean percentile of the stored photo's human score (here the brightness the
+    stand-in scorer sees) among the POI's usable photos (photos in its results, wide
+    enough); 1.00: always the best."""
+    from image_ranking.models import SelectedImage
+
+    values = []
+    for selected in SelectedImage.objects.select_related("poi").exclude(chosen_by="fallback"):
+        titles = set(scenario.searches.get(selected.poi.name, []))
+        qid = selected.poi.wikidata_id
+        if qid and qid in scenario.wikidata:
+            titles.add(scenario.wikidata[qid])
+        usable = [
+            scenario.files[t].brightness
+            for t in titles
+            if scenario.files[t].kind == "photo" and scenario.files[t].width >= conf.MIN_IMAGE_WIDTH
+        ]
+        if usable and selected.title in scenario.files:
+            picked = scenario.files[selected.title].brightness
+            values.append(sum(b <= picked for b in usable) / len(usable))
+    return sum(values) / len(values) if values else float("nan")
+
+
 def main() -> None:
+    from bench import harness
+
+    harness.margin_option()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--top-k",
@@ -104,6 +130,7 @@ def main() -> None:
     pois = len(scenario.poi_names)
     spec = scenario.spec_requests()
     first = rank("--missing-only")
+    pick = pick_percentile(scenario)
     rerun = rank("--all")
     refreshed = rank("--all", "--refresh")  # as when the candidate cache has expired
     first_requests, rerun_requests = first["request_count"], rerun["request_count"]
@@ -126,6 +153,7 @@ def main() -> None:
         f"suitable image, {first['failed_count']} failed; {len(downloads)} thumbnail downloads, "
         f"{sum('/thumb/' not in d for d in downloads)} originals"
     )
+    print(f"picks: mean percentile of the stored photo among the POI's usable photos {pick:.3f}")
     replica.close()
 
 

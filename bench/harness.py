@@ -45,3 +45,19 @@ def point_at(replica: Any, scorer: Any) -> None:
     settings.IMAGE_RANKING_RATE_LIMIT_BURST = 10_000
     scoring.get_scorer = lambda name=None: scorer
     call_command("migrate", verbosity=0)
+
+
+def margin_option() -> None:
+    """``--margin M``: how much better a file left undownloaded may be (``promise.MARGIN``),
+    to measure the trade between requests and picks."""
+    import argparse
+
+    from image_ranking.pipeline import promise
+
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--margin", type=float, default=None)
+    args, rest = parser.parse_known_args()
+    sys.argv[1:] = rest
+    if args.margin is not None:
+        promise.MARGIN = args.margin
+    print(f"promise.MARGIN = {promise.MARGIN:g}")

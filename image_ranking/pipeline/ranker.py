@@ -183,6 +183,8 @@ class Ranker:
         else:
             reason = no_image_reason(decision, self.threshold, name)
             self.storer.store_nothing(poi, selected, result, reason, _doubt(candidates, selected))
+        if self.scoring.stopped:  # why some files were never downloaded, in one line
+            result.message = f"{result.message} ({self.scoring.stopped})".strip()
         self.storer.record(poi, result)
         if result.chosen is not None and result.chosen.sha1:
             self._claimed[result.chosen.sha1] = (_city_key(poi), poi.pk)

@@ -5,6 +5,10 @@ only for a file never scored by this scorer, once per run (an in-memory LRU by s
 and the winner is later stored from those very bytes. Downloaded thumbnails that are
 plans, maps or logos (``photo_check``) are dropped before the scorer sees them.
 
+Within a tier, thumbnails go in order of promise (``promise.py``: the Wikidata image,
+assessed files, large landscape photos first) and stop once the best file scored so far
+cannot be beaten by the rest by more than ``promise.MARGIN``.
+
 Failures: a refused download (host, size) and content that decodes but cannot be scored
 are permanent; a 404, an HTML page or a truncated body is marked for a retry
 (``Drop.THUMBNAIL_RETRY``, "thumbnail retry n/3") and tried again on a later run
@@ -36,7 +40,7 @@ from image_ranking.exceptions import (
 )
 from image_ranking.media.images import open_image
 from image_ranking.models import ImageCandidate, SelectedImage
-from image_ranking.pipeline import clip_check
+from image_ranking.pipeline import clip_check, promise
 from image_ranking.pipeline.decide import scoring_order, tier
 from image_ranking.pipeline.photo_check import check_image
 from image_ranking.pipeline.relevance import NOT_A_PHOTO, TIERS
@@ -51,6 +55,8 @@ BYTES_CACHE_SIZE = 64
 SCORE_FIELDS = ["score", "scorer_name", "scorer_version", "scored_at"]
 # Details are short: an error message is cut to this many characters.
 MAX_ERROR_CHARS = 200
+# POIs between two readings of the scorer's ceiling (one query): it moves as scores come.
+CEILING_EVERY = 10
 
 
 class ThumbnailScorer:
@@ -64,6 +70,9 @@ class ThumbnailScorer:
         self.dry_run = dry_run
         self._bytes: OrderedDict[str, bytes] = OrderedDict()
         self._attempted: set[str] = set()  # thumbnails that failed in this run
+        self._ceiling: promise.Ceiling | None = None
+        self._calls = 0
+        self.stopped = ""  # the last POI's stop line ("" if everything was downloaded)
 
     def retry_due(self, cand: ImageCandidate) -> bool:
         """A transient thumbnail failure from an earlier run, still within the bound."""
@@ -92,23 +101,26 @@ class ThumbnailScorer:
         ``place``: the POI's name and city, for the optional CLIP check.
         """
         usable = [c for c in candidates if not c.drop or self.retry_due(c)]
-        ordered = scoring_order(usable)
+        ordered = promise.promise_order(scoring_order(usable))
         budget = [
             c
             for c in ordered[: conf.SCORE_TOP_K or len(ordered)]
             if c.sha1 not in taken or not c.sha1
         ]
-        scored = 0
+        scored, self.stopped = 0, ""
+        self._calls += 1
         for level in TIERS:
             group = [c for c in budget if tier(c) == level]
-            scored += self._score_group(group, place)
+            scored += self._score_group(group, place, threshold)
             if threshold is not None and any(
                 c.score is not None and c.score >= threshold and not c.drop for c in group
             ):
                 break
         return scored
 
-    def _score_group(self, to_score: list[ImageCandidate], place: tuple[str, str]) -> int:
+    def _score_group(
+        self, to_score: list[ImageCandidate], place: tuple[str, str], threshold: float | None
+    ) -> int:
         if not to_score:
             return 0
         scorer = self._scorer()
@@ -118,6 +130,30 @@ class ThumbnailScorer:
             return 0
         self._reuse_scores(missing, name, version)
         missing = [c for c in missing if not c.score_is_current(name, version)]
+        if threshold is None:  # the review page: every alternative gets its score
+            return self._score_now(missing, scorer, place)
+        limit = self.ceiling(name, version)
+        scored = 0
+        for n, cand in enumerate(missing):  # in order of promise, one download at a time
+            best = _best(to_score, name, version)
+            if best is not None and best.score >= threshold and limit.reached(best.score):
+                self.stopped = promise.stop_line(best, len(missing) - n, limit)
+                logger.info("%s", self.stopped)
+                break
+            scored += self._score_now([cand], scorer, place)
+        return scored
+
+    def ceiling(self, name: str, version: str) -> promise.Ceiling:
+        """The scorer's ceiling, read again every ``CEILING_EVERY`` POIs."""
+        if self._ceiling is None or self._calls % CEILING_EVERY == 0:
+            self._ceiling = promise.ceiling(promise.kept_scores(name, version))
+        return self._ceiling
+
+    def _score_now(self, missing: list[ImageCandidate], scorer: Any, place: tuple[str, str]) -> int:
+        """Download, check and score ``missing`` now; returns how many were scored."""
+        if not missing:
+            return 0
+        name, version = scorer.name, scorer.version
         groups, payloads, images = self._download(missing)
         if conf.RELEVANCE_CLIP_CHECK and payloads:
             groups, payloads = self._clip_filter(scorer, groups, payloads, images, place)
@@ -295,6 +331,12 @@ class ThumbnailScorer:
 
 def _short(exc: Exception) -> str:
     return str(exc)[:MAX_ERROR_CHARS]
+
+
+def _best(candidates: Sequence[ImageCandidate], name: str, version: str) -> Any:
+    """The best kept candidate scored by this scorer, if any."""
+    scored = [c for c in candidates if not c.drop and c.score_is_current(name, version)]
+    return max(scored, key=lambda c: c.score, default=None)
 
 
 def _stored_copy(sha1: str) -> bytes | None:
