@@ -212,6 +212,7 @@ def main() -> None:
     before = len(replica.requests)
     first = rank("--missing-only")
     ours_requests = len(replica.requests) - before
+    kinds = harness.request_kinds(replica.requests[before:])
     rerun = rank("--all")
     refreshed = rank("--all", "--refresh")  # as when the candidate cache has expired
     stored = {
@@ -236,6 +237,7 @@ def main() -> None:
     row("seed (name search, best look)", seed, seed_requests, pois)
     row("relevance pipeline, 1st run", ours, ours_requests, pois, seed_requests)
     print_details(first, rerun, refreshed, pois, ours_requests, seed, ours)
+    print(f"first run's requests by kind: {kinds}")
     replica.close()
 
 

@@ -130,6 +130,7 @@ def main() -> None:
     pois = len(scenario.poi_names)
     spec = scenario.spec_requests()
     first = rank("--missing-only")
+    kinds = harness.request_kinds(list(replica.requests))
     pick = pick_percentile(scenario)
     rerun = rank("--all")
     refreshed = rank("--all", "--refresh")  # as when the candidate cache has expired
@@ -153,6 +154,7 @@ def main() -> None:
         f"suitable image, {first['failed_count']} failed; {len(downloads)} thumbnail downloads, "
         f"{sum('/thumb/' not in d for d in downloads)} originals"
     )
+    print(f"first run's requests by kind: {kinds}")
     print(f"picks: mean percentile of the stored photo among the POI's usable photos {pick:.3f}")
     replica.close()
 

@@ -61,3 +61,32 @@ def margin_option() -> None:
     if args.margin is not None:
         promise.MARGIN = args.margin
     print(f"promise.MARGIN = {promise.MARGIN:g}")
+
+
+def request_kinds(requests: list[tuple[str, dict[str, str]]]) -> dict[str, int]:
+    """The replica's requests by kind: each search plan, file titles (P18), Wikidata
+    items, thumbnail downloads; what batching across POIs could share."""
+    from collections import Counter
+
+    kinds: Counter[str] = Counter()
+    for path, params in requests:
+        search = params.get("gsrsearch", "")
+        if "wbgetentities" in params.get("action", ""):
+            kinds["wikidata items (50 per request)"] += 1
+        elif "incategory:" in search:
+            kinds["search: category"] += 1
+        elif "haswbstatement:" in search:
+            kinds["search: depicts"] += 1
+        elif "nearcoord:" in search:
+            kinds["search: name near"] += 1
+        elif search:
+            kinds["search: name"] += 1
+        elif params.get("titles"):
+            kinds["file titles (P18, 50 per request)"] += 1
+        elif params.get("generator"):
+            kinds[f"generator {params['generator']}"] += 1
+        elif "/api.php" not in path:
+            kinds["thumbnail downloads"] += 1
+        else:
+            kinds["other API"] += 1
+    return dict(sorted(kinds.items()))

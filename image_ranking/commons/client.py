@@ -57,6 +57,11 @@ logger = logging.getLogger(__name__)
 STANDARD_THUMB_WIDTHS = (20, 40, 60, 120, 250, 330, 500, 960, 1280, 1920, 3840)
 # wbgetentities and titles= accept at most 50 ids/titles per request.
 MAX_IDS_PER_REQUEST = 50
+# gsrlimit's maximum for clients without the bot right.
+MAX_SEARCH_LIMIT = 50
+# POIs whose category searches share one request (``incategory:"A|B|C"``): five pages of
+# ten fill the answer; more would cut the larger categories short.
+CATEGORIES_PER_SEARCH = 5
 RASTER_MIMES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 # extmetadata the client reads (asked with iiextmetadatafilter: smaller answers).
 EXTMETADATA_FIELDS = (
@@ -468,10 +473,11 @@ class CommonsClient:
     def _gather(self, infos: list[PoiInfo], limit: int, *, strict: bool) -> dict[Any, Gathered]:
         items = self.fetch_wikidata_items(p.wikidata_id for p in infos if p.wikidata_id)
         found: dict[Any, tuple[WikidataItem | None, list[Candidate]]] = {}
+        shared = self._category_searches(infos, items, limit)
         for poi in infos:
             item = items.get(poi.wikidata_id) if poi.wikidata_id else None
             try:
-                found[poi.pk] = (item, self._search_poi(poi, item, limit))
+                found[poi.pk] = (item, self._search_poi(poi, item, limit, shared.get(poi.pk)))
             except CommonsError as exc:
                 if strict:
                     raise
@@ -493,13 +499,58 @@ class CommonsClient:
             for pk, (item, candidates) in found.items()
         }
 
-    def _search_poi(self, poi: PoiInfo, item: WikidataItem | None, limit: int) -> list[Candidate]:
-        """The POI's first search, and a second one when the first leaves too little;
-        every file marked with the queries that found it."""
+    def _category_searches(
+        self, infos: Sequence[PoiInfo], items: dict[str, WikidataItem], limit: int
+    ) -> dict[Any, list[Candidate]]:
+        """The first search of POIs with a Commons category, several POIs per request
+        (``incategory:"A|B|C"``); each file goes to the POIs whose category it lists.
+
+        A POI's files are trusted only when the answer was not cut short (fewer files
+        than asked) or it got a full page: the others search alone, as before. A failing
+        shared search is no error either: its POIs search alone.
+        """
+        wanted: dict[Any, str] = {}
+        for poi in infos:
+            item = items.get(poi.wikidata_id) if poi.wikidata_id else None
+            first = commons_search.first_query(poi, item)
+            if first is not None and "category" in first.found_by:
+                wanted[poi.pk] = commons_search.commons_category(item) or ""
+        if len(wanted) < 2:
+            return {}
+        result: dict[Any, list[Candidate]] = {}
+        pks = list(wanted)
+        size = max(1, min(CATEGORIES_PER_SEARCH, MAX_SEARCH_LIMIT // max(1, limit)))
+        for start in range(0, len(pks), size):
+            chunk = {pk: wanted[pk] for pk in pks[start : start + size]}
+            asked = min(MAX_SEARCH_LIMIT, limit * len(chunk))
+            query = commons_search.categories_query(list(chunk.values()))
+            try:
+                files = self.search(query.search, asked)
+            except CommonsError as exc:
+                logger.info("Shared category search failed (%s); searching one by one", exc)
+                continue
+            for pk, category in chunk.items():
+                mine = [c for c in files if _in_category(c, category)][:limit]
+                if len(files) < asked or len(mine) >= limit:
+                    result[pk] = mine
+        return result
+
+    def _search_poi(
+        self,
+        poi: PoiInfo,
+        item: WikidataItem | None,
+        limit: int,
+        first_files: list[Candidate] | None = None,
+    ) -> list[Candidate]:
+        """The POI's first search (``first_files``: its answer, from a shared search), and
+        a second one when the first leaves too little; every file marked with the queries
+        that found it."""
         first = commons_search.first_query(poi, item)
         if first is None:
             return []
-        found = _merge([], self.search(first.search, limit), first.found_by)
+        if first_files is None:
+            first_files = self.search(first.search, limit)
+        found = _merge([], first_files, first.found_by)
         second = commons_search.second_query(poi, item, first, found, limit)
         if second is None or second.search == first.search:
             return found
@@ -571,8 +622,20 @@ def _categories_cut_at(payload: Any) -> int | None:
     return int(head) if head.isdigit() else None
 
 
+def _category_key(name: str) -> str:
+    """Category names as Commons compares them: underscores are spaces, first letter
+    upper case."""
+    name = " ".join(name.removeprefix("Category:").replace("_", " ").split())
+    return name[:1].upper() + name[1:]
+
+
+def _in_category(candidate: Candidate, category: str) -> bool:
+    key = _category_key(category)
+    return any(_category_key(c) == key for c in candidate.categories)
+
+
 def _clamp_limit(limit: int) -> int:
-    return max(1, min(int(limit), 50))
+    return max(1, min(int(limit), MAX_SEARCH_LIMIT))
 
 
 def _poi_info(poi: Any) -> PoiInfo:

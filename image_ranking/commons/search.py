@@ -23,7 +23,9 @@ source of relevance costs its own request. The plan per POI:
      ranking, so after a short page they cannot find anything new and are not asked.
 
 So a POI costs one search, two at most; the Wikidata look-up (50 POIs per request) and
-the P18 images that no search returned (50 per request) are shared by the batch.
+the P18 images that no search returned (50 per request) are shared by the batch, and so
+are the category searches of up to five POIs (``incategory:"A|B|C"``, one request; the
+files' categories say whose they are).
 """
 
 from __future__ import annotations
@@ -83,6 +85,13 @@ def coordinates(poi: PoiInfo, item: WikidataItem | None) -> tuple[float, float] 
 def category_query(category: str) -> Query:
     quoted = category.replace('"', " ")
     return Query(f'incategory:"{quoted}" filetype:bitmap', ("category",))
+
+
+def categories_query(categories: Sequence[str]) -> Query:
+    """Files in any of ``categories``: several POIs' first searches in one request (the
+    client gives each file to the POIs whose category it lists)."""
+    names = "|".join(c.replace('"', " ").replace("|", " ") for c in categories)
+    return Query(f'incategory:"{names}" filetype:bitmap', ("category",))
 
 
 def name_query(name: str) -> Query | None:

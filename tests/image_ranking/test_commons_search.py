@@ -93,3 +93,10 @@ def test_distance():
     assert cs.distance_km(GRAZ, GRAZ) == 0
     assert cs.distance_km((48.2082, 16.3738), GRAZ) == pytest.approx(145, abs=2)  # Vienna
     assert cs.coordinates(PoiInfo(1, "x"), WikidataItem("Q1", coordinates=GRAZ)) == GRAZ
+
+
+def test_categories_share_one_query_without_smuggling_syntax():
+    query = cs.categories_query(["Clock Tower (Graz)", 'Odd "x"|y'])
+    assert query == cs.Query(
+        'incategory:"Clock Tower (Graz)|Odd  x  y" filetype:bitmap', ("category",)
+    )

@@ -561,9 +561,70 @@ def test_gather_batches_items_and_p18_images(client, commons_replica):
     gathered = client.gather(pois)
     assert len(r.wikidata_requests) == 2  # 50 + 10
     assert [len(q["titles"].split("|")) for q in r.api_requests if "titles" in q] == [50, 10]
-    assert client.request_count == 2 + 60 + 2
+    assert client.request_count == 2 + 60 // 5 + 2  # five POIs' categories per search
     assert gathered[7].candidates[0].title == "File:Spot 7 P18.jpg"
     assert gathered[7].candidates[0].found_by == ("wikidata",)
+
+
+def test_category_searches_are_shared_and_each_file_goes_to_its_pois(client, commons_replica):
+    r = commons_replica
+    for name, count in (("Uhrturm", 3), ("Kunsthaus", 4), ("Murinsel", 3)):
+        for n in range(count):
+            r.add_file(f"File:{name} {n}.jpg", categories=[name, "Graz"])
+        r.set_wikidata(f"Q{count}{len(name)}", category=name)
+    r.add_file("File:Both.jpg", categories=["Uhrturm", "Murinsel"])
+    pois = [
+        PoiInfo(1, "Uhrturm", "Q37", "Graz"),
+        PoiInfo(2, "Kunsthaus", "Q49", "Graz"),
+        PoiInfo(3, "Murinsel", "Q38", "Graz"),
+    ]
+    gathered = client.gather(pois, limit=10)
+    assert searches(r) == ['incategory:"Uhrturm|Kunsthaus|Murinsel" filetype:bitmap']
+    assert r.api_requests[-1]["gsrlimit"] == "30"  # a page of ten for each
+    assert client.request_count == 2  # wbgetentities + one search for three POIs
+    titles = {pk: [c.title for c in g.candidates] for pk, g in gathered.items()}
+    assert titles[1] == [
+        "File:Uhrturm 0.jpg",
+        "File:Uhrturm 1.jpg",
+        "File:Uhrturm 2.jpg",
+        "File:Both.jpg",
+    ]
+    assert len(titles[2]) == 4 and "File:Both.jpg" in titles[3]
+    assert [c.search_rank for c in gathered[3].candidates] == [0, 1, 2, 3]
+    assert {c.found_by for g in gathered.values() for c in g.candidates} == {("category",)}
+
+
+def test_a_poi_cut_short_by_a_full_shared_answer_searches_alone(client, commons_replica):
+    r = commons_replica
+    for n in range(5):
+        r.add_file(f"File:Big {n}.jpg", categories=["Big"])  # fills the shared answer
+    r.add_file("File:Small 0.jpg", categories=["Small"])
+    r.set_wikidata("Q1", category="Big")
+    r.set_wikidata("Q2", category="Small")
+    gathered = client.gather([PoiInfo(1, "Big", "Q1"), PoiInfo(2, "Small", "Q2")], limit=2)
+    # Thin categories (fewer than three files) add a second query, as before: with
+    # neither city nor coordinates, the files depicting the item.
+    assert searches(r) == [
+        'incategory:"Big|Small" filetype:bitmap',  # 4 asked, 4 answered, all of Big
+        "haswbstatement:P180=Q1",
+        'incategory:"Small" filetype:bitmap',  # cut short: asked alone
+        "haswbstatement:P180=Q2",
+    ]
+    assert [c.title for c in gathered[1].candidates] == ["File:Big 0.jpg", "File:Big 1.jpg"]
+    assert [c.title for c in gathered[2].candidates] == ["File:Small 0.jpg"]
+
+
+def test_a_failing_shared_search_leaves_each_poi_to_search_alone(client, commons_replica, settings):
+    settings.IMAGE_RANKING_MAX_RETRIES = 0
+    r = commons_replica
+    for name in ("A", "B"):
+        for n in range(3):
+            r.add_file(f"File:{name} {n}.jpg", categories=[name])
+        r.set_wikidata(f"Q{ord(name)}", category=name)
+    r.fail_next("/w/api.php", 500)
+    gathered = client.gather([PoiInfo(1, "A", "Q65"), PoiInfo(2, "B", "Q66")])
+    assert searches(r)[1:] == ['incategory:"A" filetype:bitmap', 'incategory:"B" filetype:bitmap']
+    assert len(gathered[1].candidates) == len(gathered[2].candidates) == 3
 
 
 def test_a_failing_search_leaves_only_that_poi_out(client, commons_replica, settings):
