@@ -91,6 +91,9 @@ class ImageCandidate(models.Model):
     found_by = models.JSONField(
         default=list, blank=True, help_text="Queries that found it: wikidata, depicts, ..."
     )
+    article_uses = models.PositiveIntegerField(
+        default=0, help_text="Wiki articles that show it (Commons globalusage, namespace 0)."
+    )
     relevance = models.CharField(
         max_length=20,
         choices=Relevance.choices,

@@ -88,6 +88,7 @@ class ReplicaFile:
     gps: tuple[float, float] | None = None
     assessments: list[str] = field(default_factory=list)  # "featured", "quality"...
     depicts: list[str] = field(default_factory=list)  # Wikidata ids (structured data P180)
+    used_in: list[str] = field(default_factory=list)  # wiki articles showing it (globalusage)
     date: str = ""  # DateTimeOriginal
 
     @property
@@ -383,6 +384,18 @@ class CommonsReplica:
             result.append(entry)
         return result
 
+    @staticmethod
+    def globalusage(page: dict, f: ReplicaFile, params: dict[str, str]) -> None:
+        """``prop=globalusage``: the articles (``gunamespace=0``) that show the file."""
+        if "globalusage" not in params.get("prop", "").split("|"):
+            return
+        if params.get("gunamespace", "0") != "0":
+            return
+        page["globalusage"] = [
+            {"title": t, "wiki": "en.wikipedia.org", "url": f"https://en.wikipedia.org/wiki/{t}"}
+            for t in f.used_in
+        ]
+
     def api(self, params: dict[str, str]) -> tuple[int, dict[str, str], dict]:
         if self.maxlag_remaining > 0 and params.get("maxlag"):
             self.maxlag_remaining -= 1
@@ -405,6 +418,7 @@ class CommonsReplica:
                     page["index"] = index
                 page["imagerepository"] = "local"
                 self._fill(page, f, params, props)
+                self.globalusage(page, f, params)
                 pages.append(page)
         elif "titles" in params:
             for n, title in enumerate(params["titles"].split("|")):
@@ -414,6 +428,7 @@ class CommonsReplica:
                 else:
                     page = {"pageid": 2000 + n, "ns": 6, "title": title}
                     self._fill(page, f, params, props)
+                    self.globalusage(page, f, params)
                     pages.append(page)
         if not pages:
             return 200, {}, {"batchcomplete": True}

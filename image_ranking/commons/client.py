@@ -57,6 +57,8 @@ logger = logging.getLogger(__name__)
 STANDARD_THUMB_WIDTHS = (20, 40, 60, 120, 250, 330, 500, 960, 1280, 1920, 3840)
 # wbgetentities and titles= accept at most 50 ids/titles per request.
 MAX_IDS_PER_REQUEST = 50
+# Article uses read per answer (globalusage's maximum without the bot right).
+GLOBALUSAGE_LIMIT = 500
 # gsrlimit's maximum for clients without the bot right.
 MAX_SEARCH_LIMIT = 50
 # POIs whose category searches share one request (``incategory:"A|B|C"``): five pages of
@@ -220,6 +222,7 @@ def candidate_from_page(
         description=_meta(meta, "ImageDescription")[:MAX_DESCRIPTION_CHARS],
         object_name=_meta(meta, "ObjectName"),
         found_by=("wikidata",) if source == "wikidata" else (),
+        article_uses=len(page.get("globalusage") or []),
     )
     drop, detail = filter_drop(candidate)
     return replace(candidate, drop=drop, drop_detail=detail)
@@ -563,12 +566,16 @@ class CommonsClient:
         # The visible categories in the same request: extmetadata's list holds the hidden
         # tracking and licence ones too ("Pages with maps" on every geotagged file).
         return {
-            "prop": "imageinfo|categories",
+            "prop": "imageinfo|categories|globalusage",
             "iiprop": "url|size|mime|sha1|extmetadata",
             "iiurlwidth": str(self.thumb_width),
             "iiextmetadatafilter": "|".join(EXTMETADATA_FIELDS),
             "clshow": "!hidden",
             "cllimit": "max",
+            # Articles only (not talk or user pages); the limit is shared by the pages of
+            # the answer, and a usage cut short only makes a file look less used.
+            "gunamespace": "0",
+            "gulimit": str(GLOBALUSAGE_LIMIT),
         }
 
     # -- downloads ---------------------------------------------------------------------

@@ -43,6 +43,9 @@ class Candidate:
     object_name: str = ""  # ObjectName, plain text
     # How it was found: "wikidata" (P18), "depicts", "category", "geo", "name".
     found_by: tuple[str, ...] = ()
+    # Wikipedia (and other wikis') articles that show it (globalusage, namespace 0, in
+    # the same request): editors put relevant, good photos in articles.
+    article_uses: int = 0
 
     @property
     def filtered_reason(self) -> str:

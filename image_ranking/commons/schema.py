@@ -63,6 +63,7 @@ IMAGEINFO = Shape(
         "extmetadata": MapOf((EXTMETADATA_ENTRY, str)),
     }
 )
+GLOBALUSAGE = Shape({"title": str, "wiki": str, "url": str})
 PAGE = Shape(
     {
         "title": str,
@@ -71,6 +72,7 @@ PAGE = Shape(
         "pageid": int,
         "imageinfo": ListOf(IMAGEINFO),
         "categories": ListOf(CATEGORY),
+        "globalusage": ListOf(GLOBALUSAGE),
     },
     required=("title",),
 )

@@ -2,7 +2,7 @@
 asks ``SelectedImage`` by sha1 for every ranked POI; the admin lists every candidate in
 search order (by the POI's id: ordering by the relation sorted 100,000 rows by the POI's
 city and name) and every label newest first; the promise rule reads a scorer's newest
-scores."""
+scores, and how many wiki articles use each file."""
 
 from django.db import migrations, models
 
@@ -13,6 +13,15 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # What the promise order reads beside assessments (pipeline/promise.py).
+        migrations.AddField(
+            model_name="imagecandidate",
+            name="article_uses",
+            field=models.PositiveIntegerField(
+                default=0,
+                help_text="Wiki articles that show it (Commons globalusage, namespace 0).",
+            ),
+        ),
         migrations.AlterModelOptions(
             name="imagecandidate",
             options={"ordering": ["poi_id", "search_rank", "id"]},

@@ -189,6 +189,7 @@ def update_candidate(obj: ImageCandidate, cand: Any, *, clear_retries: bool = Fa
     obj.found_by = list(getattr(cand, "found_by", ()) or ())
     if cand.drop or not keep_thumbnail_reason:
         obj.mark_dropped(cand.drop, cand.drop_detail)
+    obj.article_uses = int(getattr(cand, "article_uses", 0) or 0)
 
 
 def _persist(poi: Model, rows: list[ImageCandidate], seen: set[str]) -> None:

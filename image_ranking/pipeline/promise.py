@@ -3,8 +3,9 @@
 Every thumbnail is a request, and at 500 requests an hour most of them are scored only to
 lose. What the search answer already says orders them: relevance tier first (a verified
 file wins over any unknown one), then the Wikidata image (editors chose it for the item),
-Commons' own assessments (Featured, Quality, Valued), a resolution that leaves room to
-crop, a landscape shape that fits the guide's 4:3 frame, then search rank.
+Commons' own assessments (Featured, Quality, Valued), use in wiki articles (globalusage in
+the same request), a resolution that leaves room to crop, a landscape shape that fits the
+guide's 4:3 frame, then search rank.
 
 Downloads stop once the best file scored so far cannot be beaten by the rest by more than
 ``MARGIN``: no file of the POI can score above what this scorer has ever given
@@ -41,7 +42,8 @@ GUIDE_ASPECT = 4 / 3
 
 
 def promise_key(candidate: ImageCandidate) -> tuple:
-    """Most promising first: tier, Wikidata image, assessment, size, shape, search rank."""
+    """Most promising first: tier, Wikidata image, assessment, article use, size, shape,
+    search rank."""
     width, height = candidate.width or 0, candidate.height or 0
     megapixels = width * height / 1e6
     aspect = width / height if width and height else GUIDE_ASPECT
@@ -50,6 +52,7 @@ def promise_key(candidate: ImageCandidate) -> tuple:
         TIERS.index(tier(candidate)),
         candidate.source != ImageCandidate.Source.WIKIDATA,
         -assessed,
+        not candidate.article_uses,  # in a Wikipedia article: editors chose it
         megapixels < GOOD_MEGAPIXELS,
         round(abs(math.log(aspect / GUIDE_ASPECT)), 1),  # 4:3 and 3:2 before portraits
         *candidate_order_key(candidate),

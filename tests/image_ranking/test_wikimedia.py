@@ -594,6 +594,18 @@ def test_category_searches_are_shared_and_each_file_goes_to_its_pois(client, com
     assert {c.found_by for g in gathered.values() for c in g.candidates} == {("category",)}
 
 
+def test_article_uses_come_in_the_same_request(client, commons_replica):
+    r = commons_replica
+    r.add_file("File:Uhrturm.jpg", used_in=["Schlossberg (Graz)", "Clock tower"])
+    r.add_file("File:Uhrturm 2.jpg")
+    found = {c.title: c for c in client.search("Uhrturm")}
+    assert client.request_count == 1
+    assert r.api_requests[-1]["prop"] == "imageinfo|globalusage"
+    assert r.api_requests[-1]["gunamespace"] == "0"
+    assert found["File:Uhrturm.jpg"].article_uses == 2
+    assert found["File:Uhrturm 2.jpg"].article_uses == 0
+
+
 def test_a_poi_cut_short_by_a_full_shared_answer_searches_alone(client, commons_replica):
     r = commons_replica
     for n in range(5):

@@ -20,11 +20,12 @@ def test_promise_orders_by_what_the_answer_says():
         row("portrait", width=3000, height=4000, search_rank=1),
         row("landscape", width=4000, height=3000, search_rank=2),
         row("quality", width=4000, height=3000, assessments=["quality"], search_rank=3),
+        row("in articles", width=4000, height=3000, article_uses=2, search_rank=6),
         row("p18", width=4000, height=3000, source=ImageCandidate.Source.WIKIDATA, search_rank=4),
         row("verified", "verified", width=1000, height=750, search_rank=5),
     ]
     order = [c.title for c in promise_order(rows)]
-    assert order == ["verified", "p18", "quality", "landscape", "portrait", "small"]
+    assert order == ["verified", "p18", "quality", "in articles", "landscape", "portrait", "small"]
 
 
 def test_the_ceiling_is_the_99th_percentile_of_kept_scores():
