@@ -600,7 +600,7 @@ def test_article_uses_come_in_the_same_request(client, commons_replica):
     r.add_file("File:Uhrturm 2.jpg")
     found = {c.title: c for c in client.search("Uhrturm")}
     assert client.request_count == 1
-    assert r.api_requests[-1]["prop"] == "imageinfo|globalusage"
+    assert r.api_requests[-1]["prop"] == "imageinfo|categories|globalusage"
     assert r.api_requests[-1]["gunamespace"] == "0"
     assert found["File:Uhrturm.jpg"].article_uses == 2
     assert found["File:Uhrturm 2.jpg"].article_uses == 0
