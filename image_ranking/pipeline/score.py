@@ -101,12 +101,16 @@ class ThumbnailScorer:
         ``place``: the POI's name and city, for the optional CLIP check.
         """
         usable = [c for c in candidates if not c.drop or self.retry_due(c)]
-        ordered = promise.promise_order(scoring_order(usable))
-        budget = [
-            c
-            for c in ordered[: conf.SCORE_TOP_K or len(ordered)]
-            if c.sha1 not in taken or not c.sha1
-        ]
+        ordered = scoring_order(usable)
+        # The top K in search order, as before (the files that may win do not change);
+        # within them, the most promising is downloaded first.
+        budget = promise.promise_order(
+            [
+                c
+                for c in ordered[: conf.SCORE_TOP_K or len(ordered)]
+                if c.sha1 not in taken or not c.sha1
+            ]
+        )
         scored, self.stopped = 0, ""
         self._calls += 1
         for level in TIERS:
