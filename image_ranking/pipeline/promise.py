@@ -90,7 +90,7 @@ def ceiling(scores: Sequence[float]) -> Ceiling:
     return Ceiling(ordered[index], len(ordered))
 
 
-def kept_scores(scorer_name: str, scorer_version: str, limit: int = 5000) -> list[float]:
+def kept_scores(scorer_name: str, scorer_version: str, limit: int = 1000) -> list[float]:
     """The newest scores this scorer version gave (one query, bounded)."""
     rows = ImageCandidate.objects.filter(
         scorer_name=scorer_name, scorer_version=scorer_version, score__isnull=False
