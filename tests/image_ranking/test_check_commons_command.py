@@ -35,7 +35,8 @@ def test_a_healthy_service_in_three_requests(replica):
     assert "Requests made: 3" in out and "answers as the app expects" in out
     api, heads = replica.api_requests, [q for _p, q in replica.requests if "method" in q]
     assert len(api) == 2 and len(heads) == 1
-    assert api[0]["clshow"] == "!hidden" and api[0]["prop"] == "imageinfo|categories"
+    assert api[0]["clshow"] == "!hidden"
+    assert api[0]["prop"] == "imageinfo|categories|globalusage"  # the app's own request
 
 
 def test_a_thumbnail_host_the_settings_refuse_is_a_problem_to_fix(replica, settings):
