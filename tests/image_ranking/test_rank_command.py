@@ -77,6 +77,8 @@ def test_result_dict_and_summary(three, commons):
         "unchanged_count": 0,
         "fallback_count": 0,
         "request_count": commons.request_count,
+        "shared_count": 0,
+        "left_count": 0,
         "dry_run": False,
     }
     assert "Processed 3/3 POIs" in out
