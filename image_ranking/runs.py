@@ -1,7 +1,8 @@
 """Ranking runs: which POIs a run ranks, in which batches, shared with which other runs.
 
-``RankingRunner(RunOptions(...))`` is what ``manage.py rank_poi_images`` (and through it
-the Prefect flow) runs; the command only parses arguments and prints.
+``RankingRunner(RunOptions(...))`` is what ``manage.py rank_poi_images`` and the Prefect
+flows run (``RunOptions``: ``run_options.py``); the command only parses arguments and
+prints, the flows log.
 
 - **Selection**: the POIs in at least one list (all, or only those without an image or
   with a category fallback), optionally of one city, at most ``limit`` of them.
@@ -37,9 +38,9 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,6 +54,9 @@ from image_ranking.exceptions import CommonsUnreachableError, ImageRankingError
 from image_ranking.models import RankingRun, RankingState, SelectedImage
 from image_ranking.poi import get_poi_adapter
 from image_ranking.ranking import FATAL_ERRORS, Ranker, RankResult
+from image_ranking.run_options import RunError, RunOptions
+
+__all__ = ["RankingRunner", "RunError", "RunOptions", "RunPlan", "Progress", "summary_keys"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,70 +92,6 @@ def no_progress_message(status: str, processed: int, total: int) -> str:
             "carries on where this one stopped."
         )
     return NO_PROGRESS[status]
-
-
-class RunError(ImageRankingError):
-    """Bad options, an unknown city, a missing model: the run cannot (go on) rank(ing)."""
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """What a run ranks and how; ``from_options`` validates a command's options."""
-
-    missing_only: bool = True
-    city: str | None = None
-    limit: int | None = None
-    batch_size: int = field(default_factory=lambda: conf.BATCH_SIZE)
-    threshold: float | None = None
-    dry_run: bool = False
-    fallback: bool | None = None
-    refresh: bool = False
-    restart: bool = False
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> RunOptions:
-        """Options as ``call_command`` passes them (``all``, ``limit``...); RunError if bad."""
-        if options.get("missing_only") and options.get("all"):
-            raise RunError("Use either --missing-only or --all, not both.")
-        limit = _number(options.get("limit"), int, "--limit")
-        if limit is not None and limit < 1:
-            raise RunError(f"--limit must be a positive number of POIs, got {limit}.")
-        batch_size = _number(options.get("batch_size"), int, "--batch-size")
-        batch_size = conf.BATCH_SIZE if batch_size is None else batch_size
-        if batch_size < 1:
-            raise RunError(f"--batch-size must be at least 1, got {batch_size}.")
-        threshold = _number(options.get("threshold"), float, "--threshold")
-        if threshold is not None and not 0.0 <= threshold <= 10.0:
-            raise RunError(
-                f"--threshold must be between 0 and 10 (the score scale), got {threshold}."
-            )
-        city = options.get("city")
-        if city is not None:
-            city = str(city).strip()
-            if not city:
-                raise RunError("--city needs a city slug, e.g. --city paris.")
-        fallback = options.get("fallback")
-        return cls(
-            missing_only=not options.get("all"),
-            city=city,
-            limit=limit,
-            batch_size=batch_size,
-            threshold=threshold,
-            dry_run=bool(options.get("dry_run")),
-            fallback=None if fallback is None else bool(fallback),
-            refresh=bool(options.get("refresh")),
-            restart=bool(options.get("restart")),
-        )
-
-    @property
-    def selection(self) -> dict[str, Any]:
-        """The options that decide which POIs a run covers (a resumed run has the same)."""
-        return {
-            "mode": "missing-only" if self.missing_only else "all",
-            "city": self.city,
-            "threshold": self.threshold,
-            "fallback": self.fallback,
-        }
 
 
 @dataclass
@@ -249,6 +189,7 @@ class RankingRunner:
         owner: str | None = None,
     ) -> None:
         self.options = options
+        self.batch_size = options.batch_size or conf.BATCH_SIZE
         self.client = client
         self.scorer = scorer
         self.clock = clock
@@ -371,7 +312,7 @@ class RankingRunner:
         self, ranker: Ranker, counts: Counter[str], progress: Callable[[Progress], None] | None
     ) -> str:
         assert self.plan is not None
-        total, batch_size = self.plan.total, self.options.batch_size
+        total, batch_size = self.plan.total, self.batch_size
         try:
             for batch in self._batches():
                 for result in ranker.rank_many(batch, batch_size=len(batch)):
@@ -424,7 +365,7 @@ class RankingRunner:
     def _pick(self, ids: list[Any]) -> tuple[list[Any], list[Any], int]:
         """Claim up to a batch of ``ids``, in order: (claimed, held by other runs, how many
         of ``ids`` were looked at). POIs other runs hold are passed over: look further."""
-        want = min(self.options.batch_size, self._left)
+        want = min(self.batch_size, self._left)
         picked: list[Any] = []
         held: list[Any] = []
         seen = 0
@@ -644,15 +585,6 @@ def stop_on_sigint(runner: RankingRunner, notify: Callable[[], None]) -> Iterato
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def _number(value: Any, kind: type, option: str) -> Any:
-    if value is None:
-        return None
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise RunError(f"{option} must be a number, got {value!r}.")
 
 
 def _origin(run: RankingRun) -> RankingRun:

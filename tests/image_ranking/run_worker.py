@@ -42,6 +42,7 @@ def rank(args: list[str]) -> int:
     from django.core.management import call_command
 
     from image_ranking import scoring
+    from image_ranking.management.commands.rank_poi_images import Command
     from tests.image_ranking.ranking_helpers import BrightnessScorer
 
     scorer = BrightnessScorer()
@@ -49,9 +50,10 @@ def rank(args: list[str]) -> int:
     print("ready", flush=True)
     sys.stdin.readline()
     out = io.StringIO()
-    result = call_command("rank_poi_images", *args, "-v", "2", stdout=out, stderr=io.StringIO())
+    command = Command()
+    call_command(command, *args, "-v", "2", stdout=out, stderr=io.StringIO())
     ranked = [line.split(" (id ")[0] for line in out.getvalue().splitlines() if " (id " in line]
-    print(json.dumps({**result, "ranked": ranked}), flush=True)
+    print(json.dumps({**command.summary, "ranked": ranked}), flush=True)
     return 0
 
 
