@@ -216,3 +216,24 @@ def test_an_outage_fails_the_flow(prefect_server, commons):
 
     assert RankingState.objects.filter(outcome="failed").count() == OUTAGE_STREAK == 5
     assert not PointOfInterest.objects.exclude(image_file="").exists()
+
+
+def test_the_server_answers_its_own_clients_defaults(prefect_server):
+    """The fastapi the prefect extra pins works with Prefect's server: its client sends
+    nulls (sort, limit) that fastapi 0.151-0.154 refused with 422."""
+    import tomllib
+    from importlib.metadata import requires, version
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+    from prefect.client.orchestration import get_client
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    extra = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    pins = {Requirement(r).name: Requirement(r) for r in extra["optional-dependencies"]["prefect"]}
+    assert version("fastapi") in pins["fastapi"].specifier  # what is installed is what we pin
+    assert version("prefect") in pins["prefect"].specifier
+    assert any(r.startswith("fastapi") for r in requires("prefect"))  # the server needs it
+    with get_client(sync_client=True) as client:
+        assert isinstance(client.read_flow_runs(), list)
+        assert isinstance(client.read_deployments(), list)
