@@ -116,6 +116,14 @@ def is_alive(run: RankingRun, *, now: datetime, lease: timedelta) -> bool:
     return last > now - lease
 
 
+def runs_on_this_host(*, now: datetime, lease: timedelta) -> list[RankingRun]:
+    """The live runs whose process is on this machine (they share its cores)."""
+    mine = RankingRun.objects.filter(
+        status=RankingRun.Status.RUNNING, owner__startswith=f"{socket.gethostname()}:"
+    )
+    return [run for run in mine if is_alive(run, now=now, lease=lease)]
+
+
 def owner_name() -> str:
     """``host:pid`` of this process, as recorded in ``RankingRun.owner``."""
     return f"{socket.gethostname()}:{os.getpid()}"

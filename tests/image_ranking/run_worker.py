@@ -3,9 +3,9 @@
 ``python -m tests.image_ranking.run_worker setup CITY N``: creates city CITY with N listed
 POIs named ``CITY POI k``. ``python -m tests.image_ranking.run_worker rank ARGS...``:
 prints ``ready``, waits for a line on stdin (so several workers start ranking together),
-runs the command with the brightness scorer and prints its summary as JSON, with the
-names of the POIs it ranked. The database and the Commons replica come from the
-environment (DATABASE_URL, IMAGE_RANKING_COMMONS_API_URL...).
+runs the command with the brightness scorer (or the one IMAGE_RANKING_SCORER names) and
+prints its summary as JSON, with the names of the POIs it ranked. The database and the
+Commons replica come from the environment (DATABASE_URL, IMAGE_RANKING_COMMONS_API_URL...).
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ def rank(args: list[str]) -> int:
     from image_ranking.management.commands.rank_poi_images import Command
     from tests.image_ranking.ranking_helpers import BrightnessScorer
 
-    scorer = BrightnessScorer()
-    scoring.get_scorer = lambda name=None: scorer
+    if not os.environ.get("IMAGE_RANKING_SCORER"):  # a real model only when asked (bench)
+        scorer = BrightnessScorer()
+        scoring.get_scorer = lambda name=None: scorer
     print("ready", flush=True)
     sys.stdin.readline()
     out = io.StringIO()

@@ -426,3 +426,53 @@ def test_a_run_first_sweeps_old_orphan_files(pois, commons, clock, settings):
     assert not orphan.exists()
     stored = [PointOfInterest.objects.get(pk=p.pk).image_file for p in pois]
     assert all(f and f.storage.exists(f.name) for f in stored)  # the run's own files stay
+
+
+class FakeTorch:
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+
+    def get_num_threads(self) -> int:
+        return self.threads
+
+    def set_num_threads(self, threads: int) -> None:
+        self.threads = threads
+
+
+def test_torch_threads_are_the_runs_share_of_the_cores(pois, commons, clock, monkeypatch, settings):
+    torch = FakeTorch(threads=4)  # torch's own default: every core
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    monkeypatch.setattr(runs, "available_cores", lambda: 4)
+    here = f"{socket.gethostname()}:{os.getpid()}"
+    other = RankingRun.objects.create(started_at=clock.now, heartbeat_at=clock.now, owner=here)
+    RankingRun.objects.create(started_at=clock.now, heartbeat_at=clock.now, owner="elsewhere:1")
+    gone = f"{socket.gethostname()}:{gone_pid()}"
+    RankingRun.objects.create(started_at=clock.now, heartbeat_at=clock.now, owner=gone)
+    mine = runner(commons, clock, owner=here, batch_size=5)
+    mine.run()
+    # Two live runs on this host (another host's and a dead process's do not count).
+    assert torch.threads == 2
+    other.status = "success"
+    other.save()
+    clock.advance(1)
+    assert (
+        runner(commons, clock, owner=here, missing_only=False, restart=True).run()[
+            "processed_count"
+        ]
+        == 5
+    )
+    assert torch.threads == 4  # alone again
+
+    settings.IMAGE_RANKING_TORCH_THREADS = 1  # set by hand: left to the scorer
+    torch.threads = 3
+    clock.advance(1)
+    runner(commons, clock, owner=here, missing_only=False, restart=True).run()
+    assert torch.threads == 3
+
+
+@pytest.mark.parametrize(
+    ("cores", "runs_", "threads"), [(2, 1, 2), (2, 2, 1), (2, 3, 1), (8, 3, 2)]
+)
+def test_threads_per_run(cores, runs_, threads):
+    assert runs.threads_per_run(cores, runs_) == threads
+    assert runs.available_cores() >= 1
