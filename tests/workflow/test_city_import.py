@@ -250,3 +250,23 @@ def test_cli_exit_code_says_outage(monkeypatch, capsys):
     captured = capsys.readouterr()
     assert "Commons could not be queried" in captured.err
     assert json.loads(captured.out)["status"] == "outage"
+
+
+def test_prefect_yaml_deploys_both_flows_with_valid_parameters():
+    """What `prefect deploy --all` reads: module entrypoints (no pull step, no path of the
+    deploying machine), parameters the flows accept, no secret in the job variables."""
+    import yaml
+    from prefect.flows import load_flow_from_entrypoint
+
+    spec = yaml.safe_load((REPO / "prefect.yaml").read_text(encoding="utf-8"))
+    assert spec["pull"] == [] and spec["build"] is None and spec["push"] is None
+    deployments = {d["name"]: d for d in spec["deployments"]}
+    assert set(deployments) == {"import-city", "rank-poi-images"}
+    for deployment in deployments.values():
+        flow = load_flow_from_entrypoint(deployment["entrypoint"])
+        assert ":" not in deployment["entrypoint"]  # a module path, not a file
+        validated = flow.validate_parameters(deployment["parameters"])
+        assert isinstance(validated["ranking"], RunOptions)
+        env = deployment["work_pool"]["job_variables"]["env"]
+        assert not {"DATABASE_URL", "SECRET_KEY"} & set(env)
+    assert deployments["rank-poi-images"]["concurrency_limit"] == 2
