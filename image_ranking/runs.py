@@ -377,21 +377,13 @@ class RankingRunner:
         torch = sys.modules.get("torch")
         if conf.TORCH_THREADS or torch is None:  # set by hand, or a scorer without torch
             return
-        now = self.clock()
-        others = [
-            run
-            for run in leases.runs_on_this_host(now=now, lease=self.lease)
-            if self.record is None or run.pk != self.record.pk
-        ]
-        threads = threads_per_run(available_cores(), 1 + len(others))
+        here = leases.runs_on_this_host(now=self.clock(), lease=self.lease)
+        runs = 1 + sum(1 for run in here if self.record is None or run.pk != self.record.pk)
+        cores = available_cores()
+        threads = threads_per_run(cores, runs)
         if threads != torch.get_num_threads():
             torch.set_num_threads(threads)
-            logger.info(
-                "Torch threads: %d (%d cores, %d run(s) on this host)",
-                threads,
-                available_cores(),
-                1 + len(others),
-            )
+            logger.info("Torch threads: %d (%d cores, %d run(s) here)", threads, cores, runs)
 
     def _pick(self, ids: list[Any]) -> tuple[list[Any], list[Any], int]:
         """Claim up to a batch of ``ids``, in order: (claimed, held by other runs, how many
@@ -450,6 +442,8 @@ class RankingRunner:
                 continue
             theirs = [pk for pk, holder in by_poi.items() if holder.pk == run.pk]
             taken = leases.take_over(theirs, run, self.record, until=now + self.lease)
+            if not taken:  # another run took them first
+                continue
             self._held.update(taken)
             why = (
                 f"its process {run.owner} is gone"

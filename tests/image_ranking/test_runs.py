@@ -454,7 +454,7 @@ def test_torch_threads_are_the_runs_share_of_the_cores(pois, commons, clock, mon
     assert torch.threads == 2
     other.status = "success"
     other.save()
-    clock.advance(1)
+    clock.advance(3600)  # past the real time the first run stored its POIs at
     assert (
         runner(commons, clock, owner=here, missing_only=False, restart=True).run()[
             "processed_count"
@@ -465,7 +465,7 @@ def test_torch_threads_are_the_runs_share_of_the_cores(pois, commons, clock, mon
 
     settings.IMAGE_RANKING_TORCH_THREADS = 1  # set by hand: left to the scorer
     torch.threads = 3
-    clock.advance(1)
+    clock.advance(3600)
     runner(commons, clock, owner=here, missing_only=False, restart=True).run()
     assert torch.threads == 3
 
