@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -66,23 +67,35 @@ def main() -> int:
     )
     print(
         f"{'threads':>7}  {'processes':>9}  {'POIs per process':>16}  {'ranked twice':>12}  "
-        f"{'requests':>8}  {'wall s':>6}"
+        f"{'requests':>8}  {'wall s':>6}  {'CPU s':>6}"
     )
-    for threads, n, split, overlap, requests, elapsed in rows:
-        print(f"{threads:>7}  {n:>9}  {split:>16}  {overlap:>12}  {requests:>8}  {elapsed:>6.1f}")
+    for threads, n, split, overlap, requests, elapsed, cpu in rows:
+        print(
+            f"{threads:>7}  {n:>9}  {split:>16}  {overlap:>12}  {requests:>8}  {elapsed:>6.1f}  "
+            f"{cpu:>6.1f}"
+        )
     return 0
 
 
 def measure(replica, env, n: int, slug: str, args, threads: str) -> tuple:
     before = len(replica.requests)
+    cpu_before = _children_cpu()
     started = time.monotonic()
     results = cr.run_together(env, n, "--city", slug, "--batch-size", str(args.batch_size))
     elapsed = time.monotonic() - started
+    cpu = _children_cpu() - cpu_before
     ranked = [set(r["ranked"]) for r in results]
     overlap = sum(len(a & b) for i, a in enumerate(ranked) for b in ranked[i + 1 :])
     split = "/".join(str(r["processed_count"]) for r in results)
     label = "auto" if threads == "0" else threads
-    return label, n, split, overlap, len(replica.requests) - before, elapsed
+    return label, n, split, overlap, len(replica.requests) - before, elapsed, cpu
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the ended worker processes (less sensitive to other load on the
+    machine than wall time; threads spinning on busy cores show up here)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":

@@ -146,6 +146,19 @@ def final_state(flow_run_id: UUID):
     return state if state is not None and state.is_final() else None
 
 
+def final_logs(flow_run_id: UUID) -> list[str]:
+    """The run's logs once its summary (``Processed n/N POIs in ...``, the last record of
+    the ranking) is among them: a flow-run process sends its last records after its
+    state turned final."""
+
+    def with_summary():
+        messages = run_logs(flow_run_id)
+        done = any(m.startswith("Processed ") and " POIs in " in m for m in messages)
+        return messages if done else None
+
+    return wait_until(with_summary, "the run's summary in its log", timeout=60)
+
+
 def run_logs(flow_run_id: UUID) -> list[str]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
@@ -172,7 +185,7 @@ def test_a_worker_runs_the_deployment_and_the_apps_progress_reaches_its_log(site
     ((status, counts, _),) = site.runs()
     assert status == "success"
     assert (counts["updated"], counts["failed"], counts["left"]) == (5, 1, 0)
-    messages = run_logs(flow_run)
+    messages = final_logs(flow_run)
     progress = [m.split()[1] for m in messages if m.startswith("Processed ") and "POIs (" in m]
     assert progress == ["2/6", "4/6", "6/6"]  # the app's records, not Prefect's own
     assert any(m.startswith("Processed 6/6 POIs in") for m in messages)  # the summary
@@ -223,6 +236,6 @@ def test_a_flow_run_killed_mid_run_leaves_nothing_undone(site):
     assert set(searches) == {f"kill POI {k}" for k in range(site.count)}
     redone = [name for name, n in searches.items() if n > 1]
     assert len(redone) <= 2, redone  # only the batch the killed run was ranking
-    messages = run_logs(survivor)
+    messages = final_logs(survivor)
     assert any(m.startswith("Processed ") and "POIs (" in m for m in messages)
     assert any("Took over" in m and "is gone" in m for m in messages)
