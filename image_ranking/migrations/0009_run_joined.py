@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("image_ranking", "0004_leases"),
+        ("image_ranking", "0010_review_claims"),
     ]
 
     operations = [
