@@ -57,8 +57,13 @@ def city(commons_settings):
 
 
 def run(*args):
+    """The run's summary (also for a run that ended in a CommandError: an outage) and stdout."""
     command, out, err = Command(), io.StringIO(), io.StringIO()
-    call_command(command, *args, stdout=out, stderr=err)
+    try:
+        call_command(command, *args, stdout=out, stderr=err)
+    except CommandError:
+        if command.summary is None:
+            raise
     return command.summary, out.getvalue()
 
 
