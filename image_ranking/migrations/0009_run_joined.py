@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("image_ranking", "0010_review_claims"),
+        ("image_ranking", "0006_drop_reason"),
     ]
 
     operations = [
