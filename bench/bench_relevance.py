@@ -99,7 +99,11 @@ def serve(scenario: scenario_namesakes.Scenario, real_shapes: bool = True) -> Co
 
 
 def rank(*args: str) -> dict:
-    return call_command("rank_poi_images", *args, stdout=io.StringIO(), stderr=io.StringIO())
+    from image_ranking.management.commands.rank_poi_images import Command
+
+    command = Command()
+    call_command(command, *args, stdout=io.StringIO(), stderr=io.StringIO())
+    return command.summary
 
 
 def seed_design(scenario, replica, scorer) -> tuple[dict[str, str], int]:

@@ -62,7 +62,11 @@ def serve(scenario: scenario_paris.Scenario) -> CommonsReplica:
 
 
 def rank(*args: str) -> dict:
-    return call_command("rank_poi_images", *args, stdout=io.StringIO(), stderr=io.StringIO())
+    from image_ranking.management.commands.rank_poi_images import Command
+
+    command = Command()
+    call_command(command, *args, stdout=io.StringIO(), stderr=io.StringIO())
+    return command.summary
 
 
 def line(label: str, requests: int, pois: int) -> None:

@@ -273,6 +273,16 @@ class RankingRun(models.Model):
     resumed_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A run started while another with the same selection was alive shares its list: it
+    # is not resumed from it (that one goes on), but carries on the same work.
+    joined = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The live run with the same selection this run shared the list with.",
+    )
     total_count = models.PositiveIntegerField(default=0)
     counts = models.JSONField(default=dict, blank=True)
     message = models.TextField(blank=True)

@@ -1,7 +1,8 @@
 """Ranking runs: which POIs a run ranks, in which batches, shared with which other runs.
 
-``RankingRunner(RunOptions(...))`` is what ``manage.py rank_poi_images`` (and through it
-the Prefect flow) runs; the command only parses arguments and prints.
+``RankingRunner(RunOptions(...))`` is what ``manage.py rank_poi_images`` and the Prefect
+flows run (``RunOptions``: ``run_options.py``); the command only parses arguments and
+prints, the flows log.
 
 - **Selection**: the POIs in at least one list (all, or only those without an image or
   with a category fallback), optionally of one city, at most ``limit`` of them.
@@ -10,29 +11,45 @@ the Prefect flow) runs; the command only parses arguments and prints.
   run began are skipped (failed ones are tried again). ``restart`` starts over.
 - **Sharing**: each batch is claimed (``leases.py``) before it is ranked, so
   runs in several processes or on several machines split the list. A run with the same
-  selection that is still alive (heartbeat within ``IMAGE_RANKING_LEASE_SECONDS``) is
-  joined, never marked as resumed: POIs it ranked are skipped, its claims respected.
+  selection that is still alive (its process exists when on this host, a heartbeat
+  within ``IMAGE_RANKING_LEASE_SECONDS``) is joined (``RankingRun.joined``), never
+  marked as resumed: POIs it ranked are skipped, its claims respected.
+- **Crash takeover**: a run does not finish while POIs of its selection are held by
+  another run. It waits for them (polling every ``POLL_SECONDS``, beating meanwhile):
+  a live holder ranks them; a dead one's leases are taken over (at once when its
+  process is gone from this host, else once its heartbeat is older than the lease)
+  and the POIs ranked here. Heartbeats come after each POI and before each call to
+  Commons or the scorer within one, so a long POI does not look like a crash.
+- **Threads**: with ``IMAGE_RANKING_TORCH_THREADS=0`` (the default) a run gives torch
+  its share of the machine: the cores this process may use (affinity, a container's CPU
+  quota) divided by the live runs on this host, looked at again before each batch.
+  Two runs each using every core on one machine were 5x slower than one.
 - **Interruption**: ``request_stop()`` (Ctrl-C, through ``stop_on_sigint``) ends the run
   after the current POI; a ``KeyboardInterrupt`` ends it at once, between commits.
 - **Summary**: ``run()`` returns a JSON-compatible dict (``summary_keys``). Its status
-  is ``success``, ``interrupted``, ``outage`` (every POI failed because Commons could
-  not be queried: nothing was done, try again later) or ``failed`` (every POI failed,
-  for other reasons). One POI's failure in a run that made progress is counted, not
-  a failed run.
+  is ``success`` (every POI of the selection was ranked, here or by a run sharing the
+  list: ``shared_count``), ``interrupted``, ``outage`` (every POI failed because Commons
+  could not be queried: nothing was done, try again later) or ``failed`` (every POI
+  failed, for other reasons); ``left_count`` says how many POIs were left undone (0 on
+  success). One POI's failure in a run that made progress is counted, not a failed run.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 import os
 import signal
-import socket
+import sys
 import threading
+import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from django.db.models import Model, Q, QuerySet
@@ -45,6 +62,9 @@ from image_ranking.exceptions import CommonsUnreachableError, ImageRankingError
 from image_ranking.models import RankingRun, RankingState, SelectedImage
 from image_ranking.poi import get_poi_adapter
 from image_ranking.ranking import FATAL_ERRORS, Ranker, RankResult
+from image_ranking.run_options import RunError, RunOptions
+
+__all__ = ["RankingRunner", "RunError", "RunOptions", "RunPlan", "Progress", "summary_keys"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +74,10 @@ SUCCESS, INTERRUPTED, OUTAGE, FAILED = "success", "interrupted", "outage", "fail
 
 # How many past runs to look through for one to resume.
 RESUME_LOOKBACK = 20
+
+# How often a run waiting for POIs another run holds looks again (seconds; never more
+# than a tenth of the lease, so its own heartbeat keeps up).
+POLL_SECONDS = 5.0
 
 # After this many POIs in a row failed because Commons could not be queried, the run stops
 # as an outage (exit 75) instead of spending minutes of retries on every remaining POI; the
@@ -76,70 +100,6 @@ def no_progress_message(status: str, processed: int, total: int) -> str:
             "carries on where this one stopped."
         )
     return NO_PROGRESS[status]
-
-
-class RunError(ImageRankingError):
-    """Bad options, an unknown city, a missing model: the run cannot (go on) rank(ing)."""
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """What a run ranks and how; ``from_options`` validates a command's options."""
-
-    missing_only: bool = True
-    city: str | None = None
-    limit: int | None = None
-    batch_size: int = field(default_factory=lambda: conf.BATCH_SIZE)
-    threshold: float | None = None
-    dry_run: bool = False
-    fallback: bool | None = None
-    refresh: bool = False
-    restart: bool = False
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> RunOptions:
-        """Options as ``call_command`` passes them (``all``, ``limit``...); RunError if bad."""
-        if options.get("missing_only") and options.get("all"):
-            raise RunError("Use either --missing-only or --all, not both.")
-        limit = _number(options.get("limit"), int, "--limit")
-        if limit is not None and limit < 1:
-            raise RunError(f"--limit must be a positive number of POIs, got {limit}.")
-        batch_size = _number(options.get("batch_size"), int, "--batch-size")
-        batch_size = conf.BATCH_SIZE if batch_size is None else batch_size
-        if batch_size < 1:
-            raise RunError(f"--batch-size must be at least 1, got {batch_size}.")
-        threshold = _number(options.get("threshold"), float, "--threshold")
-        if threshold is not None and not 0.0 <= threshold <= 10.0:
-            raise RunError(
-                f"--threshold must be between 0 and 10 (the score scale), got {threshold}."
-            )
-        city = options.get("city")
-        if city is not None:
-            city = str(city).strip()
-            if not city:
-                raise RunError("--city needs a city slug, e.g. --city paris.")
-        fallback = options.get("fallback")
-        return cls(
-            missing_only=not options.get("all"),
-            city=city,
-            limit=limit,
-            batch_size=batch_size,
-            threshold=threshold,
-            dry_run=bool(options.get("dry_run")),
-            fallback=None if fallback is None else bool(fallback),
-            refresh=bool(options.get("refresh")),
-            restart=bool(options.get("restart")),
-        )
-
-    @property
-    def selection(self) -> dict[str, Any]:
-        """The options that decide which POIs a run covers (a resumed run has the same)."""
-        return {
-            "mode": "missing-only" if self.missing_only else "all",
-            "city": self.city,
-            "threshold": self.threshold,
-            "fallback": self.fallback,
-        }
 
 
 @dataclass
@@ -219,6 +179,8 @@ def summary_keys() -> tuple[str, ...]:
         "unchanged_count",
         "fallback_count",
         "request_count",
+        "shared_count",
+        "left_count",
         "dry_run",
     )
 
@@ -233,21 +195,28 @@ class RankingRunner:
         client: Any = None,
         scorer: Any = None,
         clock: Callable[[], datetime] = timezone.now,
+        sleep: Callable[[float], None] = time.sleep,
         lease_seconds: float | None = None,
         owner: str | None = None,
     ) -> None:
         self.options = options
+        self.batch_size = options.batch_size or conf.BATCH_SIZE
         self.client = client
         self.scorer = scorer
         self.clock = clock
+        self.sleep = sleep
         self.lease = timedelta(seconds=lease_seconds or conf.LEASE_SECONDS)
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.poll_seconds = min(POLL_SECONDS, self.lease.total_seconds() / 10)
+        self.owner = owner or leases.owner_name()
         self.record: RankingRun | None = None
         self.plan: RunPlan | None = None
         self._ids: list[Any] = []
         self._skip_since: datetime | None = None
         self._held: set[Any] = set()
         self._last_beat: datetime | None = None
+        self._left = 0  # POIs this run still has to rank (its limit, or the selection)
+        self._settled: set[Any] = set()  # ranked by another run meanwhile, or deleted
+        self._waiting_on: set[Any] = set()  # runs last reported as holding POIs
         self._stop = False
         self._commons_failures = 0
         self._commons_streak = 0
@@ -313,6 +282,10 @@ class RankingRunner:
         finally:
             self._release(self._held)
         status = self._no_progress_status(status, counts)
+        if status == SUCCESS and self._left_count(counts):
+            # Cannot happen by design (the run waits for every POI); never call it a success.
+            logger.error("Run ended with %d POIs left undone", self._left_count(counts))
+            status = INTERRUPTED
         requests = _request_count(ranker.client) - before
         self._finish(status, counts, requests)
         return self._summary(status, counts, requests)
@@ -338,8 +311,8 @@ class RankingRunner:
                 raise RunError(str(exc)) from exc
             raise RunError(f"The scorer could not be loaded: {exc}") from exc
         return Ranker(
-            client=self.client or build_commons_client(),
-            scorer=scorer,
+            client=_Beating(self.client or build_commons_client(), self._heartbeat),
+            scorer=_Beating(scorer, self._heartbeat),
             threshold=self.options.threshold,
             fallback=self.options.fallback,
             dry_run=self.options.dry_run,
@@ -350,7 +323,7 @@ class RankingRunner:
         self, ranker: Ranker, counts: Counter[str], progress: Callable[[Progress], None] | None
     ) -> str:
         assert self.plan is not None
-        total, batch_size = self.plan.total, self.options.batch_size
+        total, batch_size = self.plan.total, self.batch_size
         before = _request_count(ranker.client)
         try:
             for batch in self._batches():
@@ -373,26 +346,65 @@ class RankingRunner:
                         return OUTAGE
         except KeyboardInterrupt:
             return INTERRUPTED
-        return SUCCESS
+        # Stopped while waiting for POIs another run held.
+        return INTERRUPTED if self._stop and self._left_count(counts) else SUCCESS
 
     # -- claiming ----------------------------------------------------------------------
 
     def _batches(self) -> Iterator[list[Model]]:
-        """The POIs left, a batch at a time, each batch claimed just before it is ranked."""
+        """The POIs left, a batch at a time, each batch claimed just before it is ranked:
+        first those free in the selection's order, then those another run held (``_wait``)."""
         assert self.plan is not None
-        cursor, left = 0, self.plan.total
-        while cursor < len(self._ids) and left > 0 and not self._stop:
-            picked: list[Any] = []
-            want = min(self.options.batch_size, left)
-            # POIs other runs hold are passed over: look further along for free ones.
-            while len(picked) < want and cursor < len(self._ids):
-                window = self._ids[cursor : cursor + want - len(picked)]
-                cursor += len(window)
-                picked += self._claim(window)
-            rows = self._load(picked)
-            if rows:
-                left -= len(rows)
+        self._left = self.plan.total
+        cursor, passed = 0, []
+        while cursor < len(self._ids) and self._left > 0 and not self._stop:
+            picked, held, seen = self._pick(self._ids[cursor:])
+            cursor += seen
+            passed += held
+            if rows := self._load(picked):
+                self._left -= len(rows)
+                self._fit_threads()
                 yield rows
+        while passed and self._left > 0 and not self._stop:
+            passed = self._unsettled(passed)
+            self._take_over(passed)
+            picked, held, seen = self._pick(passed)
+            passed = held + passed[seen:]
+            if rows := self._load(picked):
+                self._left -= len(rows)
+                self._fit_threads()
+                yield rows
+            elif passed:
+                self._wait(passed)
+
+    def _fit_threads(self) -> None:
+        """Torch's threads: this run's share of the cores (``IMAGE_RANKING_TORCH_THREADS=0``)."""
+        torch = sys.modules.get("torch")
+        if conf.TORCH_THREADS or torch is None:  # set by hand, or a scorer without torch
+            return
+        here = leases.runs_on_this_host(now=self.clock(), lease=self.lease)
+        runs = 1 + sum(1 for run in here if self.record is None or run.pk != self.record.pk)
+        cores = available_cores()
+        threads = threads_per_run(cores, runs)
+        if threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
+            logger.info("Torch threads: %d (%d cores, %d run(s) here)", threads, cores, runs)
+
+    def _pick(self, ids: list[Any]) -> tuple[list[Any], list[Any], int]:
+        """Claim up to a batch of ``ids``, in order: (claimed, held by other runs, how many
+        of ``ids`` were looked at). POIs other runs hold are passed over: look further."""
+        want = min(self.batch_size, self._left)
+        picked: list[Any] = []
+        held: list[Any] = []
+        seen = 0
+        while len(picked) < want and seen < len(ids):
+            window = ids[seen : seen + want - len(picked)]
+            seen += len(window)
+            claimed = self._claim(window)
+            mine = set(claimed) | self._settled
+            held += [pk for pk in window if pk not in mine]
+            picked += claimed
+        return picked, held, seen
 
     def _claim(self, window: list[Any]) -> list[Any]:
         if self.record is None:  # a dry run claims nothing (it changes nothing)
@@ -408,14 +420,76 @@ class RankingRunner:
                 )
             )
             self._release(done)
+            self._settled |= done
             claimed = [pk for pk in claimed if pk not in done]
         return claimed
+
+    def _unsettled(self, ids: list[Any]) -> list[Any]:
+        """``ids`` less the POIs another run ranked (any outcome) since this one began."""
+        assert self.record is not None
+        manager = get_poi_model()._default_manager
+        ranked = set(
+            manager.filter(
+                pk__in=ids, ranking_state__ranked_at__gte=self.record.started_at
+            ).values_list("pk", flat=True)
+        )
+        self._settled |= ranked
+        return [pk for pk in ids if pk not in ranked]
+
+    def _take_over(self, ids: list[Any]) -> None:
+        """Move to this run the leases on ``ids`` held by runs that are dead."""
+        assert self.record is not None
+        now = self.clock()
+        by_poi = leases.holders(ids)
+        runs = {run.pk: run for run in by_poi.values() if run.pk != self.record.pk}
+        for run in runs.values():
+            if leases.is_alive(run, now=now, lease=self.lease):
+                continue
+            theirs = [pk for pk, holder in by_poi.items() if holder.pk == run.pk]
+            taken = leases.take_over(theirs, run, self.record, until=now + self.lease)
+            if not taken:  # another run took them first
+                continue
+            self._held.update(taken)
+            why = (
+                f"its process {run.owner} is gone"
+                if leases.process_gone(run.owner)
+                else f"no heartbeat since {run.heartbeat_at or run.started_at:%H:%M:%S} UTC"
+            )
+            logger.warning("Took over %d POI(s) from run %s: %s", len(taken), run.pk, why)
+            RankingRun.objects.filter(pk=run.pk, status=RankingRun.Status.RUNNING).update(
+                status=RankingRun.Status.INTERRUPTED,
+                message=f"Taken for dead by run {self.record.pk}: {why}.",
+            )
+
+    def _wait(self, held: list[Any]) -> None:
+        """Wait a little for POIs other runs hold (released when ranked, or expired)."""
+        now = self.clock()
+        holders = leases.holders(held)
+        runs = {run.pk: run for run in holders.values()}
+        if set(runs) != self._waiting_on:
+            self._waiting_on = set(runs)
+            names = ", ".join(f"{pk} ({run.owner or '?'})" for pk, run in sorted(runs.items()))
+            logger.info("Waiting for %d POI(s) held by run(s) %s", len(held), names)
+        expiry = leases.next_expiry(held, now=now)
+        pause = self.poll_seconds
+        if expiry is not None:
+            pause = min(pause, max((expiry - now).total_seconds(), 0.0))
+        self._heartbeat()
+        self.sleep(pause)
+
+    def _left_count(self, counts: Counter[str]) -> int:
+        """POIs of the selection (or of the limit) left undone: not ranked here, nor by a
+        run sharing the list, nor deleted meanwhile."""
+        total = self.plan.total if self.plan else 0
+        return max(total - sum(counts.values()) - len(self._settled), 0)
 
     def _load(self, ids: list[Any]) -> list[Model]:
         manager = get_poi_model()._default_manager
         rows = manager.filter(pk__in=ids).select_related(*get_poi_adapter().related_paths())
         by_pk = {poi.pk: poi for poi in rows}
-        self._release([pk for pk in ids if pk not in by_pk])  # deleted (merged) meanwhile
+        gone = [pk for pk in ids if pk not in by_pk]  # deleted (merged) meanwhile
+        self._release(gone)
+        self._settled.update(gone)
         return [by_pk[pk] for pk in ids if pk in by_pk]
 
     def _release(self, ids: Any) -> None:
@@ -452,7 +526,15 @@ class RankingRunner:
         else:
             run.status = RankingRun.Status.FAILED if status == OUTAGE else status
         run.finished_at = self.clock()
-        run.counts = {**dict(counts), "requests": requests}
+        left = self._left_count(counts)
+        if left and not message:
+            message = f"{left} POI(s) of the selection left undone: run again to carry on."
+        run.counts = {
+            **dict(counts),
+            "requests": requests,
+            "shared": len(self._settled),
+            "left": left,
+        }
         run.message = message
         run.save(update_fields=["status", "finished_at", "counts", "message"])
 
@@ -467,8 +549,31 @@ class RankingRunner:
             "unchanged_count": counts[Outcome.UNCHANGED],
             "fallback_count": counts[Outcome.FALLBACK],
             "request_count": requests,
+            "shared_count": len(self._settled),
+            "left_count": self._left_count(counts),
             "dry_run": self.options.dry_run,
         }
+
+
+def available_cores() -> int:
+    """The CPUs this process may use: its affinity (taskset, cpusets), within the CPU
+    quota of its cgroup (a container's ``--cpus``)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(cores, 1)
+
+
+def threads_per_run(cores: int, runs: int) -> int:
+    """Each run's share of the cores (at least one thread)."""
+    return max(1, cores // max(runs, 1))
 
 
 def record_run(
@@ -476,19 +581,21 @@ def record_run(
 ) -> tuple[RankingRun, RankingRun | None, bool]:
     """Record a new run; returns it, the unfinished run with the same selection it carries
     on (None with ``restart``), and whether that one is still alive (joined: it goes on
-    running) or not (resumed: interrupted, or crashed and silent for longer than ``lease``).
+    running) or not (resumed: interrupted, its process gone, or silent for longer than
+    ``lease``). ``resumed_from`` only ever names a run that is not alive.
     """
     previous = None if options.restart else _unfinished_run(options.selection)
+    alive = previous is not None and leases.is_alive(previous, now=now, lease=lease)
     run = RankingRun.objects.create(
         started_at=now,
         heartbeat_at=now,
         owner=owner,
         selection=options.selection,
-        resumed_from=previous,
+        resumed_from=None if alive else previous,
+        joined=previous if alive else None,
     )
     if previous is None:
         return run, None, False
-    alive = leases.is_alive(previous, now=now, lease=lease)
     if not alive:
         RankingRun.objects.filter(
             pk=previous.pk, status__in=[RankingRun.Status.INTERRUPTED, RankingRun.Status.RUNNING]
@@ -531,21 +638,12 @@ def stop_on_sigint(runner: RankingRunner, notify: Callable[[], None]) -> Iterato
         signal.signal(signal.SIGINT, previous)
 
 
-def _number(value: Any, kind: type, option: str) -> Any:
-    if value is None:
-        return None
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise RunError(f"{option} must be a number, got {value!r}.")
-
-
 def _origin(run: RankingRun) -> RankingRun:
-    """The first run of a chain of resumed runs (its start is when the work began)."""
+    """The first run of a chain of resumed or joined runs (its start is when the work began)."""
     seen = {run.pk}
-    while run.resumed_from_id and run.resumed_from_id not in seen:
-        seen.add(run.resumed_from_id)
-        parent = RankingRun.objects.filter(pk=run.resumed_from_id).first()
+    while (parent_id := run.resumed_from_id or run.joined_id) and parent_id not in seen:
+        seen.add(parent_id)
+        parent = RankingRun.objects.filter(pk=parent_id).first()
         if parent is None:
             break
         run = parent
@@ -568,3 +666,26 @@ def _sweep_orphans() -> None:
         return
     if report.deleted:
         logger.info("Removed %d orphan image file(s) left by an earlier crash", len(report.deleted))
+
+
+class _Beating:
+    """``target`` (the run's Commons client or scorer) whose method calls first give the
+    run's heartbeat, so that a POI with many thumbnails to fetch and score keeps its
+    leases. Beats come from the ranking itself, not from a thread: a run stuck for good
+    stops beating and its POIs are taken over."""
+
+    def __init__(self, target: Any, beat: Callable[[], None]) -> None:
+        self._target = target
+        self._beat = beat
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        if not callable(value) or name.startswith("_"):
+            return value
+
+        @functools.wraps(value)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self._beat()
+            return value(*args, **kwargs)
+
+        return call

@@ -1,37 +1,40 @@
-"""Prefect flow ``import_city``: load a city, merge its duplicate POIs, rank their images.
+"""Prefect flows ``import_city`` (load a city, merge its duplicate POIs, rank their
+images) and ``rank_images`` (rank only).
 
 The tasks are the host's import steps, each a thin wrapper around the one
 implementation it runs:
 
 1. ``load_city_data``: ``cities.loader`` (the same code as ``manage.py load_city``);
 2. ``auto_merge_duplicates``: ``cities.dedupe`` (the host's ``_auto_merge_duplicates``);
-3. ``rank_poi_images_for_lists``: ``call_command("rank_poi_images", ...)`` for the
-   city's POIs in lists. A run that made no progress (an outage) fails the task, and so
-   the flow.
+3. ``rank_poi_images_for_lists``: ``manage.py rank_poi_images`` with the run's options
+   (``RunOptions``, the flows' ``ranking`` parameter: city, limit, batch size...). A run
+   that is not a success (an outage, every POI failed, stopped with POIs left) fails the
+   task, and so the flow.
 
-The app's log records (the ranking run's ``Processed n/N POIs`` line per batch, each
-failed POI) reach the flow run's log through Prefect's own setting
-``PREFECT_LOGGING_EXTRA_LOGGERS=image_ranking``: ``pyproject.toml`` sets it
-(``[tool.prefect.logging]``) for runs from the project's root; a deployment or worker
-started elsewhere sets the environment variable.
+The app's log records (``Processed n/N POIs`` per batch, each failed POI, the summary)
+reach the flow run's log: ``workflow.runtime.setup_django`` puts Prefect's API handler on
+the app's logger once Django is set up, in whatever folder the worker runs the flow.
 
 Run locally (Prefect's ephemeral mode: nothing to start by hand)::
 
     python -m workflow.city_import cities/data/paris.json [--all] [--threshold X]
-        [--batch-size N] [--limit N] [--no-rank]
+        [--batch-size N] [--limit N] [--no-rank] ...   (the options of rank_poi_images)
 
-Importing this module has no side effect: Django is set up by each task (and the CLI)
-(``setup_django``) when it is not already. Flow and tasks are synchronous, so ORM calls
-stay plain. Prefect is an optional extra: only this package imports it.
+Deployed to a work pool: ``prefect.yaml`` at the repository's root (README, "Running on
+several machines").
+
+Importing this module does not set Django up: each task does (``setup_django``) when it
+is not already. Flow and tasks are synchronous, so ORM calls stay plain. Prefect is an
+optional extra: only this package imports it.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -41,36 +44,29 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
-logger = logging.getLogger(__name__)
+from image_ranking import run_options
+from image_ranking.run_options import RunError, RunOptions
+from workflow.runtime import setup_django
 
-# rank_poi_images' exit code for an outage (EX_TEMPFAIL): the CLI says the same.
-EXIT_OUTAGE = 75
+__all__ = ["RankingFailed", "import_city", "rank_images", "setup_django"]
+
+logger = logging.getLogger(__name__)
 
 
 class RankingFailed(RuntimeError):
-    """The ranking run made no progress (an outage, or every POI failed) or was stopped."""
+    """The ranking run is not a success: an outage, every POI failed, or it stopped with
+    POIs left. ``summary`` is the run's summary, the message the command's."""
 
-    def __init__(self, summary: dict[str, Any]) -> None:
+    def __init__(self, summary: dict[str, Any], message: str) -> None:
         self.summary = summary
-        status = summary.get("status")
-        if status == "outage":
-            text = "every POI failed because Commons could not be queried; run again later"
-        elif status == "interrupted":
-            text = "the run was interrupted; run again to carry on"
-        else:
-            text = "every POI failed"
-        super().__init__(f"rank_poi_images: {text} ({summary.get('processed_count', 0)} tried).")
+        super().__init__(f"rank_poi_images: {message}")
 
+    @property
+    def exit_code(self) -> int:
+        """The exit code ``manage.py rank_poi_images`` gives for the same run."""
+        from image_ranking.management.commands.rank_poi_images import EXIT_CODES
 
-def setup_django() -> None:
-    """Set Django up once (``config.settings`` unless ``DJANGO_SETTINGS_MODULE`` says
-    otherwise); left alone where it already is (pytest-django, ``manage.py shell``)."""
-    import django
-    from django.apps import apps
-
-    if not apps.ready:
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-        django.setup()
+        return EXIT_CODES.get(self.summary.get("status", ""), 1)
 
 
 def _run_logger() -> logging.Logger | logging.LoggerAdapter:
@@ -145,40 +141,31 @@ def auto_merge_duplicates(city_slug: str) -> dict[str, Any]:
 
 
 @task(name="rank-poi-images-for-lists", cache_policy=NO_CACHE)
-def rank_poi_images_for_lists(
-    city_slug: str | None,
-    missing_only: bool = True,
-    threshold: float | None = None,
-    batch_size: int | None = None,
-    limit: int | None = None,
-    fallback: bool | None = None,
-) -> dict[str, Any]:
-    """Rank the images of the POIs in lists (of ``city_slug``; every city if None).
+def rank_poi_images_for_lists(options: RunOptions) -> dict[str, Any]:
+    """Rank the images of the POIs in lists that ``options`` select.
 
-    Runs ``manage.py rank_poi_images`` (the single implementation) and returns its
-    summary: ``{"status", "processed_count", "updated_count", "failed_count",
-    "no_image_count", ...}``. One POI's failure is counted there, not raised; a
-    ``CommandError`` (bad option, no model weights) fails the task with its message, and
-    so does a run without progress (``RankingFailed``: an outage, every POI failed).
+    Runs ``manage.py rank_poi_images`` (the single console front of the run) and returns
+    its summary: ``{"status", "processed_count", "updated_count", "failed_count",
+    "no_image_count", "left_count", ...}``. One POI's failure is counted there, not
+    raised; a ``CommandError`` (bad option, no model weights) fails the task with its
+    message, and so does a run that is not a success (``RankingFailed``).
     """
     setup_django()
+    from image_ranking.management.commands.rank_poi_images import Command
+
     log = _run_logger()
-    options = {
-        "missing_only": missing_only,
-        "all": not missing_only,
-        "city": city_slug,
-        "threshold": threshold,
-        "batch_size": batch_size,
-        "limit": limit,
-        "fallback": fallback,
-    }
-    log.info("Running rank_poi_images with %s", {k: v for k, v in options.items() if v})
-    # The command's lines are also its log records, which reach the run's log: the text
-    # copies are not needed.
-    result = call_command("rank_poi_images", stdout=io.StringIO(), stderr=io.StringIO(), **options)
-    summary = dict(result)  # a plain dict: the flow's result is stored as JSON
-    if summary.get("status") != "success":
-        raise RankingFailed(summary)
+    given = options.as_command_options()
+    log.info("Running rank_poi_images with %s", {k: v for k, v in given.items() if v})
+    command = Command()
+    try:
+        # The command's lines are also its log records, which reach the run's log: the
+        # text copies are not needed.
+        call_command(command, stdout=io.StringIO(), stderr=io.StringIO(), **given)
+    except CommandError as exc:
+        if command.summary is None:  # refused before the run began
+            raise
+        raise RankingFailed(dict(command.summary), str(exc)) from None
+    summary = dict(command.summary or {})  # a plain dict: stored as JSON
     if summary.get("failed_count"):
         log.warning(
             "%d POI(s) failed to rank; the flow goes on. Re-run to try them again.",
@@ -203,14 +190,11 @@ def _flow_run_name() -> str:
 def import_city(
     source: str | dict[str, Any],
     rank_images: bool = True,
-    missing_only: bool = True,
-    threshold: float | None = None,
-    batch_size: int | None = None,
-    limit: int | None = None,
-    fallback: bool | None = None,
+    ranking: RunOptions | None = None,
 ) -> dict[str, Any]:
     """Import a city (a JSON file path, or the parsed document), merge its duplicates and
-    rank the images of its POIs in lists.
+    rank the images of its POIs in lists with the options ``ranking`` (its city is the
+    imported one).
 
     Returns ``{"city": slug, "load": {...}, "merge": {"merged", "uncertain", ...},
     "image_ranking": {"status", "processed_count", ...} or None when rank_images is off}``.
@@ -218,17 +202,18 @@ def import_city(
     loaded = load_city_data(source)
     slug = loaded["city"]
     merged = auto_merge_duplicates(slug)
-    ranking = None
+    ranked = None
     if rank_images:
-        ranking = rank_poi_images_for_lists(
-            slug,
-            missing_only=missing_only,
-            threshold=threshold,
-            batch_size=batch_size,
-            limit=limit,
-            fallback=fallback,
-        )
-    return {"city": slug, "load": loaded, "merge": merged, "image_ranking": ranking}
+        options = dataclasses.replace(ranking or RunOptions(), city=slug)
+        ranked = rank_poi_images_for_lists(options)
+    return {"city": slug, "load": loaded, "merge": merged, "image_ranking": ranked}
+
+
+@flow(name="rank-poi-images")
+def rank_images(ranking: RunOptions | None = None) -> dict[str, Any]:
+    """Rank the images of the POIs in lists (``manage.py rank_poi_images`` as a flow):
+    what a schedule runs, or several workers at once, sharing the list."""
+    return rank_poi_images_for_lists(ranking or RunOptions())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,29 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
         "points at a server). Prints the result as JSON.",
     )
     parser.add_argument("file", help="City JSON file, e.g. cities/data/paris.json.")
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--missing-only",
-        dest="missing_only",
-        action="store_true",
-        default=True,
-        help="Rank only POIs without an image (the default).",
-    )
-    mode.add_argument(
-        "--all", dest="missing_only", action="store_false", help="Re-rank every POI in a list."
-    )
-    parser.add_argument("--threshold", type=float, metavar="X", help="Lowest score (0-10).")
-    parser.add_argument("--batch-size", type=int, metavar="N", help="POIs per batch.")
-    parser.add_argument("--limit", type=int, metavar="N", help="Rank at most N POIs.")
-    parser.add_argument(
-        "--fallback",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="Use category fallback images (default IMAGE_RANKING_FALLBACK_ENABLED).",
-    )
     parser.add_argument(
         "--no-rank", dest="rank_images", action="store_false", help="Import and merge only."
     )
+    run_options.add_arguments(parser)
     return parser
 
 
@@ -271,23 +237,22 @@ def main(argv: list[str] | None = None) -> int:
     if not path.is_file():
         print(f"{path}: no such file.", file=sys.stderr)
         return 2
+    try:
+        ranking = RunOptions.from_options(vars(args))
+    except RunError as exc:
+        print(f"Import failed: {exc}", file=sys.stderr)
+        return 2
     setup_django()
     from cities.loader import CityDataError
 
     try:
         result = import_city(
-            source=str(path.resolve()),
-            rank_images=args.rank_images,
-            missing_only=args.missing_only,
-            threshold=args.threshold,
-            batch_size=args.batch_size,
-            limit=args.limit,
-            fallback=args.fallback,
+            source=str(path.resolve()), rank_images=args.rank_images, ranking=ranking
         )
     except RankingFailed as exc:
         print(f"Import failed: {exc}", file=sys.stderr)
         print(json.dumps(exc.summary, indent=2))
-        return EXIT_OUTAGE if exc.summary.get("status") == "outage" else 1
+        return exc.exit_code
     except (CityDataError, CommandError) as exc:
         print(f"Import failed: {exc}", file=sys.stderr)
         return 1

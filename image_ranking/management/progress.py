@@ -3,7 +3,7 @@
 Used by ``rank_poi_images`` as the run's progress callback (``runs.Progress``).
 Off a terminal (cron, CI, the Prefect flow) each batch gives one ``Processed n/N POIs``
 line on stdout and the same line as an INFO record of the command's logger, which the
-Prefect flow collects through ``PREFECT_LOGGING_EXTRA_LOGGERS``.
+Prefect flows send to the flow run's log (``workflow/runtime.py``).
 
 Both show the time left: at 500 requests an hour the budget, not the machine, sets the
 pace of a first run, so the estimate is the larger of the requests still to make (the

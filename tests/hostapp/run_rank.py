@@ -16,6 +16,7 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
+from image_ranking.management.commands.rank_poi_images import Command  # noqa: E402
 from image_ranking.models import SelectedImage  # noqa: E402
 from image_ranking.scoring import register  # noqa: E402
 from tests.hostapp.models import Issue, Place, Town  # noqa: E402
@@ -27,11 +28,13 @@ call_command("check", fail_level="ERROR")
 graz = Town.objects.create(label="Graz", code="graz")
 Place.objects.create(town=graz, title="Clock Tower", qid="Q1030437")
 Place.objects.create(town=graz, title="Nowhere Cafe")
-summary = call_command("rank_poi_images", "--all", "--city", "graz", verbosity=0)
+command = Command()
+call_command(command, "--all", "--city", "graz", verbosity=0)
+summary = command.summary
 print(
     json.dumps(
         {
-            "summary": summary if isinstance(summary, dict) else json.loads(summary),
+            "summary": summary,
             "photos": {p.title: p.photo.name for p in Place.objects.order_by("pk")},
             "selected": list(SelectedImage.objects.values_list("title", flat=True)),
             "issues": list(Issue.objects.values_list("poi__title", "description")),

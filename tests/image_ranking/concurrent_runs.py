@@ -66,6 +66,7 @@ def environment(database_url: str, replica: CommonsReplica, folder: Path) -> dic
         "HF_HUB_OFFLINE": "1",
     }
     env.pop("PYTHONSTARTUP", None)
+    env.pop("IMAGE_RANKING_SCORER", None)  # the brightness scorer, unless a bench says
     return env
 
 

@@ -13,6 +13,7 @@ from PIL import Image
 
 from cities.models import City, PoiList, PointOfInterest, Validation
 from image_ranking.drops import Drop
+from image_ranking.management.commands.rank_poi_images import Command
 from image_ranking.models import ImageCandidate, SelectedImage
 from tests.image_ranking.ranking_helpers import jpeg
 
@@ -56,9 +57,14 @@ def city(commons_settings):
 
 
 def run(*args):
-    out, err = io.StringIO(), io.StringIO()
-    result = call_command("rank_poi_images", *args, stdout=out, stderr=err)
-    return result, out.getvalue()
+    """The run's summary (also for a run that ended in a CommandError: an outage) and stdout."""
+    command, out, err = Command(), io.StringIO(), io.StringIO()
+    try:
+        call_command(command, *args, stdout=out, stderr=err)
+    except CommandError:
+        if command.summary is None:
+            raise
+    return command.summary, out.getvalue()
 
 
 def stored(name):

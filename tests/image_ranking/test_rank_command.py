@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from cities.models import City, PointOfInterest, Validation
 from image_ranking import scoring
 from image_ranking.commons import client as wikimedia
+from image_ranking.management.commands.rank_poi_images import Command
 from image_ranking.models import ImageCandidate, RankingRun, RankingState, SelectedImage
 from tests import factories
 from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey, jpeg
@@ -48,9 +49,16 @@ def make_poi(city, name, *, listed=True, image=False):
 
 
 def run(*args, **kwargs):
-    out, err = io.StringIO(), io.StringIO()
-    result = call_command("rank_poi_images", *args, stdout=out, stderr=err, **kwargs)
-    return result, out.getvalue(), err.getvalue()
+    """The run's summary (also for a run that ended in a CommandError), stdout, stderr
+    (with the CommandError's message, as ``manage.py`` prints it)."""
+    command, out, err = Command(), io.StringIO(), io.StringIO()
+    try:
+        call_command(command, *args, stdout=out, stderr=err, **kwargs)
+    except CommandError as exc:
+        if command.summary is None:  # refused before the run began
+            raise
+        err.write(f"CommandError: {exc}\n")
+    return command.summary, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture
@@ -77,6 +85,8 @@ def test_result_dict_and_summary(three, commons):
         "unchanged_count": 0,
         "fallback_count": 0,
         "request_count": commons.request_count,
+        "shared_count": 0,
+        "left_count": 0,
         "dry_run": False,
     }
     assert "Processed 3/3 POIs" in out
@@ -227,7 +237,8 @@ def test_ctrl_c_stops_after_current_poi_and_rerun_resumes(three, commons):
     # The POI being ranked when Ctrl-C came was finished, the next one not started.
     assert result["processed_count"] == 2
     assert "Stopping after the current POI" in err
-    assert "Interrupted." in out and "carry on" in out
+    assert "Interrupted." in out
+    assert "CommandError: Interrupted with 1 of 3 POIs left" in err and "carry on" in err
     assert RankingRun.objects.get().status == "interrupted"
     assert not RankingState.objects.filter(poi__name="Louvre").exists()
 
@@ -291,8 +302,6 @@ def test_outage_status_when_every_poi_fails_for_commons(three, commons):
 
 
 def _exit_code(*argv):
-    from image_ranking.management.commands.rank_poi_images import Command
-
     try:
         Command().run_from_argv(["manage.py", "rank_poi_images", *argv])
     except SystemExit as exc:
@@ -314,3 +323,5 @@ def test_exit_codes(three, commons, capsys, monkeypatch):
     assert _exit_code() == 0
     assert _exit_code("--limit", "0") == 1
     assert "--limit must be a positive number" in capsys.readouterr().err
+    # Django's own exit path (CommandError.returncode): no run_from_argv of its own.
+    assert "run_from_argv" not in vars(Command)

@@ -5,6 +5,9 @@ outages. Clocks are injected; nothing sleeps."""
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -45,8 +48,12 @@ def pois():
 
 
 class Clock:
+    """The runs' clock, and their sleep: sleeping advances it (and runs ``on_sleep``)."""
+
     def __init__(self) -> None:
         self.now = timezone.now()
+        self.slept = 0.0
+        self.on_sleep = None
 
     def __call__(self):
         return self.now
@@ -54,21 +61,48 @@ class Clock:
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
 
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.slept += seconds
+        self.advance(max(seconds, 0.001))
+        if self.on_sleep is not None:
+            self.on_sleep()
+
 
 @pytest.fixture
 def clock():
     return Clock()
 
 
-def runner(commons, clock, **options):
+def runner(commons, clock, owner="test:1", **options):
     return RankingRunner(
         RunOptions(**options),
         client=commons,
         scorer=BrightnessScorer(),
         clock=clock,
+        sleep=clock.sleep,
         lease_seconds=60,
-        owner="test:1",
+        owner=owner,
     )
+
+
+def hold(run, pois, clock, seconds=60):
+    """``run`` claims ``pois`` (it is ranking them) and beats now."""
+    ids = [p.pk for p in pois]
+    until = clock.now + timedelta(seconds=seconds)
+    assert leases.claim(ids, run, now=clock.now, until=until) == ids
+    leases.renew(run, ids, now=clock.now, until=until)
+
+
+def ranked_names():
+    return sorted(RankingState.objects.values_list("poi__name", flat=True))
+
+
+def gone_pid() -> int:
+    """The pid of a process of this host that has ended (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
 
 
 def test_summary_dict(pois, commons, clock):
@@ -149,26 +183,109 @@ def test_claims_are_disjoint_and_expire(pois, clock):
     assert leases.claim(ids[1:3], b, now=later, until=later) == ids[1:3]
 
 
-def test_a_live_run_is_joined_not_resumed(pois, commons, clock):
-    live = runner(commons, clock, batch_size=5)
+def test_a_live_run_is_joined_and_waited_for(pois, commons, clock):
+    live = runner(commons, clock, owner="elsewhere:1", batch_size=5)
     live.prepare()
-    # The live run holds two POIs right now (it is ranking them).
-    leases.claim([pois[0].pk, pois[1].pk], live.record, now=clock.now, until=clock.now)
-    leases.renew(
-        live.record,
-        [pois[0].pk, pois[1].pk],
-        now=clock.now,
-        until=clock.now + timedelta(seconds=60),
-    )
+    hold(live.record, pois[:2], clock)  # the live run is ranking Arc and Bridge
     clock.advance(10)
     other = runner(commons, clock, batch_size=5)
     plan = other.prepare()
     assert plan.joined == live.record and plan.resumed is None
+    assert other.record.joined == live.record and other.record.resumed_from is None
+
+    def live_ranks_its_pois():  # while the other run waits
+        clock.on_sleep = None
+        live.run()
+
+    clock.on_sleep = live_ranks_its_pois
     result = other.run()
-    assert result["processed_count"] == 3  # the two held POIs were left to the live run
+
+    assert result["status"] == "success" and result["left_count"] == 0
+    assert (result["processed_count"], result["shared_count"]) == (3, 2)
+    assert 0 < clock.slept <= 5  # one poll: it did not wait for the lease to expire
     live.record.refresh_from_db()
-    assert live.record.status == "running"  # not marked "resumed"
-    assert set(RankingState.objects.values_list("poi__name", flat=True)) == set(NAMES[2:])
+    assert live.record.status == "success"  # never marked "resumed"
+    assert ranked_names() == sorted(NAMES)
+    assert RankingState.objects.count() == 5  # each POI ranked once
+
+
+def test_a_run_waits_for_a_silent_runs_leases_then_ranks_its_pois(pois, commons, clock):
+    """A run on another host holds two POIs and stops beating (killed): the other run
+    ranks the rest, waits until the silent run's leases expire, then ranks those two."""
+    silent = RankingRun.objects.create(
+        started_at=clock.now, owner="elsewhere:7", selection={"other": "selection"}
+    )
+    hold(silent, pois[3:], clock)
+    clock.advance(1)
+    seen = []
+    result = runner(commons, clock, batch_size=2).run(seen.append)
+
+    assert result["status"] == "success" and result["left_count"] == 0
+    assert result["processed_count"] == 5 and result["shared_count"] == 0
+    assert 58 <= clock.slept <= 61  # until the leases expired, not a whole lease more
+    assert [p.result.poi_name for p in seen][-2:] == ["Dome", "Elm"]
+    silent.refresh_from_db()
+    assert silent.status == "interrupted" and "no heartbeat since" in silent.message
+    assert ranked_names() == sorted(NAMES)
+
+
+def test_a_run_whose_process_is_gone_is_taken_over_at_once(pois, commons, clock):
+    dead = runner(commons, clock, owner=f"{socket.gethostname()}:{gone_pid()}", batch_size=5)
+    dead.prepare()
+    hold(dead.record, pois[:2], clock)  # killed while ranking Arc and Bridge: fresh beat
+    clock.advance(1)
+    assert leases.process_gone(dead.record.owner)
+    assert not leases.process_gone(f"{socket.gethostname()}:{os.getpid()}")
+    assert not leases.process_gone("elsewhere:1")  # another host: its heartbeat tells
+
+    other = runner(commons, clock, batch_size=5)
+    plan = other.prepare()
+    assert plan.resumed == dead.record and plan.joined is None  # never joins a dead run
+    result = other.run()
+
+    assert result["status"] == "success" and result["processed_count"] == 5
+    assert clock.slept == 0  # no wait for the leases to expire
+    assert RankingRun.objects.get(pk=dead.record.pk).status == "resumed"
+
+
+def test_a_stopped_run_says_how_many_pois_are_left(pois, commons, clock):
+    holder = RankingRun.objects.create(started_at=clock.now, owner="elsewhere:2")
+    hold(holder, pois[:2], clock)
+    mine = runner(commons, clock, batch_size=5)
+    clock.on_sleep = mine.request_stop  # Ctrl-C while waiting for the held POIs
+    result = mine.run()
+    assert result["status"] == "interrupted"
+    assert (result["processed_count"], result["left_count"]) == (3, 2)
+    run = RankingRun.objects.get(pk=mine.record.pk)
+    assert run.status == "interrupted" and run.counts["left"] == 2
+    assert "2 POI(s) of the selection left undone" in run.message
+
+
+def test_heartbeats_during_a_long_poi(pois, commons, clock):
+    """A POI with many thumbnails takes longer than the lease: its lease is renewed
+    before each download, so no other run takes it for crashed."""
+    titles = [f"File:Arc {k}.jpg" for k in range(4)]
+    for title in titles:
+        commons.add_file(title, grey(150))
+    commons.set_search("Arc", titles)
+    mine = runner(commons, clock, batch_size=1, limit=1)
+    download = commons.download_image
+    held_while_downloading = []
+
+    def slow_download(url, **kwargs):
+        lease = RankingLease.objects.get(poi=pois[0])
+        held_while_downloading.append(
+            lease.run_id == mine.record.pk and lease.expires_at > clock.now
+        )
+        clock.advance(25)  # four thumbnails: 100 s, longer than the 60 s lease
+        return download(url, **kwargs)
+
+    commons.download_image = slow_download
+    assert mine.run()["updated_count"] == 1
+    assert len(held_while_downloading) == 4 and all(held_while_downloading)
+    assert RankingRun.objects.get(pk=mine.record.pk).heartbeat_at >= clock.now - timedelta(
+        seconds=30
+    )
 
 
 def test_a_crashed_run_is_taken_over(pois, commons, clock):
@@ -180,6 +297,7 @@ def test_a_crashed_run_is_taken_over(pois, commons, clock):
     other = runner(commons, clock, batch_size=5)
     plan = other.prepare()
     assert plan.resumed == crashed.record and plan.joined is None
+    assert other.record.resumed_from == crashed.record
     assert other.run()["processed_count"] == 5
     assert RankingRun.objects.get(pk=crashed.record.pk).status == "resumed"
 
@@ -193,7 +311,7 @@ def test_pois_ranked_by_another_run_meanwhile_are_skipped(pois, commons, clock):
 
 
 def test_limit_counts_ranked_pois_past_claimed_ones(pois, commons, clock):
-    other = RankingRun.objects.create(started_at=clock.now)
+    other = RankingRun.objects.create(started_at=clock.now, owner="elsewhere:3")
     leases.claim([pois[0].pk], other, now=clock.now, until=clock.now + timedelta(seconds=60))
     result = runner(commons, clock, batch_size=1, limit=2).run()
     assert result["processed_count"] == 2
@@ -321,3 +439,53 @@ def test_progress_carries_the_requests_made_so_far(commons, pois, clock):
     assert len(seen) == len(NAMES)
     assert seen == sorted(seen) and seen[0] > 0  # cumulative, counted from the first batch
     assert seen[-1] == result["request_count"] == commons.request_count
+
+
+class FakeTorch:
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+
+    def get_num_threads(self) -> int:
+        return self.threads
+
+    def set_num_threads(self, threads: int) -> None:
+        self.threads = threads
+
+
+def test_torch_threads_are_the_runs_share_of_the_cores(pois, commons, clock, monkeypatch, settings):
+    torch = FakeTorch(threads=4)  # torch's own default: every core
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    monkeypatch.setattr(runs, "available_cores", lambda: 4)
+    here = f"{socket.gethostname()}:{os.getpid()}"
+    other = RankingRun.objects.create(started_at=clock.now, heartbeat_at=clock.now, owner=here)
+    RankingRun.objects.create(started_at=clock.now, heartbeat_at=clock.now, owner="elsewhere:1")
+    gone = f"{socket.gethostname()}:{gone_pid()}"
+    RankingRun.objects.create(started_at=clock.now, heartbeat_at=clock.now, owner=gone)
+    mine = runner(commons, clock, owner=here, batch_size=5)
+    mine.run()
+    # Two live runs on this host (another host's and a dead process's do not count).
+    assert torch.threads == 2
+    other.status = "success"
+    other.save()
+    clock.advance(3600)  # past the real time the first run stored its POIs at
+    assert (
+        runner(commons, clock, owner=here, missing_only=False, restart=True).run()[
+            "processed_count"
+        ]
+        == 5
+    )
+    assert torch.threads == 4  # alone again
+
+    settings.IMAGE_RANKING_TORCH_THREADS = 1  # set by hand: left to the scorer
+    torch.threads = 3
+    clock.advance(3600)
+    runner(commons, clock, owner=here, missing_only=False, restart=True).run()
+    assert torch.threads == 3
+
+
+@pytest.mark.parametrize(
+    ("cores", "runs_", "threads"), [(2, 1, 2), (2, 2, 1), (2, 3, 1), (8, 3, 2)]
+)
+def test_threads_per_run(cores, runs_, threads):
+    assert runs.threads_per_run(cores, runs_) == threads
+    assert runs.available_cores() >= 1

@@ -19,6 +19,7 @@ from cities.models import City, PoiList, PointOfInterest
 from image_ranking import scoring
 from image_ranking.commons import client as wikimedia
 from image_ranking.models import RankingState
+from image_ranking.run_options import RunError, RunOptions
 from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey
 from workflow import city_import
 from workflow.city_import import (
@@ -110,7 +111,7 @@ def test_rank_task_runs_the_command_for_listed_pois_in_batches(doubles, caplog, 
     doubles.failing.add("Castle")
     caplog.set_level(logging.INFO)
 
-    result = rank_poi_images_for_lists.fn("lyon", batch_size=2, threshold=1.0)
+    result = rank_poi_images_for_lists.fn(RunOptions(city="lyon", batch_size=2, threshold=1.0))
 
     assert result["status"] == "success"
     assert (result["processed_count"], result["updated_count"], result["failed_count"]) == (
@@ -122,7 +123,7 @@ def test_rank_task_runs_the_command_for_listed_pois_in_batches(doubles, caplog, 
     assert not RankingState.objects.filter(poi__name="Unlisted").exists()
     assert type(result) is dict  # plain: Prefect stores it as JSON
     # The options reached the command as options: one progress record per 2 POIs, from the
-    # app's logger (what PREFECT_LOGGING_EXTRA_LOGGERS sends to the run's log).
+    # app's logger (what workflow.runtime sends to the run's log).
     messages = [r.getMessage() for r in caplog.records if r.name.startswith("image_ranking")]
     progress = [m for m in messages if m.startswith("Processed ") and "/5 POIs (" in m]
     assert [p.split()[1] for p in progress] == ["2/5", "4/5", "5/5"]
@@ -134,9 +135,20 @@ def test_rank_task_runs_the_command_for_listed_pois_in_batches(doubles, caplog, 
 
 @pytest.mark.django_db
 def test_rank_task_fails_with_the_commands_message():
-    City.objects.create(name="Lyon", slug="lyon")
-    with pytest.raises(CommandError, match="--batch-size must be at least 1"):
-        rank_poi_images_for_lists.fn("lyon", batch_size=0)
+    with pytest.raises(CommandError, match="No POIs in a city with slug 'lyon'"):
+        rank_poi_images_for_lists.fn(RunOptions(city="lyon"))
+    with pytest.raises(RunError, match="--batch-size must be at least 1"):
+        RunOptions(city="lyon", batch_size=0)  # what a flow's bad parameter gives
+
+
+def test_run_options_round_trip_through_the_command_line():
+    from django.core.management import load_command_class
+
+    parser = load_command_class("image_ranking", "rank_poi_images").create_parser("m", "r")
+    options = RunOptions(missing_only=False, city="lyon", limit=3, fallback=False, refresh=True)
+    argv = ["--all", "--city", "lyon", "--limit", "3", "--no-fallback", "--refresh"]
+    assert RunOptions.from_options(vars(parser.parse_args(argv))) == options
+    assert RunOptions.from_options(options.as_command_options()) == options
 
 
 @pytest.mark.django_db
@@ -145,21 +157,10 @@ def test_rank_task_fails_when_commons_is_down(doubles, _commit):
     load_city_data.fn(city_doc(names))
     doubles.failing.update(names)
     with pytest.raises(RankingFailed, match="Commons could not be queried") as caught:
-        rank_poi_images_for_lists.fn("lyon", missing_only=False)
+        rank_poi_images_for_lists.fn(RunOptions(city="lyon", missing_only=False))
     summary = caught.value.summary
     assert summary["status"] == "outage"
     assert (summary["processed_count"], summary["failed_count"]) == (3, 3)
-
-
-def test_pyproject_sends_the_apps_logs_to_prefect():
-    """Prefect's own setting forwards the app's records into the run's log (from the root)."""
-    code = (
-        "from prefect.settings import PREFECT_LOGGING_EXTRA_LOGGERS as E;print(','.join(E.value()))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
-    assert done.stdout.strip() == "image_ranking", done.stderr[-2000:]
 
 
 def test_importing_the_flow_module_does_not_set_django_up():
@@ -219,11 +220,7 @@ def test_cli_parses_options_and_prints_the_result(monkeypatch, capsys):
         {
             "source": str(SAMPLE.resolve()),
             "rank_images": True,
-            "missing_only": False,
-            "threshold": 4.5,
-            "batch_size": 10,
-            "limit": None,
-            "fallback": False,
+            "ranking": RunOptions(missing_only=False, threshold=4.5, batch_size=10, fallback=False),
         }
     ]
     assert json.loads(capsys.readouterr().out)["city"] == "paris"
@@ -245,10 +242,31 @@ def test_cli_reports_a_failed_import(monkeypatch, capsys):
 
 def test_cli_exit_code_says_outage(monkeypatch, capsys):
     def outage(**kwargs):
-        raise RankingFailed({"status": "outage", "processed_count": 4, "failed_count": 4})
+        summary = {"status": "outage", "processed_count": 4, "failed_count": 4}
+        raise RankingFailed(summary, "every POI failed because Commons could not be queried")
 
     monkeypatch.setattr(city_import, "import_city", outage)
-    assert city_import.main([str(SAMPLE)]) == city_import.EXIT_OUTAGE == 75
+    assert city_import.main([str(SAMPLE)]) == 75
     captured = capsys.readouterr()
     assert "Commons could not be queried" in captured.err
     assert json.loads(captured.out)["status"] == "outage"
+
+
+def test_prefect_yaml_deploys_both_flows_with_valid_parameters():
+    """What `prefect deploy --all` reads: module entrypoints (no pull step, no path of the
+    deploying machine), parameters the flows accept, no secret in the job variables."""
+    import yaml
+    from prefect.flows import load_flow_from_entrypoint
+
+    spec = yaml.safe_load((REPO / "prefect.yaml").read_text(encoding="utf-8"))
+    assert spec["pull"] == [] and spec["build"] is None and spec["push"] is None
+    deployments = {d["name"]: d for d in spec["deployments"]}
+    assert set(deployments) == {"import-city", "rank-poi-images"}
+    for deployment in deployments.values():
+        flow = load_flow_from_entrypoint(deployment["entrypoint"])
+        assert ":" not in deployment["entrypoint"]  # a module path, not a file
+        validated = flow.validate_parameters(deployment["parameters"])
+        assert isinstance(validated["ranking"], RunOptions)
+        env = deployment["work_pool"]["job_variables"]["env"]
+        assert not {"DATABASE_URL", "SECRET_KEY"} & set(env)
+    assert deployments["rank-poi-images"]["concurrency_limit"] == 2

@@ -15,6 +15,7 @@ from cities.models import PoiList, PointOfInterest
 from image_ranking import scoring
 from image_ranking.commons import client as wikimedia
 from image_ranking.models import RankingState
+from image_ranking.run_options import RunOptions
 from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey
 from workflow.city_import import import_city
 
@@ -78,7 +79,8 @@ def flow_logs(flow_run_id: UUID) -> list[str]:
 
 
 def test_the_flow_imports_merges_and_ranks_a_city(prefect_server, commons):
-    state = import_city(source=paris_doc(), batch_size=2, threshold=1.0, return_state=True)
+    ranking = RunOptions(batch_size=2, threshold=1.0)
+    state = import_city(source=paris_doc(), ranking=ranking, return_state=True)
 
     assert state.is_completed(), state.message
     result = state.result()
@@ -185,7 +187,7 @@ def test_the_flow_ranks_through_the_real_client_on_the_loopback_replica(
     original = replica.api
     replica.api = lambda p: (500, {}, {}) if p.get("gsrsearch") == "Notre-Dame" else original(p)
 
-    state = import_city(source=paris_doc(), threshold=1.0, return_state=True)
+    state = import_city(source=paris_doc(), ranking=RunOptions(threshold=1.0), return_state=True)
 
     assert state.is_completed(), state.message
     ranking = state.result()["image_ranking"]
@@ -205,7 +207,7 @@ def test_an_outage_fails_the_flow(prefect_server, commons):
     """Every listed POI fails because Commons cannot be queried: the flow run fails."""
     commons.failing.update([*LISTED, "Eiffel Tower", "The Eiffel Tower"])
 
-    state = import_city(source=paris_doc(), threshold=1.0, return_state=True)
+    state = import_city(source=paris_doc(), ranking=RunOptions(threshold=1.0), return_state=True)
 
     assert state.is_failed()
     assert "Commons could not be queried" in state.message
@@ -214,3 +216,24 @@ def test_an_outage_fails_the_flow(prefect_server, commons):
 
     assert RankingState.objects.filter(outcome="failed").count() == OUTAGE_STREAK == 5
     assert not PointOfInterest.objects.exclude(image_file="").exists()
+
+
+def test_the_server_answers_its_own_clients_defaults(prefect_server):
+    """The fastapi the prefect extra pins works with Prefect's server: its client sends
+    nulls (sort, limit) that fastapi 0.151-0.154 refused with 422."""
+    import tomllib
+    from importlib.metadata import requires, version
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+    from prefect.client.orchestration import get_client
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    extra = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    pins = {Requirement(r).name: Requirement(r) for r in extra["optional-dependencies"]["prefect"]}
+    assert version("fastapi") in pins["fastapi"].specifier  # what is installed is what we pin
+    assert version("prefect") in pins["prefect"].specifier
+    assert any(r.startswith("fastapi") for r in requires("prefect"))  # the server needs it
+    with get_client(sync_client=True) as client:
+        assert isinstance(client.read_flow_runs(), list)
+        assert isinstance(client.read_deployments(), list)

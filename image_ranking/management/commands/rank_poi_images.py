@@ -1,44 +1,35 @@
 """``manage.py rank_poi_images``: give the POIs in curated lists their best Commons photo.
 
 The run itself (selection, batches, resume, sharing the list with other runs, Ctrl-C)
-is ``image_ranking.runs``; this command parses options, shows progress (a bar
-on a terminal, a line per batch otherwise) and prints. It returns (to ``call_command``)
-the run's summary dict::
+is ``image_ranking.runs``, its options ``image_ranking.run_options``; this command
+parses them, shows progress (a bar on a terminal, a line per batch otherwise) and
+prints. The run's summary dict is left on the command as ``summary``, for callers that
+pass an instance to ``call_command``::
 
     {"status": "success", "processed_count": N, "updated_count": M,
-     "failed_count": F, "no_image_count": K, ...}
+     "failed_count": F, "no_image_count": K, "left_count": 0, ...}
 
-Exit codes: 0 success; 1 bad options or a failed run (every POI failed); 75 (EX_TEMPFAIL)
-an outage: every POI failed because Commons could not be queried, nothing was done, run
-again later; 130 interrupted by Ctrl-C (run again to carry on).
+A run that is not a success raises ``CommandError`` with its exit code (Django's
+``returncode``): 1 bad options or a failed run (every POI failed); 75 (EX_TEMPFAIL) an
+outage: every POI failed because Commons could not be queried, nothing was done, run
+again later; 130 interrupted (Ctrl-C): run again to carry on.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from image_ranking import runs
-from image_ranking.conf import conf
+from image_ranking import run_options, runs
 from image_ranking.management.progress import RunProgress, duration
 
 logger = logging.getLogger("image_ranking.commands.rank_poi_images")
 
 EXIT_CODES = {runs.SUCCESS: 0, runs.FAILED: 1, runs.OUTAGE: 75, runs.INTERRUPTED: 130}
-
-
-class Summary(dict):
-    """The run's summary, returned to ``call_command``. ``BaseCommand.execute`` prints
-    whatever ``handle`` returns when it is truthy; this one is falsy, as the command
-    prints its own text."""
-
-    def __bool__(self) -> bool:
-        return False
 
 
 class Command(BaseCommand):
@@ -48,70 +39,16 @@ class Command(BaseCommand):
         "it stopped. Several runs at once share the list."
     )
 
+    # Set by handle once the run has started; None when options were refused.
+    summary: dict[str, Any] | None = None
+
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        mode = parser.add_mutually_exclusive_group()
-        mode.add_argument(
-            "--missing-only",
-            action="store_true",
-            help="Only POIs without an image, or with a category fallback image (the default).",
-        )
-        mode.add_argument(
-            "--all",
-            action="store_true",
-            help="Re-rank every selected POI; an unchanged best image is not downloaded again, "
-            "and an image a curator chose is kept.",
-        )
-        parser.add_argument("--city", metavar="SLUG", help="Only POIs of this city.")
-        parser.add_argument("--limit", type=int, metavar="N", help="Rank at most N POIs.")
-        parser.add_argument(
-            "--batch-size",
-            type=int,
-            metavar="N",
-            help=f"POIs per batch: one Wikidata look-up and one progress line per batch "
-            f"(default IMAGE_RANKING_BATCH_SIZE, {conf.BATCH_SIZE}).",
-        )
-        parser.add_argument(
-            "--threshold",
-            type=float,
-            metavar="X",
-            help=f"Lowest aesthetic score (0-10) an image needs "
-            f"(default IMAGE_RANKING_SCORE_THRESHOLD, {conf.SCORE_THRESHOLD}).",
-        )
-        parser.add_argument(
-            "--dry-run",
-            action="store_true",
-            help="Fetch and score candidates and report what would change; change nothing.",
-        )
-        parser.add_argument(
-            "--fallback",
-            action=argparse.BooleanOptionalAction,
-            default=None,
-            help="Use the category fallback image (from IMAGE_RANKING_FALLBACK_DIR in media "
-            "storage) when no suitable photo is found (default IMAGE_RANKING_FALLBACK_ENABLED).",
-        )
-        parser.add_argument(
-            "--refresh",
-            action="store_true",
-            help="Search Commons again even where cached candidates are still fresh "
-            "(IMAGE_RANKING_CANDIDATE_CACHE_DAYS).",
-        )
-        parser.add_argument(
-            "--restart",
-            action="store_true",
-            help="Do not resume an interrupted run with the same options; start from the top.",
-        )
+        run_options.add_arguments(parser)
 
-    def run_from_argv(self, argv: list[str]) -> None:
-        self.summary: dict[str, Any] = {}
-        super().run_from_argv(argv)
-        code = EXIT_CODES.get(self.summary.get("status", runs.SUCCESS), 1)
-        if code:
-            sys.exit(code)
-
-    def handle(self, *args: Any, **options: Any) -> Summary:
+    def handle(self, *args: Any, **options: Any) -> None:
         self.verbosity = int(options.get("verbosity", 1))
         try:
-            runner = runs.RankingRunner(runs.RunOptions.from_options(options))
+            runner = runs.RankingRunner(run_options.RunOptions.from_options(options))
             plan = runner.prepare()
         except runs.RunError as exc:
             raise CommandError(str(exc))
@@ -123,12 +60,15 @@ class Command(BaseCommand):
                 result = runner.run(progress)
         except runs.RunError as exc:
             raise CommandError(str(exc))
-        self.summary = Summary(result)
+        self.summary = result
         if plan.total == 0:
             self.stdout.write(self.style.SUCCESS(_nothing_to_do(runner.options, plan)))
         else:
             self._print_summary(result, plan.total, time.monotonic() - started)
-        return self.summary
+        if result["status"] != runs.SUCCESS:
+            raise CommandError(
+                _not_done(result, plan.total), returncode=EXIT_CODES.get(result["status"], 1)
+            )
 
     def _announce(self, options: runs.RunOptions, plan: runs.RunPlan) -> None:
         if plan.resumed is not None and plan.since is not None:
@@ -164,27 +104,37 @@ class Command(BaseCommand):
             f"{result['failed_count']} failed. {result['request_count']} Wikimedia requests"
             f"{per_poi}."
         )
-        status = result["status"]
-        if status == runs.INTERRUPTED:
+        if result["shared_count"]:
+            text += f" {result['shared_count']} ranked by another run sharing the list."
+        if result["status"] == runs.INTERRUPTED:
             self.stdout.write(self.style.WARNING(f"Interrupted. {text}"))
-            self.stdout.write(
-                "Run the same command again to carry on where it stopped (--restart to start over)."
-            )
             logger.warning("Interrupted. %s", text)
             return
         self.stdout.write(self.style.SUCCESS(text))
         logger.info(text)
-        if status in runs.NO_PROGRESS:
-            message = result.get("message") or runs.no_progress_message(status, processed, total)
-            self.stderr.write(self.style.ERROR(message))
-            logger.error(message)
-        elif result["failed_count"]:
+        if result["status"] == runs.SUCCESS and result["failed_count"]:
             self.stderr.write(
                 self.style.WARNING(
                     f"{result['failed_count']} POI(s) failed (messages above). Re-run the "
                     "command to try them again; the others are not redone."
                 )
             )
+
+
+def _not_done(result: dict[str, Any], total: int) -> str:
+    """Why a run is not a success, and what to do (the CommandError's message)."""
+    status, left = result["status"], result["left_count"]
+    if status == runs.INTERRUPTED:
+        message = (
+            f"Interrupted with {left} of {total} POIs left: run the same command again to "
+            "carry on where it stopped (--restart to start over)."
+        )
+    else:
+        message = result.get("message") or runs.no_progress_message(
+            status, result["processed_count"], total
+        )
+    logger.error(message)
+    return message
 
 
 def _nothing_to_do(options: runs.RunOptions, plan: runs.RunPlan) -> str:
