@@ -32,6 +32,7 @@ from image_ranking.exceptions import (
     TruncatedDownloadError,
 )
 from image_ranking.media.images import open_image
+from image_ranking.media.thumbnails import ThumbnailCache
 from image_ranking.models import ImageCandidate, SelectedImage
 from image_ranking.pipeline import clip_check
 from image_ranking.pipeline.decide import scoring_order, tier
@@ -62,6 +63,7 @@ class ThumbnailScorer:
         self.dry_run = dry_run
         self._bytes: OrderedDict[str, bytes] = OrderedDict()
         self._attempted: set[str] = set()  # thumbnails that failed in this run
+        self._disk = ThumbnailCache()  # across runs: a new head re-scores without requests
 
     def retry_due(self, cand: ImageCandidate) -> bool:
         """A transient thumbnail failure from an earlier run, still within the bound."""
@@ -178,6 +180,8 @@ class ThumbnailScorer:
             groups.append(group)
             images.append(image)
             self._remember(key, data)
+            # Only bytes that decode as a photo: an HTML error page must be fetched again.
+            self._disk.put(group[0].sha1, group[0].thumbnail_url, data)
         return groups, payloads, images
 
     def _clip_filter(
@@ -264,6 +268,9 @@ class ThumbnailScorer:
             return self._bytes[key]
         if not cand.thumbnail_url:
             raise CommonsError("Commons gave no thumbnail URL for this file")
+        cached = self._disk.get(cand.sha1, cand.thumbnail_url)
+        if cached is not None:
+            return cached
         # Never the original: thumbnails come at a standard width >= the target.
         return self._client().download_image(cand.thumbnail_url, max_bytes=conf.MAX_DOWNLOAD_BYTES)
 
