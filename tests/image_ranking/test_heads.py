@@ -197,3 +197,44 @@ def test_heads_command_lists_activates_previews_and_rolls_back(red, blue, city_p
     assert heads.active() == blue
     call_command("heads", "rollback")
     assert heads.active() == red
+
+
+def test_heads_page_previews_accepts_rejects_activates_and_rolls_back(red, blue, city_pois):
+    from django.test import Client
+    from django.urls import reverse
+
+    commons, pois = city_pois
+    heads.activate(red)
+    rank_all(commons, pois)
+    user = get_user_model().objects.create_user("ana", password="pw", is_staff=True)
+    client = Client()
+    assert client.get(reverse("image_ranking:heads")).status_code == 302  # log in first
+    client.force_login(user)
+    page = client.get(reverse("image_ranking:heads")).content.decode()
+    assert red.version in page and "more warm light" in page and "Roll back" in page
+    response = client.post(reverse("image_ranking:head_preview", args=[blue.pk]))
+    assert response.status_code == 302
+    rows = list(HeadChange.objects.filter(head=blue).order_by("poi_id"))
+    assert len(rows) == 3
+    page = client.get(reverse("image_ranking:heads")).content.decode()
+    assert "File:Louvre blue.jpg" in page and "would change 3 POIs" in page
+    client.post(reverse("image_ranking:head_change_accept", args=[rows[0].pk]))
+    client.post(reverse("image_ranking:head_change_reject", args=[rows[1].pk]))
+    assert titles(pois[:2]) == ["File:Louvre blue.jpg", "File:Orsay red.jpg"]
+    assert ImageTrainingData.objects.get().labelled_by == user
+    client.post(reverse("image_ranking:head_activate", args=[blue.pk]))
+    assert heads.active() == blue
+    client.post(reverse("image_ranking:head_rollback"))
+    assert heads.active() == red
+    assert client.get(reverse("image_ranking:head_rollback")).status_code == 405
+
+
+def test_heads_page_is_staff_only(red):
+    from django.test import Client
+    from django.urls import reverse
+
+    client = Client()
+    client.force_login(get_user_model().objects.create_user("bob", password="pw"))
+    assert client.get(reverse("image_ranking:heads")).status_code == 403
+    assert client.post(reverse("image_ranking:head_activate", args=[red.pk])).status_code == 403
+    assert heads.active() is None

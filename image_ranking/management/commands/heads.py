@@ -68,10 +68,10 @@ class Command(BaseCommand):
             action.add_argument("head", type=int, help="The head's id (see 'heads list').")
             action.add_argument("--city", help="Only this city's POIs (slug).")
             if name == "activate":
-                action.add_argument("--force", action="store_true",
-                                    help="Even if it ranks labels worse than its prior.")  # fmt: skip
-                action.add_argument("--apply", action="store_true",
-                                    help="Also store the changes it makes (see 'preview').")  # fmt: skip
+                force = "Even if it ranks labels worse than its prior."
+                action.add_argument("--force", action="store_true", help=force)
+                also = "Also store the changes it makes (see 'preview')."
+                action.add_argument("--apply", action="store_true", help=also)
         sub.add_parser("rollback", help="Go back to the head active before the current one.")
         parser.add_argument("--user", help="Username recorded as who did it.")
 
@@ -150,7 +150,9 @@ class Command(BaseCommand):
     def _rollback(self, user: Any) -> None:
         back = heads.rollback(user=user)
         if back is None:
-            self.stdout.write("No head is active now (the learned scorer needs one, or the setting).")
+            self.stdout.write(
+                "No head is active now (the learned scorer needs one, or the setting)."
+            )
         else:
             self.stdout.write(self.style.SUCCESS(f"Active again: {describe(back)}"))
 

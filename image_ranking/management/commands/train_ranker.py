@@ -4,6 +4,7 @@
     manage.py train_ranker --from-csv labels.csv --images photos/ --score-column mos
     manage.py train_ranker --backbone laion-vit-b-32 --output /srv/heads/clip.json
 
+A label head is registered (``manage.py heads``) to be previewed and activated.
 Labels adapt the prior of the backbone (the bundled quality prior, or the LAION head on a
 CLIP backbone) and the prior's and the adapted head's cross-validated figures are printed
 side by side; a head worse than the prior is not saved unless --force. The work is done by
@@ -98,6 +99,9 @@ class Command(BaseCommand):
             "CLIP backbone, when present), 'none' (labels alone), or a head file.",
         )
         parser.add_argument(
+            "--user", help="Username recorded as who trained the head (label heads are registered)."
+        )
+        parser.add_argument(
             "--force",
             action="store_true",
             help="Save the head even if it ranks the labelled images worse than the prior.",
@@ -140,6 +144,8 @@ class Command(BaseCommand):
                 f"{trainer.listing(report.skipped)}"
             )
         self._print_report(report, data.target, backbone.name)
+        if data.target == "label":
+            self._register(report, options.get("user"))
 
     def _check_arguments(self, options: dict[str, Any]) -> None:
         if options["folds"] < 2:
@@ -197,6 +203,24 @@ class Command(BaseCommand):
                     "little better than random. Label more images before using it."
                 )
             )
+
+    def _register(self, report: trainer.TrainingReport, username: str | None) -> None:
+        """Record the head (``LearnedHead``) so it can be previewed and activated."""
+        from django.contrib.auth import get_user_model
+
+        from image_ranking.learning import heads
+
+        user = None
+        if username:
+            user = get_user_model()._default_manager.filter(**{
+                get_user_model().USERNAME_FIELD: username
+            }).first()  # fmt: skip
+        head = heads.register(report.output, user=user)
+        self.stdout.write(
+            f"Registered as head {head.pk}: see what it would change with "
+            f"'manage.py heads preview {head.pk}', use it with 'manage.py heads activate "
+            f"{head.pk}' (no restart)."
+        )
 
     def _say(self, message: str) -> None:
         if self.verbosity >= 1:
