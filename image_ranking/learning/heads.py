@@ -61,9 +61,16 @@ def _created_at(meta: dict[str, Any], now: dt.datetime) -> dt.datetime:
     return value if timezone.is_aware(value) else timezone.make_aware(value, dt.UTC)
 
 
-def register(path: Path | str, *, user: Any = None, now: dt.datetime | None = None) -> LearnedHead:
+def register(
+    path: Path | str,
+    *,
+    user: Any = None,
+    now: dt.datetime | None = None,
+    created_at: dt.datetime | None = None,
+) -> LearnedHead:
     """Record the head file at ``path`` (a copy named by its content is kept, so the record's
-    file never changes under it). The same file registered twice gives the same record."""
+    file never changes under it). The same file registered twice gives the same record.
+    ``created_at``: when its labels were read (default: the time its file records)."""
     data = read_head_bytes(path)
     head = parse_head(data, source=f"Head file {path}")
     sha256 = hashlib.sha256(data).hexdigest()
@@ -87,7 +94,7 @@ def register(path: Path | str, *, user: Any = None, now: dt.datetime | None = No
         sha256=sha256,
         file_path=str(target),
         backbone=head.backbone,
-        created_at=_created_at(meta, now),
+        created_at=created_at or _created_at(meta, now),
         created_by=user,
         label_count=sum(int(v) for v in counts.values() if isinstance(v, int)),
         pair_count=int(meta.get("pairs") or 0),
