@@ -8,20 +8,17 @@ import datetime as dt
 import pytest
 from django.core.management import call_command
 
-from image_ranking.learning import heads, retrain, trainer
 from image_ranking.learning import fitting as training
+from image_ranking.learning import heads, retrain, trainer
 from image_ranking.models import HeadChange, ImageTrainingData
+from tests.image_ranking import test_heads
 from tests.image_ranking.heads_helpers import NAME, colour_head
 from tests.image_ranking.ranking_helpers import jpeg
-from tests.image_ranking.test_heads import (  # noqa: F401 (fixtures)
-    _commit_immediately,
-    _learned,
-    blue,
-    city_pois,
-    colour_backbone,
-    rank_all,
-    red,
-)
+
+# The heads tests' fixtures: a colour backbone, red and blue heads, three ranked POIs.
+_commit_immediately, _learned = test_heads._commit_immediately, test_heads._learned
+colour_backbone, red, blue = test_heads.colour_backbone, test_heads.red, test_heads.blue
+city_pois, rank_all = test_heads.city_pois, test_heads.rank_all
 
 pytestmark = pytest.mark.django_db
 
