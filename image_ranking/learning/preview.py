@@ -109,9 +109,8 @@ class Planner:
         self.head = head
         self.scorer = scorer or head_scorer(head)
         self.client = client or OfflineClient()
-        self.ranker = Ranker(client=self.client, scorer=self.scorer, dry_run=True)
-        # Never search again because candidates grew old: the preview is over the cache.
-        self.ranker.cache.is_fresh = lambda poi: True  # type: ignore[method-assign]
+        # cached_only: never search again because candidates grew old.
+        self.ranker = Ranker(client=self.client, scorer=self.scorer, dry_run=True, cached_only=True)
 
     def plan(self, pois: Iterable[Model]) -> Plan:
         result = Plan(self.head)

@@ -238,3 +238,19 @@ def test_heads_page_is_staff_only(red):
     assert client.get(reverse("image_ranking:heads")).status_code == 403
     assert client.post(reverse("image_ranking:head_activate", args=[red.pk])).status_code == 403
     assert heads.active() is None
+
+
+def test_old_cached_candidates_are_previewed_without_a_search(red, blue, city_pois):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from image_ranking.models import RankingState
+
+    commons, pois = city_pois
+    heads.activate(red)
+    rank_all(commons, pois)
+    RankingState.objects.update(candidates_fetched_at=timezone.now() - dt.timedelta(days=90))
+    before = commons.request_count
+    assert len(preview.plan(blue, pois).changes) == 3
+    assert commons.request_count == before
