@@ -13,7 +13,7 @@ from image_ranking.learning import heads, preview
 from image_ranking.models import HeadChange, ImageTrainingData, LearnedHead, SelectedImage
 from image_ranking.ranking import Ranker
 from tests.image_ranking.heads_helpers import colour_backbone, colour_head  # noqa: F401
-from tests.image_ranking.ranking_helpers import FakeCommons, jpeg
+from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, jpeg
 
 pytestmark = pytest.mark.django_db
 
@@ -254,3 +254,17 @@ def test_old_cached_candidates_are_previewed_without_a_search(red, blue, city_po
     before = commons.request_count
     assert len(preview.plan(blue, pois).changes) == 3
     assert commons.request_count == before
+
+
+def test_training_reads_a_scored_candidates_thumbnail_from_the_cache(city_pois):
+    from image_ranking.management.commands.train_ranker import make_fetcher
+    from image_ranking.media.thumbnails import ThumbnailCache
+    from image_ranking.models import ImageCandidate
+
+    commons, pois = city_pois
+    Ranker(client=commons, scorer=BrightnessScorer()).rank(pois[0])
+    candidate = ImageCandidate.objects.filter(poi=pois[0]).first()
+    cached = ThumbnailCache().get(candidate.sha1, candidate.thumbnail_url)
+    assert cached is not None
+    # Else the real client would try 127.0.0.1:1 (not an allowed host) and raise.
+    assert make_fetcher()(candidate.thumbnail_url) == cached

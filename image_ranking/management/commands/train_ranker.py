@@ -31,9 +31,21 @@ def make_fetcher() -> Callable[[str], bytes]:
     """Download function for labelled images: one Commons client for the whole run, so its
     allowed-host check, size limit and request budget apply (tests inject a fake here)."""
     from image_ranking.commons.client import CommonsClient
+    from image_ranking.media.thumbnails import ThumbnailCache
+    from image_ranking.models import ImageCandidate
 
     client = CommonsClient()
-    return lambda url: client.download_image(url, max_bytes=conf.MAX_DOWNLOAD_BYTES)
+    thumbnails = ThumbnailCache()
+
+    def fetch(url: str) -> bytes:
+        # A candidate's thumbnail a ranking run scored is on disk: no request for it.
+        sha1 = ImageCandidate.objects.filter(thumbnail_url=url).values_list("sha1", flat=True)
+        cached = thumbnails.get(sha1.first() or "", url)
+        if cached is not None:
+            return cached
+        return client.download_image(url, max_bytes=conf.MAX_DOWNLOAD_BYTES)
+
+    return fetch
 
 
 def default_output(backbone: str) -> Path:
