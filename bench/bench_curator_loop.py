@@ -257,6 +257,17 @@ def part_two(args, X, mos, paths, taste, backbone) -> None:
         f"{sum(r.outcome == 'updated' for r in first)} stored "
         f"({time.perf_counter() - started:.0f}s)"
     )
+    # Before: without the thumbnail cache (as before this loop existed), re-deciding with
+    # head B downloads the thumbnails again. A dry run: nothing is stored.
+    settings.IMAGE_RANKING_THUMBNAIL_CACHE = False
+    before = len(replica.requests)
+    uncached = preview.plan(head_b, pois, client=ranker.client)
+    spent = len(replica.requests) - before
+    print(
+        f"head B preview without the thumbnail cache: {spent} requests "
+        f"({spent / len(pois):.2f} per POI), {len(uncached.changes)} POIs would change"
+    )
+    settings.IMAGE_RANKING_THUMBNAIL_CACHE = True
     before = len(replica.requests)
     planned = preview.plan(head_b, pois, client=ranker.client)
     old = dict(SelectedImage.objects.values_list("poi_id", "sha1"))

@@ -48,9 +48,13 @@ def retrain_if_due(
     }
 
 
+# image_ranking.learning.retrain.MIN_NEW_LABELS (not imported here: no Django at import).
+MIN_NEW_LABELS = 20
+
+
 @flow(name="retrain_ranker")
 def retrain_ranker(
-    min_new_labels: int = 20,
+    min_new_labels: int = MIN_NEW_LABELS,
     city: str | None = None,
     activate: bool = False,
     backbone: str | None = None,
@@ -61,7 +65,7 @@ def retrain_ranker(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--min-new-labels", type=int, default=20)
+    parser.add_argument("--min-new-labels", type=int, default=MIN_NEW_LABELS)
     parser.add_argument("--city")
     parser.add_argument("--activate", action="store_true")
     args = parser.parse_args(argv)

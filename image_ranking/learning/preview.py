@@ -156,7 +156,7 @@ class Planner:
             return None
         return self.scorer.score_images([data])[0]
 
-    def apply(self, change: Change, *, user: Any = None) -> SelectedImage:
+    def apply(self, change: Change) -> SelectedImage:
         """Store the planned winner (bytes from this run, the cache or another POI's copy)."""
         data = self.ranker.winner_bytes(change.new)
         return store_poi_image(
@@ -176,14 +176,12 @@ def plan(head: LearnedHead, pois: Iterable[Model], client: Any = None) -> Plan:
     return Planner(head, client).plan(pois)
 
 
-def apply(
-    head: LearnedHead, pois: Iterable[Model], *, client: Any = None, user: Any = None
-) -> Plan:
+def apply(head: LearnedHead, pois: Iterable[Model], *, client: Any = None) -> Plan:
     """Re-decide ``pois`` with ``head`` and store every change the plan lists."""
     planner = Planner(head, client)
     result = planner.plan(pois)
     for change in result.changes:
-        planner.apply(change, user=user)
+        planner.apply(change)
     return result
 
 
@@ -237,7 +235,7 @@ def accept(
     if change is None or change.new.pk != row.new_candidate_id or change.old_sha1 != row.old_sha1:
         _decide(row, Decision.STALE, user, now)
         return "The POI's image or candidates changed since the preview; preview again."
-    planner.apply(change, user=user)
+    planner.apply(change)
     _decide(row, Decision.ACCEPTED, user, now)
     return ""
 

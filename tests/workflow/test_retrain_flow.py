@@ -26,3 +26,10 @@ def test_the_flow_waits_for_enough_new_labels_and_trains_nothing(settings, tmp_p
         "message": "1 new labels, 20 needed.",
     }
     assert not LearnedHead.objects.exists()
+
+
+def test_the_flow_and_the_command_wait_for_the_same_number_of_labels():
+    from image_ranking.learning import retrain
+    from workflow import retrain as flow_module
+
+    assert flow_module.MIN_NEW_LABELS == retrain.MIN_NEW_LABELS

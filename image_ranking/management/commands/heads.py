@@ -133,7 +133,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  ... and {len(planned.changes) - SHOWN} more")
 
     def _apply(self, head: LearnedHead, pois: list, user: Any, options: dict) -> None:
-        applied = preview.apply(head, pois, user=user)
+        applied = preview.apply(head, pois)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Head {head.pk}: stored {len(applied.changes)} new images "
