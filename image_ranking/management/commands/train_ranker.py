@@ -4,7 +4,8 @@
     manage.py train_ranker --from-csv labels.csv --images photos/ --score-column mos
     manage.py train_ranker --backbone laion-vit-b-32 --output /srv/heads/clip.json
 
-A label head is registered (``manage.py heads``) to be previewed and activated.
+A head trained on the database's labels is registered (``manage.py heads``) to be
+previewed and activated; a CSV-trained one with ``manage.py heads register FILE``.
 Labels adapt the prior of the backbone (the bundled quality prior, or the LAION head on a
 CLIP backbone) and the prior's and the adapted head's cross-validated figures are printed
 side by side; a head worse than the prior is not saved unless --force. The work is done by
@@ -156,7 +157,7 @@ class Command(BaseCommand):
                 f"{trainer.listing(report.skipped)}"
             )
         self._print_report(report, data.target, backbone.name)
-        if data.target == "label":
+        if data.source == "database":  # a CSV bootstrap: 'manage.py heads register FILE'
             self._register(report, options.get("user"))
 
     def _check_arguments(self, options: dict[str, Any]) -> None:
