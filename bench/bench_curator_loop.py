@@ -298,7 +298,18 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=10, help="Labels between re-adaptations.")
     parser.add_argument("--city-pois", type=int, default=60)
     parser.add_argument("--skip", choices=["loop", "budget"], help="Leave out one part.")
+    parser.add_argument(
+        "--weights",
+        help="Try other weights of the queue's signals, e.g. close=1,threshold=0,disagree=1.5",
+    )
     args = parser.parse_args()
+    if args.weights:
+        from image_ranking.learning import uncertainty
+
+        for item in args.weights.split(","):
+            name, value = item.split("=")
+            uncertainty.WEIGHTS[name] = float(value)
+        print(f"weights: {uncertainty.WEIGHTS}")
     paths, mos = load_clive(args.clive)
     backbone = emb.get_backbone("efficientnet-lite0")
     X = embed_clive(paths, backbone, emb.EmbeddingCache(args.cache))
