@@ -41,10 +41,10 @@ from scipy.stats import spearmanr  # noqa: E402
 
 from bench.bench_learn_taste import ridge_folds, scenery, warmth, zscore  # noqa: E402
 from bench.clive import CLIVE, OUT, embed_clive, load_clive  # noqa: E402
-from image_ranking.learning import adaptation  # noqa: E402
-from image_ranking.learning import fitting as training  # noqa: E402
+from image_ranking.learning import adaptation, fitting  # noqa: E402
 from image_ranking.learning.uncertainty import informativeness  # noqa: E402
 from image_ranking.scoring import embeddings as emb  # noqa: E402
+from image_ranking.scoring.heads import save_head  # noqa: E402
 
 SIZES = (20, 50, 100)
 THRESHOLD = 5.0
@@ -221,7 +221,7 @@ def part_two(args, X, mos, paths, taste, backbone) -> None:
     replica = CommonsReplica()
     settings.IMAGE_RANKING_COMMONS_API_URL = replica.api_url
     settings.IMAGE_RANKING_WIKIDATA_API_URL = replica.wikidata_url
-    settings.IMAGE_RANKING_DOWNLOAD_HOSTS = ["127.0.0.1"]
+    settings.IMAGE_RANKING_DOWNLOAD_HOSTS = ["127.0.0.1", replica.thumb_host]
     settings.IMAGE_RANKING_RATE_LIMIT_PER_HOUR = 10_000_000.0  # count requests, not hours
     settings.IMAGE_RANKING_RATE_LIMIT_BURST = 10_000
     settings.IMAGE_RANKING_CACHE_DIR = str(WORK / "cache")
@@ -235,7 +235,7 @@ def part_two(args, X, mos, paths, taste, backbone) -> None:
     rng = np.random.default_rng(7)
     pois = city(replica, paths, 5, args.city_pois, rng)
     # Head A: the prior (ridge on MOS); head B: A adapted to the "vivid" taste, 100 labels.
-    a = training.fit_head(X, list(mos), "score", backbone.name, backbone.settings)
+    a = fitting.fit_head(X, list(mos), "score", backbone.name, backbone.settings)
     rows = rng.choice(len(X), size=100, replace=False)
     good = (taste > np.median(taste)).astype(int)[rows]
     b = adaptation.adapt(
@@ -243,7 +243,7 @@ def part_two(args, X, mos, paths, taste, backbone) -> None:
     ).head
     b.metadata.update(cv_concordance=1.0, prior_cv_concordance=0.0)
     for head, name in ((a, "a"), (b, "b")):
-        training.save_head(head, WORK / f"head-{name}.json")
+        save_head(head, WORK / f"head-{name}.json")
     head_a = heads.register(WORK / "head-a.json")
     head_b = heads.register(WORK / "head-b.json")
     heads.activate(head_a, force=True)

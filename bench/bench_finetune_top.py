@@ -34,7 +34,7 @@ from scipy.stats import spearmanr  # noqa: E402
 from sklearn.model_selection import KFold  # noqa: E402
 
 from bench.clive import CLIVE, OUT, embed_clive, load_clive  # noqa: E402
-from image_ranking.learning import fitting as training  # noqa: E402
+from image_ranking.learning import fitting  # noqa: E402
 from image_ranking.priors import PRIOR_BACKBONE  # noqa: E402
 from image_ranking.scoring import embeddings as emb  # noqa: E402
 
@@ -114,7 +114,7 @@ def main() -> None:
         net = train_fold(lite0._load(), maps, target, train, args.epochs, rng)
         with torch.no_grad():
             tuned[test] = net(maps[test]).numpy()
-        ridge[test] = training.fit_head(X[train], list(mos[train]), "score", "b", {}).decision(
+        ridge[test] = fitting.fit_head(X[train], list(mos[train]), "score", "b", {}).decision(
             X[test]
         )
         print(f"  fold {fold}: fine-tuned {spearmanr(tuned[test], mos[test])[0]:.3f}", flush=True)

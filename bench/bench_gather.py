@@ -41,7 +41,8 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
-from image_ranking.commons.client import Candidate, CommonsClient  # noqa: E402
+from image_ranking.commons.client import CommonsClient  # noqa: E402
+from image_ranking.commons.records import Candidate  # noqa: E402
 from image_ranking.poi import PoiInfo  # noqa: E402
 from tests.commons_replica import CommonsReplica  # noqa: E402
 
@@ -148,7 +149,7 @@ def seed_design(client: CommonsClient, pois: list[PoiInfo]) -> dict[int, list[Ca
 
 def measure(label: str, s: Scenario, found: dict[int, list[Candidate]], requests: int) -> None:
     with_own = [pk for pk, own in s.own.items() if own]
-    usable = {pk: [c for c in cands if not c.filtered_reason] for pk, cands in found.items()}
+    usable = {pk: [c for c in cands if not c.drop] for pk, cands in found.items()}
     covered = sum(1 for pk in with_own if any(c.title in s.own[pk] for c in usable[pk]))
     top5 = sum(1 for pk in with_own if any(c.title in s.own[pk] for c in usable[pk][:5]))
     pool = sum(len(u) for u in usable.values())

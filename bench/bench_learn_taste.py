@@ -43,10 +43,10 @@ from sklearn.model_selection import KFold  # noqa: E402
 
 from bench import finetune  # noqa: E402
 from bench.clive import CLIVE, OUT, embed_clive, load_clive  # noqa: E402
-from image_ranking.learning import adaptation  # noqa: E402
-from image_ranking.learning import fitting as training  # noqa: E402
+from image_ranking.learning import adaptation, fitting  # noqa: E402
 from image_ranking.priors import PRIOR_BACKBONE  # noqa: E402
 from image_ranking.scoring import embeddings as emb  # noqa: E402
+from image_ranking.scoring import heads  # noqa: E402
 
 SIZES = (20, 50, 100, 200)
 # Backbones trained on the photos themselves: each outer fold needs its own network.
@@ -118,14 +118,14 @@ class Fold:
     train: np.ndarray
     test: np.ndarray
     X: np.ndarray
-    prior: training.Head
+    prior: heads.Head
 
 
 def ridge_folds(X: np.ndarray, mos: np.ndarray, seed: int) -> list[Fold]:
     """A ridge prior on frozen features per fold, the split shuffled by ``seed``."""
     folds = []
     for train, test in KFold(5, shuffle=True, random_state=seed).split(X):
-        prior = training.fit_head(X[train], list(mos[train]), "score", "bench", {})
+        prior = fitting.fit_head(X[train], list(mos[train]), "score", "bench", {})
         folds.append(Fold(train, test, X, prior))
     return folds
 
@@ -148,7 +148,7 @@ def one_fold(
     good = (taste > np.median(taste)).astype(int)
     rows = draw(rng, train, good, n)
     labels = ["good" if g else "bad" for g in good[rows]]
-    alone = training.fit_head(X[rows], labels, "label", "bench", {})
+    alone = fitting.fit_head(X[rows], labels, "label", "bench", {})
     adapted = adaptation.adapt(
         prior, adaptation.Preferences(X[rows], good[rows]), light_columns=light
     )
@@ -156,7 +156,7 @@ def one_fold(
         spearmanr(prior.decision(X[test]), taste[test])[0],
         spearmanr(alone.decision(X[test]), taste[test])[0],
         spearmanr(adapted.head.decision(X[test]), taste[test])[0],
-        adaptation._penalty_name(adapted.penalty),
+        adaptation.penalty_label(adapted.penalty),
     )
 
 

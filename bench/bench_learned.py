@@ -38,8 +38,9 @@ from sklearn.model_selection import KFold  # noqa: E402
 
 from bench.clive import OUT, load_clive  # noqa: E402
 from bench.clive import embed_clive as encode  # noqa: E402
-from image_ranking.learning import fitting as training  # noqa: E402
+from image_ranking.learning import fitting  # noqa: E402
 from image_ranking.scoring import embeddings as emb  # noqa: E402
+from image_ranking.scoring import heads  # noqa: E402
 
 
 def pick_rate(pred: np.ndarray, mos: np.ndarray, groups: int = 5000, size: int = 10) -> float:
@@ -71,7 +72,7 @@ def out_of_fold(
                 train = sub
             else:
                 train = rng.choice(train, size=n_train, replace=False)
-        head = training.fit_head(
+        head = fitting.fit_head(
             X[train], list(y_arr[train]), target, backbone="bench", backbone_settings={}
         )
         pred[test] = head.decision(X[test])
@@ -87,11 +88,11 @@ def end_to_end(paths: list[Path], X: np.ndarray, mos: np.ndarray, folds: int) ->
     scores = np.zeros(len(mos))
     (OUT / "heads").mkdir(parents=True, exist_ok=True)
     for fold, (train, test) in enumerate(KFold(folds, shuffle=True, random_state=0).split(X)):
-        head = training.fit_head(
+        head = fitting.fit_head(
             X[train], list(mos[train]), "score", backbone.name, backbone.settings
         )
         path = OUT / "heads" / f"fold{fold}.json"
-        training.save_head(head, path)
+        heads.save_head(head, path)
         scorer = LearnedScorer(head_path=str(path))
         result = scorer.score_images([paths[i].read_bytes() for i in test])
         scores[test] = [np.nan if r is None else r for r in result]
@@ -175,7 +176,7 @@ def print_speed(paths: list[Path], X: np.ndarray, mos: np.ndarray, backbone) -> 
     """The full scoring path on decoded 330 px thumbnails (embed + head), batches of 16."""
     import torch
 
-    head = training.fit_head(
+    head = fitting.fit_head(
         X, list(mos), "score", backbone=backbone.name, backbone_settings=backbone.settings
     )
     thumbs = [Image.open(p).convert("RGB").resize((330, 248)) for p in paths[:48]]

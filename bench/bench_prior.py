@@ -4,7 +4,7 @@
 
 For each backbone: embeds the 627 LIVE photos once (cached under bench/out/cache), then
 k-fold (photos never seen by the fold's head) Spearman/Pearson against MOS of a ridge head
-(the prior's recipe, ``training.fit_head`` on scores), and the speed of embed + head on a
+(the prior's recipe, ``fitting.fit_head`` on scores), and the speed of embed + head on a
 960 px thumbnail (downscaled to the backbone's max_side, as the scorer does) on this
 machine, best of three (the 2 cores are shared: a loaded machine gives lower figures).
 
@@ -39,8 +39,9 @@ from sklearn.model_selection import KFold  # noqa: E402
 
 from bench import finetune  # noqa: E402
 from bench.clive import CLIVE, OUT, embed_clive, load_clive  # noqa: E402
-from image_ranking.learning import fitting as training  # noqa: E402
+from image_ranking.learning import fitting  # noqa: E402
 from image_ranking.scoring import embeddings as emb  # noqa: E402
+from image_ranking.scoring import heads  # noqa: E402
 
 DEFAULT_BACKBONES = [
     "efficientnet-lite0",
@@ -72,7 +73,7 @@ CANDIDATES = {
 def kfold_scores(X: np.ndarray, mos: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
     pred = np.zeros(len(mos))
     for train, test in KFold(folds, shuffle=True, random_state=seed).split(X):
-        head = training.fit_head(X[train], list(mos[train]), "score", "bench", {})
+        head = fitting.fit_head(X[train], list(mos[train]), "score", "bench", {})
         pred[test] = head.decision(X[test])
     return pred
 
@@ -81,7 +82,7 @@ def speed(backbone: emb.Backbone, photo: Path) -> float:
     """Images/s for embed + head on one 960 px image at a time, best of three runs."""
     zeros = np.zeros(backbone.dim)
     calibration = {"kind": "linear", "low": 0.0, "high": 100.0}
-    head = training.Head("bench", {}, "score", zeros, zeros + 1, zeros, 0.0, calibration)
+    head = heads.Head("bench", {}, "score", zeros, zeros + 1, zeros, 0.0, calibration)
     image = Image.open(photo).convert("RGB").resize((960, 720), Image.Resampling.BICUBIC)
     backbone.embed([image])  # warm-up: weights load
     best = 0.0

@@ -79,7 +79,7 @@ def seed_design(scenario: bg.Scenario) -> tuple[dict[str, str], int]:
         results = found[poi.pk]
         searched = [c for c in results if c.source != "wikidata"]
         requests += 1 + len(searched) + (1 if searched else 0)
-        kept = [c for c in results if not wikimedia.filter_reason(replace(c, categories=()))]
+        kept = [c for c in results if not wikimedia.filter_drop(replace(c, categories=()))[0]]
         if kept:
             chosen[poi.name] = kept[0].title
     return chosen, requests

@@ -228,7 +228,8 @@ def generate(size: int, new_share: float, replica) -> list[int]:
                     found_by=["name"],
                     relevance=relevance,
                     evidence=[f"category {p.name} (Scaleton)"],
-                    filtered_reason=f"{relevance}: a namesake" if dropped else "",
+                    drop="elsewhere_distance" if dropped else "",
+                    drop_detail={"metres": 900_000.0} if dropped else {},
                     score=None if dropped else round(rng.uniform(*score_range), 2),
                     scorer_name="test-brightness",
                     scorer_version="1",
@@ -427,14 +428,13 @@ def peak_mb() -> float:
 
 
 def measure_pages(repeat: int) -> dict[str, tuple[float, int]]:
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     from cities.models import PoiList, PointOfInterest
-
-    from django.conf import settings
 
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     user = get_user_model().objects.create_superuser("admin", "a@example.org", "x")

@@ -35,8 +35,9 @@ from scipy.stats import pearsonr, spearmanr  # noqa: E402
 
 from bench import finetune  # noqa: E402
 from bench.clive import CLIVE, OUT, load_clive  # noqa: E402
-from image_ranking.learning import fitting as training  # noqa: E402
+from image_ranking.learning import fitting  # noqa: E402
 from image_ranking.priors import PRIOR_HEAD  # noqa: E402
+from image_ranking.scoring import heads  # noqa: E402
 from image_ranking.scoring.embeddings import LIVE_WEIGHTS  # noqa: E402
 
 FOLDS = 5
@@ -62,7 +63,7 @@ def main() -> None:
         shutil.copyfile(final, shipped)
         print(f"Wrote {shipped} ({shipped.stat().st_size} bytes).")
     metadata = {
-        "created_at": training.now_iso(),
+        "created_at": fitting.now_iso(),
         "source": "LIVE In the Wild Image Quality Challenge Database (627 photos, MOS)",
         "licence": "Derived from the LIVE database; see LIVE-NOTICE.txt beside this file.",
         "label_counts": {"scored": len(mos)},
@@ -71,7 +72,7 @@ def main() -> None:
     }
     every = np.arange(len(mos))
     head = finetune.run_heads(paths, mos, every, list(LIVE_WEIGHTS), OUT, metadata, keep=False)
-    sha256 = training.save_head(head, args.output)
+    sha256 = heads.save_head(head, args.output)
     print(f"Wrote {args.output} ({args.output.stat().st_size} bytes, sha256 {sha256[:12]}).")
 
 

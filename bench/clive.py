@@ -71,7 +71,7 @@ def _embed_stacked(
     """What ``StackedBackbone.embed`` gives, from each network's own cache entries, so
     stacks sharing a network (each fold's tuned Lite0 beside one Lite2) encode it once."""
     columns = [embed_clive(paths, part, cache, resize) for part in backbone.parts]
-    compute = emb.STATISTICS[backbone.stats][0]
+    compute = emb.STATISTICS[backbone.stats].compute
     prepare = backbone.parts[0]._prepare
     columns.append(np.stack([compute(prepare(_open(p, resize))) for p in paths]))
     return np.concatenate(columns, axis=1).astype(np.float32)

@@ -31,9 +31,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from image_ranking.learning.fitting import Head
 from image_ranking.priors import PRIOR_BACKBONE
 from image_ranking.scoring import embeddings as emb
+from image_ranking.scoring.heads import Head
 
 SIDE = 500
 RECIPE: dict[str, Any] = {
@@ -163,9 +163,9 @@ def prior_head(
     Lite0 + Lite2 (on the first three folds, a ridge on the tuned Lite0 alone: 0.828); and
     it is the same kind of head labels already adapt.
     """
-    from image_ranking.learning import fitting as training
+    from image_ranking.learning import fitting
 
-    return training.fit_head(
+    return fitting.fit_head(
         X,
         list(mos),
         "score",
@@ -235,19 +235,18 @@ def run_heads(
     photos ``rows``), merged into the ensemble's head. With ``keep``, each is cached
     beside its network for later benchmarks."""
     from bench.clive import embed_clive
-    from image_ranking.learning import fitting as training
 
     heads = []
     for file in weights:
         head_file = file.with_name(f"{file.stem}-ridge.json")
         if keep and head_file.exists():
-            heads.append(training.load_head(head_file)[0])
+            heads.append(heads.load_head(head_file)[0])
             continue
         backbone = tuned_backbone([file])
         vectors = embed_clive([paths[i] for i in rows], backbone, emb.EmbeddingCache(out / "cache"))
         heads.append(prior_head(backbone, vectors, mos[rows], {"weights": file.name}))
         if keep:
-            training.save_head(heads[-1], head_file)
+            heads.save_head(heads[-1], head_file)
     return merge_heads(tuned_backbone(weights), heads, metadata)
 
 

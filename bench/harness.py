@@ -39,7 +39,8 @@ def point_at(replica: Any, scorer: Any) -> None:
 
     settings.IMAGE_RANKING_COMMONS_API_URL = replica.api_url
     settings.IMAGE_RANKING_WIKIDATA_API_URL = replica.wikidata_url
-    settings.IMAGE_RANKING_DOWNLOAD_HOSTS = ["127.0.0.1"]
+    # The API host and the thumbnail host, as the default list has both Wikimedia hosts.
+    settings.IMAGE_RANKING_DOWNLOAD_HOSTS = ["127.0.0.1", replica.thumb_host]
     settings.IMAGE_RANKING_RATE_LIMIT_PER_HOUR = 10_000_000.0  # count requests, not hours
     settings.IMAGE_RANKING_RATE_LIMIT_BURST = 10_000
     scoring.get_scorer = lambda name=None: scorer

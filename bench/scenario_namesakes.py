@@ -16,6 +16,13 @@ Aldmere, 30 listed POIs, as real Commons and Wikidata would describe them:
 
 Each file knows what it shows (``shows``: a POI name, or "" for elsewhere) and whether it
 is a photo, so the bench can count right and wrong images. Deterministic.
+
+``build()`` gives the city as real Commons describes it (issue 21): most photos carry
+their camera's position (the POI's own near it, a namesake's in its own city), so the
+replica adds the hidden "Pages with maps" and "Media with locations" to them; visible
+categories of real photos use words the old filters took for plans or flags ("Flags on
+buildings in Aldmere", "Icons in ...", "Map stands in ..."); thumbnails come from a
+second host. ``build(real_shapes=False)`` is the scenario as first written (issue 11).
 """
 
 from __future__ import annotations
@@ -154,7 +161,7 @@ def near(dx_m: float, dy_m: float, base: tuple[float, float] = CENTRE) -> tuple[
     return (round(lat, 6), round(float(lon), 6))
 
 
-def build() -> Scenario:
+def build(real_shapes: bool = True) -> Scenario:
     """The Aldmere scenario: 30 POIs, their own files and their namesakes elsewhere."""
     s = Scenario()
     _generic_names_with_items(s)
@@ -162,7 +169,39 @@ def build() -> Scenario:
     _only_namesakes(s)
     _unique_names(s)
     _p18_without_category(s)
+    if real_shapes:
+        _as_real_commons(s)
     return s
+
+
+# Photos whose visible categories carry words the old filters read as "not a photo".
+PHOTO_CATEGORIES_WITH_FILTER_WORDS = {
+    "File:Aldmere Town Hall.jpg": f"Flags on buildings in {CITY}",
+    "File:St. Peter's Church, Aldmere.jpg": f"Icons in St. Peter's Church ({CITY})",
+    "File:Market day in Aldmere.jpg": f"Map stands in {CITY}",
+    "File:Harbour Lighthouse Aldmere.jpg": f"Seals of the {CITY} harbour",
+    "File:Grand Hotel lobby.jpg": f"Coats of arms on buildings in {CITY}",
+}
+
+
+def _as_real_commons(s: Scenario) -> None:
+    """Three in four photos geotagged where they were taken; filter words in photo
+    categories (the replica adds the hidden categories and the thumbnail host)."""
+    centres = {p.name: p.coordinates or CENTRE for p in s.pois}
+    for f in s.files.values():
+        if not f.photo or f.gps is not None or zlib.crc32(f.title.encode()) % 4 == 0:
+            continue
+        jitter = zlib.crc32(f.title.encode()[::-1])
+        dx, dy = jitter % 120 - 60, (jitter >> 8) % 120 - 60
+        if f.shows:
+            f.gps = near(dx, dy, centres[f.shows])
+        else:
+            city = next((c for c in ELSEWHERE if any(c in k for k in f.categories)), "")
+            if city:
+                f.gps = near(dx * 10, dy * 10, ELSEWHERE[city])
+    for title, category in PHOTO_CATEGORIES_WITH_FILTER_WORDS.items():
+        if title in s.files:
+            s.files[title].categories += (category,)
 
 
 def _generic_names_with_items(s: Scenario) -> None:

@@ -17,10 +17,21 @@ from image_ranking.models import (
     RateLimitBucket,
     SelectedImage,
 )
+from image_ranking.poi import get_poi_adapter
+
+
+class PoiSearchAdmin(admin.ModelAdmin):
+    """Searches by the POI's name through ``IMAGE_RANKING_POI_FIELDS`` (the host's name
+    field may be called anything), then by ``more_search_fields``."""
+
+    more_search_fields: tuple[str, ...] = ()
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        return [f"poi__{get_poi_adapter().path('name')}", *self.more_search_fields]
 
 
 @admin.register(ImageTrainingData)
-class ImageTrainingDataAdmin(admin.ModelAdmin):
+class ImageTrainingDataAdmin(PoiSearchAdmin):
     list_display = [
         "created_at",
         "poi",
@@ -30,14 +41,14 @@ class ImageTrainingDataAdmin(admin.ModelAdmin):
         "image_url",
     ]
     list_filter = ["image_label", "created_at"]
-    search_fields = ["poi__name", "image_url"]
+    more_search_fields = ("image_url",)
     list_select_related = ["poi", "labelled_by"]
     raw_id_fields = ["poi"]
     date_hierarchy = "created_at"
 
 
 @admin.register(ImageCandidate)
-class ImageCandidateAdmin(admin.ModelAdmin):
+class ImageCandidateAdmin(PoiSearchAdmin):
     list_display = [
         "title",
         "poi",
@@ -48,26 +59,26 @@ class ImageCandidateAdmin(admin.ModelAdmin):
         "filtered_reason",
         "license_name",
     ]
-    list_filter = ["source", "scorer_name", "license_name"]
-    search_fields = ["title", "poi__name", "author", "sha1"]
+    list_filter = ["source", "drop", "scorer_name", "license_name"]
+    more_search_fields = ("title", "author", "sha1")
     list_select_related = ["poi"]
     raw_id_fields = ["poi"]
 
 
 @admin.register(SelectedImage)
-class SelectedImageAdmin(admin.ModelAdmin):
+class SelectedImageAdmin(PoiSearchAdmin):
     list_display = ["poi", "title", "chosen_by", "score", "author", "license_name", "updated_at"]
     list_filter = ["chosen_by", "license_name"]
-    search_fields = ["poi__name", "title", "author"]
+    more_search_fields = ("title", "author")
     list_select_related = ["poi"]
     raw_id_fields = ["poi", "candidate"]
 
 
 @admin.register(RankingState)
-class RankingStateAdmin(admin.ModelAdmin):
+class RankingStateAdmin(PoiSearchAdmin):
     list_display = ["poi", "outcome", "ranked_at", "candidates_fetched_at"]
     list_filter = ["outcome"]
-    search_fields = ["poi__name", "message"]
+    more_search_fields = ("message",)
     raw_id_fields = ["poi"]
 
 
@@ -113,10 +124,9 @@ class RankingRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RankingLease)
-class RankingLeaseAdmin(ReadOnlyAdmin):
+class RankingLeaseAdmin(PoiSearchAdmin, ReadOnlyAdmin):
     list_display = ["poi", "run", "expires_at", "held"]
     list_select_related = ["poi", "run"]
-    search_fields = ["poi__name"]
 
     @admin.display(boolean=True, description="held now")
     def held(self, lease: RankingLease) -> bool:

@@ -9,4 +9,9 @@ class ImageRankingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from image_ranking import checks  # noqa: F401  (registers the system checks)
+        from django.core import checks
+
+        from image_ranking.checks import check_settings
+
+        # "manage.py check --tag image_ranking" runs these alone; they read the host's models.
+        checks.register(check_settings, "image_ranking", checks.Tags.models)

@@ -98,6 +98,24 @@ def _poi_field_errors() -> list[checks.CheckMessage]:
     ]
 
 
+def _validation_field_errors() -> list[checks.CheckMessage]:
+    from image_ranking import get_validation_model, validations
+
+    try:
+        model = get_validation_model()
+    except ImproperlyConfigured:
+        return []  # reported as E003
+    return [
+        checks.Error(
+            f"{PREFIX}VALIDATION_MODEL: {problem}.",
+            hint=f"The model needs the fields {', '.join(validations.FIELDS)}; poi a foreign "
+            "key to the POI model (see image_ranking/validations.py).",
+            id="image_ranking.E010",
+        )
+        for problem in validations.problems(model)
+    ]
+
+
 def _model_errors(bad: set[str]) -> list[checks.CheckMessage]:
     from image_ranking import get_poi_model, get_validation_model
 
@@ -117,6 +135,9 @@ def _model_errors(bad: set[str]) -> list[checks.CheckMessage]:
             )
     if "POI_FIELDS" not in bad and "POI_MODEL" not in bad:
         errors += _poi_field_errors()
+    unresolved = any(e.id == "image_ranking.E003" for e in errors)
+    if not {"POI_MODEL", "VALIDATION_MODEL"} & bad and not unresolved:
+        errors += _validation_field_errors()
     return errors
 
 
@@ -141,6 +162,7 @@ def _wikimedia_errors(bad: set[str]) -> list[checks.CheckMessage]:
                 id="image_ranking.E005",
             )
         )
+    errors += _thumbnail_host_warning(bad)
     if "USER_AGENT" not in bad and conf.user_agent_is_default:
         errors.append(
             checks.Warning(
@@ -152,6 +174,30 @@ def _wikimedia_errors(bad: set[str]) -> list[checks.CheckMessage]:
             )
         )
     return errors
+
+
+# Where Wikimedia Commons serves scaled thumbnails (``thumburl``) since 2025.
+COMMONS_THUMBNAIL_HOST = "thumb.wikimedia.org"
+
+
+def _thumbnail_host_warning(bad: set[str]) -> list[checks.CheckMessage]:
+    """Real Commons, but a download list without its thumbnail host: every run would stop
+    at its first download (lists written before 2025 name upload.wikimedia.org only)."""
+    if bad & {"COMMONS_API_URL", "DOWNLOAD_HOSTS"} or not conf.DOWNLOAD_HOSTS:
+        return []
+    host = (urlsplit(conf.COMMONS_API_URL).hostname or "").lower()
+    hosts = {h.strip().lower() for h in conf.DOWNLOAD_HOSTS}
+    if not host.endswith("wikimedia.org") or COMMONS_THUMBNAIL_HOST in hosts:
+        return []
+    return [
+        checks.Warning(
+            f"{PREFIX}DOWNLOAD_HOSTS does not list {COMMONS_THUMBNAIL_HOST}, where Commons "
+            "serves its thumbnails: a ranking run stops at its first download.",
+            hint=f"Add {COMMONS_THUMBNAIL_HOST} to {PREFIX}DOWNLOAD_HOSTS (the default lists "
+            "it); `manage.py check_commons` shows the hosts Commons uses today.",
+            id="image_ranking.W004",
+        )
+    ]
 
 
 def _scorer_errors(bad: set[str]) -> list[checks.CheckMessage]:
@@ -201,8 +247,8 @@ def _unknown_setting_warnings() -> list[checks.CheckMessage]:
     ]
 
 
-@checks.register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The settings and the host's models they name (registered in ``apps.py``)."""
     errors, bad = _setting_type_errors()
     return [
         *errors,

@@ -71,7 +71,12 @@ class Settings:
     USER_AGENT: Setting[str] = Setting(DEFAULT_USER_AGENT, "str")
     COMMONS_API_URL: Setting[str] = Setting("https://commons.wikimedia.org/w/api.php", "str")
     WIKIDATA_API_URL: Setting[str] = Setting("https://www.wikidata.org/w/api.php", "str")
-    DOWNLOAD_HOSTS: Setting[list[str]] = Setting(["upload.wikimedia.org"], "list")
+    # Originals and small files on upload.wikimedia.org; since 2025 Commons serves scaled
+    # thumbnails (``thumburl``) from thumb.wikimedia.org. The review page's image policy
+    # (CSP img-src) is built from the same list.
+    DOWNLOAD_HOSTS: Setting[list[str]] = Setting(
+        ["upload.wikimedia.org", "thumb.wikimedia.org"], "list"
+    )
     REQUEST_TIMEOUT: Setting[float] = Setting(20.0, "float", minimum=0.1)
     MAX_DOWNLOAD_BYTES: Setting[int] = Setting(25 * 1024 * 1024, "int", minimum=1024)
     MAX_RETRIES: Setting[int] = Setting(4, "int", minimum=0)
@@ -83,7 +88,6 @@ class Settings:
 
     # -- candidates ----------------------------------------------------------------------
     CANDIDATE_LIMIT: Setting[int] = Setting(10, "int", minimum=1)
-    THUMBNAIL_WIDTH: Setting[int] = Setting(330, "int", minimum=20)
     # Width of the thumbnails a ranking run scores. At a standard Commons width >=
     # TARGET_WIDTH the winner is stored from the very bytes that were scored: no
     # separate winner download, and the full original is never fetched.
@@ -123,7 +127,9 @@ class Settings:
     ORPHAN_MIN_AGE: Setting[int] = Setting(24 * 3600, "int", minimum=60)
 
     # -- scoring -------------------------------------------------------------------------
-    SCORER: Setting[str] = Setting("laion-vit-l-14", "str")
+    # The quality prior ships with the app (nothing to download); the LAION scorers are one
+    # setting away after ``manage.py download_models`` (README, "Scorers").
+    SCORER: Setting[str] = Setting("quality", "str")
     SCORE_THRESHOLD: Setting[float] = Setting(5.0, "float")
     SCORE_BATCH_SIZE: Setting[int] = Setting(16, "int", minimum=1)
     TORCH_THREADS: Setting[int] = Setting(0, "int", minimum=0)

@@ -35,6 +35,12 @@ class TransientCommonsError(CommonsError):
         self.retry_after = retry_after
 
 
+class CommonsUnreachableError(TransientCommonsError):
+    """Wikimedia cannot be reached at all: its name does not resolve, or there is no
+    network. Not retried (it will not resolve in a second either) and not a fault of one
+    POI: a run stops at once as an outage (exit 75) and the next run resumes."""
+
+
 class TruncatedDownloadError(TransientCommonsError):
     """The connection ended before the whole body arrived (fewer bytes than announced)."""
 
@@ -73,6 +79,17 @@ class DisallowedHostError(ImageRankingError):
     """A download URL was refused: not http(s), a host not in IMAGE_RANKING_DOWNLOAD_HOSTS,
     a name resolving to an internal address, or a URL the HTTP client could read
     differently from the check (userinfo, backslashes, control characters). Permanent."""
+
+
+class HostNotAllowedError(DisallowedHostError):
+    """A well-formed download URL on a host that IMAGE_RANKING_DOWNLOAD_HOSTS does not
+    list: a configuration problem, not a fault of the file (Wikimedia moved thumbnails to
+    thumb.wikimedia.org in 2025). A run stops with one message naming the host and the
+    setting; no candidate is written off, so they are tried again once it is fixed."""
+
+    def __init__(self, message: str, *, host: str) -> None:
+        super().__init__(message)
+        self.host = host
 
 
 class DownloadTooLargeError(ImageRankingError):

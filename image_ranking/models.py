@@ -12,6 +12,7 @@ from django.db import models
 
 from image_ranking import get_poi_model_string
 from image_ranking.choices import ChosenBy as _ChosenBy
+from image_ranking.drops import Drop, sentence
 
 POI_MODEL = get_poi_model_string()
 
@@ -71,8 +72,14 @@ class ImageCandidate(models.Model):
     license_url = models.URLField(max_length=500, blank=True)
     attribution_required = models.BooleanField(default=True)
     search_rank = models.PositiveIntegerField(null=True, blank=True)
-    filtered_reason = models.CharField(
-        max_length=200, blank=True, help_text="Why it was dropped before scoring; empty if kept."
+    drop = models.CharField(
+        max_length=30,
+        choices=Drop.choices,
+        blank=True,
+        help_text="Why it was dropped or not scored; blank if kept.",
+    )
+    drop_detail = models.JSONField(
+        default=dict, blank=True, help_text="The values the drop's sentence names."
     )
     # Commons metadata the relevance judge reads (pipeline/relevance.py).
     categories = models.JSONField(default=list, blank=True, help_text="Without 'Category:'.")
@@ -110,6 +117,16 @@ class ImageCandidate(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def filtered_reason(self) -> str:
+        """Why it was dropped, as a sentence ("" if kept); rendered from ``drop``."""
+        return sentence(self.drop, self.drop_detail, self.thumbnail_failures)
+
+    def mark_dropped(self, drop: str, detail: dict | None = None) -> list[str]:
+        """Record why it is dropped (not saved); returns the fields to save."""
+        self.drop, self.drop_detail = drop, dict(detail or {})
+        return ["drop", "drop_detail"]
 
     def score_is_current(self, scorer_name: str, scorer_version: str) -> bool:
         """True if the stored score came from this exact scorer (never mix models)."""
@@ -179,6 +196,19 @@ class LearnedHead(models.Model):
     def __str__(self) -> str:
         return f"head {self.pk} ({self.version}, {self.state})"
 
+    @classmethod
+    def active_file(cls) -> tuple[str, str] | None:
+        """(version, file path) of the active head, or None: one small query."""
+        rows = cls.objects.filter(state=cls.State.ACTIVE).values_list("version", "file_path")
+        return rows.first()
+
+    @classmethod
+    def for_scorer(cls, scorer_name: str, scorer_version: str) -> LearnedHead | None:
+        """The head behind a ``learned`` score, for an image's provenance."""
+        if scorer_name != "learned" or not scorer_version:
+            return None
+        return cls.objects.filter(version=scorer_version).first()
+
     @property
     def beats_prior(self) -> bool:
         """Its cross-validated figure is at least the prior's (or there is no prior)."""
@@ -226,15 +256,6 @@ class SelectedImage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title or self.file_name} for POI {self.poi_id}"
-
-    @property
-    def attribution(self) -> str:
-        """Plain-text credit line, e.g. 'Jane Doe, CC BY-SA 4.0, via Wikimedia Commons'."""
-        if self.chosen_by == self.ChosenBy.FALLBACK:
-            return ""
-        parts = [p for p in (self.author, self.license_name) if p]
-        parts.append("via Wikimedia Commons")
-        return ", ".join(parts)
 
 
 class RankingState(models.Model):

@@ -51,8 +51,6 @@ DEFAULT_FIELDS: dict[str, str | None] = {
     "category": "category",
 }
 REQUIRED_ROLES = ("name", "image")
-# Roles that name a relation (the path ends on a related model, not a value).
-RELATION_ROLES = ("city", "lists")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ command, the review page and the run service import.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db.models import Model
@@ -17,22 +16,18 @@ from image_ranking import validations
 from image_ranking.media.storage import store_poi_image
 from image_ranking.models import ImageCandidate, RankingState, SelectedImage
 from image_ranking.pipeline.decide import candidate_order_key, score_order_key
-from image_ranking.pipeline.gather import THUMBNAIL_REASON
 from image_ranking.pipeline.ranker import FATAL_ERRORS, Ranker
 from image_ranking.pipeline.result import Outcome, RankResult
 from image_ranking.pipeline.store import shows_same_file
 
 __all__ = [
     "FATAL_ERRORS",
-    "THUMBNAIL_REASON",
     "Outcome",
     "RankResult",
     "Ranker",
     "candidate_order_key",
     "choose_candidate",
     "get_candidates",
-    "rank_poi_images",
-    "rank_pois",
     "score_order_key",
 ]
 
@@ -56,7 +51,7 @@ def get_candidates(
     candidates = ranker.candidates(poi)
     if score:
         ranker.score(candidates)
-    kept = [c for c in candidates if not c.filtered_reason]
+    kept = [c for c in candidates if not c.drop]
     return sorted(kept, key=score_order_key)
 
 
@@ -99,46 +94,3 @@ def choose_candidate(
         },
     )
     return selected
-
-
-def rank_poi_images(
-    poi: Model,
-    *,
-    threshold: float | None = None,
-    fallback: bool | None = None,
-    dry_run: bool = False,
-    client: Any = None,
-    scorer: Any = None,
-) -> RankResult:
-    """Rank one POI's candidates and store the best at or above ``threshold``.
-
-    Returns a ``RankResult`` (outcome UPDATED, UNCHANGED, NO_IMAGE, FALLBACK or FAILED);
-    Commons and storage errors give FAILED, only a missing model raises.
-    """
-    ranker = Ranker(
-        client=client, scorer=scorer, threshold=threshold, fallback=fallback, dry_run=dry_run
-    )
-    return ranker.rank(poi)
-
-
-def rank_pois(
-    pois: Iterable[Model],
-    *,
-    threshold: float | None = None,
-    fallback: bool | None = None,
-    dry_run: bool = False,
-    refresh: bool = False,
-    batch_size: int | None = None,
-    client: Any = None,
-    scorer: Any = None,
-) -> Iterator[RankResult]:
-    """Rank many POIs, batching Wikidata look-ups; yields one ``RankResult`` per POI."""
-    ranker = Ranker(
-        client=client,
-        scorer=scorer,
-        threshold=threshold,
-        fallback=fallback,
-        dry_run=dry_run,
-        refresh=refresh,
-    )
-    return ranker.rank_many(pois, batch_size=batch_size)

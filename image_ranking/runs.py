@@ -41,7 +41,7 @@ from django.utils import timezone
 from image_ranking import get_poi_model, leases
 from image_ranking.commons.clients import build_commons_client
 from image_ranking.conf import conf
-from image_ranking.exceptions import ImageRankingError
+from image_ranking.exceptions import CommonsUnreachableError, ImageRankingError
 from image_ranking.models import RankingRun, RankingState, SelectedImage
 from image_ranking.poi import get_poi_adapter
 from image_ranking.ranking import FATAL_ERRORS, Ranker, RankResult
@@ -301,6 +301,12 @@ class RankingRunner:
         except FATAL_ERRORS as exc:
             self._finish(FAILED, counts, _request_count(ranker.client) - before, str(exc))
             raise RunError(str(exc)) from exc
+        except CommonsUnreachableError as exc:
+            # No network or no DNS: every POI would fail the same way; say so at once.
+            message = f"Wikimedia cannot be reached ({exc}). Nothing was changed; run again later."
+            requests = _request_count(ranker.client) - before
+            self._finish(OUTAGE, counts, requests, message)
+            return {**self._summary(OUTAGE, counts, requests), "message": message}
         finally:
             self._release(self._held)
         status = self._no_progress_status(status, counts)

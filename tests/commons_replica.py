@@ -10,8 +10,18 @@ A real threaded HTTP server on 127.0.0.1 (nothing else is ever contacted) that s
   ``action=query&titles=A|B``, in ``formatversion`` 1 or 2, with ``thumburl`` at the
   standard width at or above ``iiurlwidth`` (as Commons does) and HTML ``extmetadata``
   (only the fields ``iiextmetadatafilter`` names, when given);
+- by default, the shapes Commons really gives (``tests/data/commons_real/``):
+  ``extmetadata.Categories`` holds hidden tracking and licence categories too ("Pages
+  with maps" and "Media with locations" on every geotagged file, the licence, "Self-
+  published work"), ``prop=categories`` answers with ``clshow=!hidden`` or
+  ``clprop=hidden``; thumbnails are on a second host name (``localhost``, as
+  ``thumb.wikimedia.org`` beside ``upload.wikimedia.org``) and every URL carries
+  ``utm_`` query strings; ``thumbwidth``/``thumbheight`` echo the asked width (also for
+  files narrower than it, served unscaled); descriptions may be in several languages;
 - ``/wikidata/api.php?action=wbgetentities&ids=Q1|Q2`` with P18, P373 and P625 claims,
-  labels and the ``commonswiki`` sitelink (``props`` honoured);
+  labels and the ``commonswiki`` sitelink (``props`` honoured); unknown ids answer
+  ``missing``, ``redirect_item`` makes an id a redirect (the answer's key is the asked id,
+  ``id`` the target, with a ``redirects`` object);
 - thumbnails and originals under ``/wikipedia/commons/...``: real JPEG/PNG bytes.
 
 Scriptable::
@@ -28,6 +38,7 @@ Scriptable::
     replica.maxlag_next(2)                       # the next two API calls: maxlag error
     replica.redirect("/elsewhere.jpg", "http://10.0.0.1/x.jpg")
     replica.truncate_next("/wikipedia/", keep=100)  # the next download stops short, once
+    replica.redirect_item("Q1", "Q2")            # Q1 was merged into Q2
     replica.host_headers                         # the Host header of every request
     replica.requests                             # [(path, {param: value}), ...]
     replica.api_requests, replica.download_requests
@@ -69,7 +80,10 @@ class ReplicaFile:
     attribution_required: str = "true"
     thumbs: dict[int, bytes] = field(default_factory=dict)
     categories: list[str] = field(default_factory=list)  # without "Category:"
-    description: str = ""  # HTML, as Commons gives ImageDescription
+    # Hidden tracking categories (None: what Commons adds by itself, see ``hidden``).
+    hidden_categories: list[str] | None = None
+    # HTML, as Commons gives ImageDescription; {language: HTML} when in several languages.
+    description: str | dict[str, str] = ""
     object_name: str = ""
     gps: tuple[float, float] | None = None
     assessments: list[str] = field(default_factory=list)  # "featured", "quality"...
@@ -84,6 +98,26 @@ class ReplicaFile:
     def sha1(self) -> str:
         return hashlib.sha1(self.title.encode() + repr(self.color).encode()).hexdigest()
 
+    @property
+    def hidden(self) -> list[str]:
+        """Hidden categories, as Commons' templates add them: the licence's, "Self-published
+        work", and on every geotagged file "Media with locations" and "Pages with maps"."""
+        if self.hidden_categories is not None:
+            return list(self.hidden_categories)
+        hidden = [self.license_name.replace(" ", "-") or "License migration redundant"]
+        hidden.append("Self-published work")
+        if self.gps is not None:
+            hidden += ["Media with locations", "Pages with maps"]
+        return hidden
+
+    def description_in(self, language: str = "en") -> str:
+        """The description as Commons gives it without ``iiextmetadatamultilang``: the
+        asked language, else English, else the first one."""
+        if isinstance(self.description, str):
+            return self.description
+        texts = self.description
+        return texts.get(language) or texts.get("en") or next(iter(texts.values()), "")
+
 
 @dataclass
 class ReplicaItem:
@@ -95,11 +129,21 @@ class ReplicaItem:
     coordinates: tuple[float, float] | None = None  # P625
     commonswiki: str | None = None  # sitelink title
     label: str | None = None  # English label
+    labels: dict[str, str] = field(default_factory=dict)  # other languages
+
+
+# The query strings Commons has appended to every imageinfo URL since 2025.
+UTM = "utm_source=commons.wikimedia.org&utm_campaign=imageinfo&utm_content="
 
 
 class CommonsReplica:
-    def __init__(self) -> None:
+    def __init__(self, *, thumb_host: str = "localhost", real_shapes: bool = True) -> None:
+        """``thumb_host``: the host name scaled thumbnails are served under (the same
+        server); ``real_shapes=False`` answers as our replicas did before issue 21 (one
+        host, no query strings, no hidden categories): for benchmarks of the old world."""
+        self.real_shapes = real_shapes
         self.files: dict[str, ReplicaFile] = {}
+        self.item_redirects: dict[str, str] = {}
         self.searches: dict[str, list[str]] = {}
         self.wikidata: dict[str, ReplicaItem] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
@@ -116,7 +160,10 @@ class CommonsReplica:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.start()
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        port = self._server.server_address[1]
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.thumb_base_url = f"http://{thumb_host}:{port}" if real_shapes else self.base_url
+        self.thumb_host = urlsplit(self.thumb_base_url).hostname or "127.0.0.1"
         self.api_url = f"{self.base_url}/w/api.php"
         self.wikidata_url = f"{self.base_url}/wikidata/api.php"
 
@@ -165,6 +212,7 @@ class CommonsReplica:
         coordinates: tuple[float, float] | None = None,
         commonswiki: str | None = None,
         label: str | None = None,
+        labels: dict[str, str] | None = None,
     ) -> ReplicaItem:
         item = ReplicaItem(
             qid.upper(),
@@ -173,9 +221,14 @@ class CommonsReplica:
             coordinates=coordinates,
             commonswiki=commonswiki,
             label=label,
+            labels=dict(labels or {}),
         )
         self.wikidata[item.qid] = item
         return item
+
+    def redirect_item(self, old: str, new: str) -> None:
+        """``old`` was merged into ``new``: asking for ``old`` answers ``new``'s entity."""
+        self.item_redirects[old.upper()] = new.upper()
 
     def fail_next(self, path: str, status: int, headers=None, body: bytes = b"") -> None:
         """The next request whose path starts with ``path`` gets this response instead."""
@@ -207,12 +260,17 @@ class CommonsReplica:
         return f"{self.base_url}/wikipedia/commons/{h[0]}/{h[:2]}/{quote(f.name)}"
 
     def thumb_url(self, title: str, width: int) -> str:
+        """The scaled thumbnail's URL (on the thumbnail host), without query string."""
         f = self.files[title]
         h = hashlib.md5(f.name.encode()).hexdigest()  # noqa: S324
         suffix = ".png" if f.mime in ("image/svg+xml",) else ""
         name = quote(f.name)
-        folder = f"{self.base_url}/wikipedia/commons/thumb/{h[0]}/{h[:2]}/{name}"
+        folder = f"{self.thumb_base_url}/wikipedia/commons/thumb/{h[0]}/{h[:2]}/{name}"
         return f"{folder}/{width}px-{name}{suffix}"
+
+    def _tagged(self, url: str, content: str) -> str:
+        """``url`` with Commons' utm_ query string (real shapes only)."""
+        return f"{url}?{UTM}{content}" if self.real_shapes else url
 
     # -- what was asked ------------------------------------------------------------------
 
@@ -257,15 +315,17 @@ class CommonsReplica:
             "LicenseUrl": {"value": f.license_url, "source": "commons-desc-page"},
             "AttributionRequired": {"value": f.attribution_required, "source": "commons-desc-page"},
         }
-        if f.categories:
-            meta["Categories"] = {"value": "|".join(f.categories), "source": "commons-categories"}
+        every = sorted({*f.categories, *f.hidden}) if self.real_shapes else f.categories
+        if every:
+            meta["Categories"] = {"value": "|".join(every), "source": "commons-categories"}
         if f.assessments:
             meta["Assessments"] = {"value": "|".join(f.assessments), "source": "commons-categories"}
         if f.gps is not None:
             meta["GPSLatitude"] = {"value": f"{f.gps[0]:.6f}", "source": "commons-desc-page"}
             meta["GPSLongitude"] = {"value": f"{f.gps[1]:.6f}", "source": "commons-desc-page"}
         if f.description:
-            meta["ImageDescription"] = {"value": f.description, "source": "commons-desc-page"}
+            text = f.description_in("en")
+            meta["ImageDescription"] = {"value": text, "source": "commons-desc-page"}
         if f.object_name:
             meta["ObjectName"] = {"value": f.object_name, "source": "commons-desc-page"}
         if f.date:
@@ -280,7 +340,7 @@ class CommonsReplica:
     ) -> dict:
         page = quote(f.title.replace(" ", "_"), safe=":")
         info = {
-            "url": self.original_url(f.title),
+            "url": self._tagged(self.original_url(f.title), "original"),
             "descriptionurl": f"https://commons.wikimedia.org/wiki/{page}",
             "width": f.width,
             "height": f.height,
@@ -292,15 +352,36 @@ class CommonsReplica:
         if iiurlwidth:
             wanted = int(iiurlwidth)
             width = next((w for w in STANDARD_WIDTHS if w >= wanted), STANDARD_WIDTHS[-1])
+            # Commons echoes the asked width, whatever it serves (a narrower file unscaled).
+            echo = wanted if self.real_shapes else None
             if width >= f.width and f.mime in ("image/jpeg", "image/png", "image/gif"):
-                info.update(thumburl=info["url"], thumbwidth=f.width, thumbheight=f.height)
+                unscaled = self._tagged(self.original_url(f.title), "thumbnail_unscaled")
+                w = echo or f.width
+                h = max(1, round(f.height * w / f.width))
+                info.update(thumburl=unscaled, thumbwidth=w, thumbheight=h)
             else:
+                w = echo or width
                 info.update(
-                    thumburl=self.thumb_url(f.title, width),
-                    thumbwidth=width,
-                    thumbheight=max(1, round(f.height * width / f.width)),
+                    thumburl=self._tagged(self.thumb_url(f.title, width), "thumbnail"),
+                    thumbwidth=w,
+                    thumbheight=max(1, round(f.height * w / f.width)),
                 )
         return info
+
+    def categories_of(self, f: ReplicaFile, params: dict[str, str]) -> list[dict]:
+        """``prop=categories`` for one file (``clshow``, ``clprop=hidden`` honoured)."""
+        show = params.get("clshow", "")
+        visible = [(c, False) for c in f.categories]
+        hidden = [(c, True) for c in f.hidden] if self.real_shapes else []
+        chosen = visible if show == "!hidden" else hidden if show == "hidden" else visible + hidden
+        with_flag = "hidden" in params.get("clprop", "").split("|")
+        result = []
+        for name, is_hidden in sorted(chosen):
+            entry: dict = {"ns": 14, "title": f"Category:{name}"}
+            if with_flag and is_hidden:
+                entry["hidden"] = True
+            result.append(entry)
+        return result
 
     def api(self, params: dict[str, str]) -> tuple[int, dict[str, str], dict]:
         if self.maxlag_remaining > 0 and params.get("maxlag"):
@@ -310,7 +391,7 @@ class CommonsReplica:
         if params.get("action") != "query":
             return 200, {}, {"error": {"code": "badvalue", "info": "Unrecognized action."}}
         version2 = params.get("formatversion") == "2"
-        width, wanted = params.get("iiurlwidth"), params.get("iiextmetadatafilter")
+        props = set(params.get("prop", "").split("|"))
         pages: list[dict] = []
         generated = self.generate(params)
         if isinstance(generated, dict):  # an API error
@@ -323,7 +404,7 @@ class CommonsReplica:
                 if ranked:
                     page["index"] = index
                 page["imagerepository"] = "local"
-                page["imageinfo"] = [self.imageinfo(f, width, wanted)]
+                self._fill(page, f, params, props)
                 pages.append(page)
         elif "titles" in params:
             for n, title in enumerate(params["titles"].split("|")):
@@ -332,13 +413,23 @@ class CommonsReplica:
                     pages.append({"ns": 6, "title": title, "missing": True if version2 else ""})
                 else:
                     page = {"pageid": 2000 + n, "ns": 6, "title": title}
-                    page["imageinfo"] = [self.imageinfo(f, width, wanted)]
+                    self._fill(page, f, params, props)
                     pages.append(page)
         if not pages:
             return 200, {}, {"batchcomplete": True}
         if not version2:
             pages = {str(p.get("pageid", -1 - i)): p for i, p in enumerate(pages)}
         return 200, {}, {"batchcomplete": True, "query": {"pages": pages}}
+
+    def _fill(self, page: dict, f: ReplicaFile, params: dict[str, str], props: set[str]) -> None:
+        """The asked ``prop`` modules of one page (imageinfo, categories)."""
+        if "imageinfo" in props or not props - {""}:
+            wanted = params.get("iiextmetadatafilter")
+            page["imageinfo"] = [self.imageinfo(f, params.get("iiurlwidth"), wanted)]
+        if "categories" in props:
+            categories = self.categories_of(f, params)
+            if categories:  # Commons leaves the key out for a page without any
+                page["categories"] = categories
 
     def generate(self, params: dict[str, str]) -> list[ReplicaFile] | dict | None:
         """The files a ``generator=`` asks for (None: no generator; a dict: an API error)."""
@@ -375,8 +466,15 @@ class CommonsReplica:
         for qid in params.get("ids", "").split("|"):
             if not qid:
                 continue
-            item = self.wikidata.get(qid.upper()) or ReplicaItem(qid.upper())
-            entity: dict = {"type": "item", "id": qid}
+            target = self.item_redirects.get(qid.upper(), qid.upper())
+            item = self.wikidata.get(target)
+            if item is None and self.real_shapes:
+                entities[qid] = {"id": qid, "missing": ""}
+                continue
+            item = item or ReplicaItem(qid.upper())
+            entity: dict = {"type": "item", "id": target}
+            if target != qid.upper():
+                entity["redirects"] = {"from": qid.upper(), "to": target}
             if "claims" in props:
                 entity["claims"] = self._claims(item)
             if "sitelinks" in props:
@@ -385,8 +483,11 @@ class CommonsReplica:
                     sitelinks["commonswiki"] = {"site": "commonswiki", "title": item.commonswiki}
                 entity["sitelinks"] = sitelinks
             if "labels" in props:
-                labels = {"en": {"language": "en", "value": item.label}} if item.label else {}
-                entity["labels"] = labels
+                texts = {**item.labels, **({"en": item.label} if item.label else {})}
+                wanted = params.get("languages")
+                if wanted:
+                    texts = {k: v for k, v in texts.items() if k in wanted.split("|")}
+                entity["labels"] = {k: {"language": k, "value": v} for k, v in texts.items()}
             entities[qid] = entity
         return {"entities": entities, "success": 1}
 
@@ -459,6 +560,23 @@ class CommonsReplica:
                 self.wfile.flush()
                 self.close_connection = True
 
+            def do_HEAD(self):  # noqa: N802 (http.server's name)
+                """A file's headers, without its body (as Commons answers a HEAD)."""
+                parts = urlsplit(self.path)
+                with replica._lock:
+                    replica.requests.append((parts.path, {"method": "HEAD"}))
+                found = replica.file_for_path(parts.path)
+                if found is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                data, mime = replica.image_bytes(*found)
+                self.send_response(200)
+                self.send_header("Content-Type", mime)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+
             def do_GET(self):  # noqa: N802 (http.server's name)
                 parts = urlsplit(self.path)
                 params = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -518,7 +636,8 @@ def commons_replica():
 def commons_settings(settings, commons_replica):
     settings.IMAGE_RANKING_COMMONS_API_URL = commons_replica.api_url
     settings.IMAGE_RANKING_WIKIDATA_API_URL = commons_replica.wikidata_url
-    settings.IMAGE_RANKING_DOWNLOAD_HOSTS = ["127.0.0.1"]
+    # The API host and the thumbnail host, as the default list has both Wikimedia hosts.
+    settings.IMAGE_RANKING_DOWNLOAD_HOSTS = ["127.0.0.1", commons_replica.thumb_host]
     settings.IMAGE_RANKING_RATE_LIMIT_PER_HOUR = 3_600_000.0
     settings.IMAGE_RANKING_RATE_LIMIT_BURST = 1000
     return commons_replica

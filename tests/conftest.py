@@ -33,3 +33,27 @@ def _media_root(settings, tmp_path):
     settings.IMAGE_RANKING_CACHE_DIR = str(tmp_path / "cache")
     settings.IMAGE_RANKING_USER_AGENT = "image_ranking-tests/0.1 (test suite; nobody@example.org)"
     return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def city(db):
+    """Paris (``tests/factories.py``)."""
+    from tests.factories import make_city
+
+    return make_city()
+
+
+@pytest.fixture
+def poi(city):
+    """The Eiffel Tower, a sight in Paris on no list."""
+    from tests.factories import make_poi
+
+    return make_poi(city)
+
+
+@pytest.fixture
+def commit_immediately(django_capture_on_commit_callbacks):
+    """Run on_commit callbacks (old files deleted after a change) inside the test transaction,
+    as the real code would after its commit."""
+    with django_capture_on_commit_callbacks(execute=True):
+        yield

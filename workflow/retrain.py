@@ -28,13 +28,13 @@ def retrain_if_due(
     setup_django()
     from image_ranking.learning import retrain
     from image_ranking.management.commands.heads import city_pois
-    from image_ranking.scoring.embeddings import DEFAULT_BACKBONE
+    from image_ranking.priors import PRIOR_BACKBONE
 
     log = _run_logger()
     outcome = retrain.retrain(
         pois=city_pois(city),
         min_new_labels=min_new_labels,
-        backbone=backbone or DEFAULT_BACKBONE,
+        backbone=backbone or PRIOR_BACKBONE,
         activate=activate,
         say=log.info,
     )

@@ -12,14 +12,16 @@ sleeps (for web requests): an exhausted budget raises ``BudgetExhaustedError``.
 category, its name, its name near its coordinates, files depicting its Wikidata item: see
 ``commons_search``), plus its Wikidata P18 image; the Wikidata items (P18, P373 category,
 P625 coordinates, commonswiki sitelink) come from ``wbgetentities`` batched by 50.
-Thumbnails are at a standard width (always the ``thumburl`` Commons returns); the
-extmetadata the relevance judge needs (categories, assessments, GPS, description) comes
-with the same requests; answers are checked against ``commons_schema`` first. Metadata
-filters mark files that cannot be a good POI photo (not raster, too small, extreme aspect
-ratio, maps/logos/flags/plans by title or category...) before anything
-is downloaded. Downloads only go to ``IMAGE_RANKING_DOWNLOAD_HOSTS``, each redirect hop
-checked again and connected to the checked address, streamed under a byte cap
-(``http.check_download_url``).
+Thumbnails are at a standard width (always the ``thumburl`` Commons returns, on
+``upload.wikimedia.org`` or ``thumb.wikimedia.org``); the extmetadata the relevance judge
+needs (assessments, GPS, description) and the file's *visible* categories
+(``prop=categories&clshow=!hidden``: hidden tracking and licence categories are no
+evidence, see ``commons/categories.py``) come with the same request; answers are checked
+against ``commons_schema`` first. Metadata filters mark files that cannot be a good POI
+photo (not raster, too small, extreme aspect ratio) before anything is downloaded; what a
+file is *about* (a map, a plan) is the relevance judge's. Downloads only go to
+``IMAGE_RANKING_DOWNLOAD_HOSTS``, each redirect hop checked again and connected to the
+checked address, streamed under a byte cap (``http.check_download_url``).
 """
 
 from __future__ import annotations
@@ -31,27 +33,21 @@ import math
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import requests
 from django.utils.html import strip_tags
-from tenacity import RetryCallState
 
+from image_ranking.commons import categories as commons_categories
 from image_ranking.commons import http
 from image_ranking.commons import schema as commons_schema
 from image_ranking.commons import search as commons_search
-from image_ranking.commons.http import (  # noqa: F401 (re-exported: callers import them here)
-    MAX_REDIRECTS,
-    TRANSIENT_STATUS,
-    Resolver,
-    _Response,
-    _short_url,
-    check_download_url,
-    retry_after_seconds,
-)
+from image_ranking.commons.http import Resolver, _Response, retry_after_seconds
 from image_ranking.commons.ratelimit import RateLimiter
+from image_ranking.commons.records import Candidate, Gathered, WikidataItem
 from image_ranking.conf import conf
+from image_ranking.drops import Drop
 from image_ranking.exceptions import CommonsError, TransientCommonsError
 from image_ranking.poi import PoiInfo, get_poi_adapter
 
@@ -62,21 +58,6 @@ STANDARD_THUMB_WIDTHS = (20, 40, 60, 120, 250, 330, 500, 960, 1280, 1920, 3840)
 # wbgetentities and titles= accept at most 50 ids/titles per request.
 MAX_IDS_PER_REQUEST = 50
 RASTER_MIMES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
-# Words in a file title that mark something other than a photo of the place.
-NOT_A_PHOTO = re.compile(
-    r"\b(maps?|locator|location map|plans?|floor ?plans?|grundriss|karte|carte|mapa|plano|"
-    r"logos?|flags?|flagge|drapeau|bandera|coat of arms|wappen|blason|escudo|emblem|seal|"
-    r"diagrams?|schema|scheme|chart|signatures?|unterschrift|icon|"
-    r"drawings?|blueprints?|engravings?|sketch(?:es)?)\b",
-    re.IGNORECASE,
-)
-# Commons categories that hold things other than photos of the place.
-NOT_A_PHOTO_CATEGORY = re.compile(
-    r"\b(maps?|plans?|floor ?plans?|ground ?plans?|coats? of arms|heraldry|logos?|flags?|"
-    r"diagrams?|drawings?|blueprints?|engravings?|signatures?|icons?|seals?|"
-    r"scans?|scanned|postcards?|documents?)\b",
-    re.IGNORECASE,
-)
 # extmetadata the client reads (asked with iiextmetadatafilter: smaller answers).
 EXTMETADATA_FIELDS = (
     "Artist",
@@ -95,58 +76,6 @@ EXTMETADATA_FIELDS = (
 # Descriptions are kept for evidence and review, not as documents.
 MAX_DESCRIPTION_CHARS = 1000
 WIKIDATA_ID = re.compile(r"Q[1-9][0-9]*")
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One candidate image for a POI, as Commons describes it (all text is plain text)."""
-
-    title: str  # "File:Tour Eiffel.jpg"
-    image_url: str  # original file URL (never downloaded by the ranking service)
-    thumbnail_url: str  # the thumburl the API returned (never built by hand)
-    thumbnail_width: int | None
-    thumbnail_height: int | None
-    width: int | None  # original size
-    height: int | None
-    mime: str
-    sha1: str
-    page_url: str  # file description page
-    author: str = ""
-    license_name: str = ""
-    license_url: str = ""
-    attribution_required: bool = True
-    source: str = "commons"  # "commons" or "wikidata"
-    search_rank: int | None = None
-    filtered_reason: str = ""  # non-empty: dropped before scoring, and why
-    # Relevance evidence from extmetadata (no extra request):
-    categories: tuple[str, ...] = ()  # without "Category:", e.g. "Clock Tower (Graz)"
-    assessments: tuple[str, ...] = ()  # "featured", "quality", "valued", "poty"...
-    latitude: float | None = None  # the file's geotag (GPSLatitude/GPSLongitude)
-    longitude: float | None = None
-    description: str = ""  # ImageDescription, plain text
-    object_name: str = ""  # ObjectName, plain text
-    # How it was found: "wikidata" (P18), "depicts", "category", "geo", "name".
-    found_by: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class WikidataItem:
-    """What Wikidata says about a POI's item (``wbgetentities``)."""
-
-    qid: str
-    image: str | None = None  # P18 as "File:..." title
-    commons_category: str | None = None  # P373, without "Category:"
-    coordinates: tuple[float, float] | None = None  # P625 (lat, lon)
-    commonswiki: str | None = None  # sitelink title on Commons ("Category:..." or a gallery)
-    labels: dict[str, str] = field(default_factory=dict)  # language -> label
-
-
-@dataclass
-class Gathered:
-    """A POI's Wikidata item and candidates (filtered ones included, P18 first)."""
-
-    item: WikidataItem | None
-    candidates: list[Candidate]
 
 
 # ------------------------------------------------------------------ parsing and filters
@@ -169,33 +98,36 @@ def standard_thumb_width(width: int) -> int:
     return STANDARD_THUMB_WIDTHS[-1]
 
 
-def filter_reason(candidate: Candidate) -> str:
-    """Why a candidate cannot be a POI photo, from its metadata alone ("" if it can)."""
+def filter_drop(candidate: Candidate) -> tuple[str, dict[str, Any]]:
+    """Why a candidate cannot be a POI photo, from the file alone: a ``Drop`` code and its
+    details (``("", {})`` if it can be one): its type, size, shape, and what its title says
+    it is ("Map of Paris.jpg"). What its categories say is weighed by the relevance judge
+    (a geotag outweighs them)."""
     mime = (candidate.mime or "").lower()
     if mime not in RASTER_MIMES:
-        return f"not a raster photo ({mime or 'unknown type'})"
-    title = candidate.title.removeprefix("File:")
-    match = NOT_A_PHOTO.search(title.replace("_", " "))
-    if match:
-        return f"title marks a map, plan, logo, flag or diagram ({match.group(0).lower()!r})"
-    for category in candidate.categories:
-        if NOT_A_PHOTO_CATEGORY.search(category):
-            return f"category marks a map, plan, logo, flag or drawing (Category:{category})"
+        return Drop.NOT_RASTER, {"mime": mime}
+    noun = commons_categories.about_non_photo(candidate.title)
+    if noun:
+        return Drop.TITLE_NOT_PHOTO, {"word": noun}
     width, height = candidate.width or 0, candidate.height or 0
     if width and width < conf.MIN_IMAGE_WIDTH:
-        return f"too small ({width} px wide, under {conf.MIN_IMAGE_WIDTH})"
+        return Drop.TOO_SMALL, {"width": width, "min_width": conf.MIN_IMAGE_WIDTH}
     if width and height:
         ratio = max(width / height, height / width)
         if ratio > conf.MAX_ASPECT_RATIO:
-            return f"extreme aspect ratio ({ratio:.1f}:1)"
+            return Drop.ASPECT_RATIO, {"ratio": round(ratio, 3)}
     if not candidate.thumbnail_url:
-        return "no thumbnail URL"
-    return ""
+        return Drop.NO_THUMBNAIL, {}
+    return "", {}
 
 
 def _meta(extmetadata: dict[str, Any], key: str) -> str:
     entry = extmetadata.get(key) or {}
-    return plain_text(entry.get("value") if isinstance(entry, dict) else entry)
+    value = entry.get("value") if isinstance(entry, dict) else entry
+    if isinstance(value, dict):  # several languages ("_type": "lang"): English, else the first
+        texts = {k: v for k, v in value.items() if k != "_type"}
+        value = texts.get("en") or next(iter(texts.values()), "")
+    return plain_text(value)
 
 
 def _meta_list(extmetadata: dict[str, Any], key: str, *, lower: bool = False) -> tuple[str, ...]:
@@ -223,11 +155,32 @@ def geotag(extmetadata: dict[str, Any]) -> tuple[float | None, float | None]:
     return (lat, lon) if lat is not None and lon is not None else (None, None)
 
 
-def candidate_from_page(page: dict[str, Any], *, source: str = "commons") -> Candidate | None:
-    """A ``Candidate`` from one page of an imageinfo query (formatversion 1 or 2)."""
+def page_categories(page: dict[str, Any], extmetadata: dict[str, Any]) -> tuple[str, ...]:
+    """A file's visible categories: ``prop=categories`` (asked with ``clshow=!hidden``) when
+    the page carries them, else extmetadata's list without the hidden ones by name."""
+    listed = page.get("categories")
+    if isinstance(listed, list):
+        titles = (str(c.get("title", "")) for c in listed if isinstance(c, dict))
+        names = (t.removeprefix("Category:").replace("_", " ").strip() for t in titles)
+        return tuple(dict.fromkeys(n for n in names if n))
+    return commons_categories.visible(_meta_list(extmetadata, "Categories"))
+
+
+def candidate_from_page(
+    page: dict[str, Any], *, source: str = "commons", visible_listed: bool = False
+) -> Candidate | None:
+    """A ``Candidate`` from one page of an imageinfo query (formatversion 1 or 2); None for
+    a page without imageinfo (missing, invalid, or cut off by continuation).
+
+    ``visible_listed``: the request asked ``prop=categories&clshow=!hidden`` and the answer
+    was not cut, so a page without ``categories`` has no visible category. A page marked
+    ``missing`` but ``known`` (a file of the shared repository) with imageinfo is a file.
+    """
     infos = page.get("imageinfo") or []
-    if not infos or "missing" in page or "invalid" in page:
+    if not infos or "invalid" in page:
         return None
+    if visible_listed and "categories" not in page:
+        page = {**page, "categories": []}
     info = infos[0]
     meta = info.get("extmetadata") or {}
     required = _meta(meta, "AttributionRequired").lower()
@@ -255,7 +208,7 @@ def candidate_from_page(page: dict[str, Any], *, source: str = "commons") -> Can
         attribution_required=required != "false",
         source=source,
         search_rank=rank,
-        categories=_meta_list(meta, "Categories"),
+        categories=page_categories(page, meta),
         assessments=_meta_list(meta, "Assessments", lower=True),
         latitude=latitude,
         longitude=longitude,
@@ -263,7 +216,8 @@ def candidate_from_page(page: dict[str, Any], *, source: str = "commons") -> Can
         object_name=_meta(meta, "ObjectName"),
         found_by=("wikidata",) if source == "wikidata" else (),
     )
-    return replace(candidate, filtered_reason=filter_reason(candidate))
+    drop, detail = filter_drop(candidate)
+    return replace(candidate, drop=drop, drop_detail=detail)
 
 
 def query_pages(payload: Any) -> list[dict[str, Any]]:
@@ -359,7 +313,7 @@ class CommonsClient:
         resolve: Resolver | None = None,
     ) -> None:
         """``wait_for_budget=False`` for web requests: never sleep (see http.Transport)."""
-        self.thumb_width = standard_thumb_width(thumb_width or conf.THUMBNAIL_WIDTH)
+        self.thumb_width = standard_thumb_width(thumb_width or conf.RANKING_THUMBNAIL_WIDTH)
         self.limiter = limiter or RateLimiter()
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = conf.USER_AGENT
@@ -395,14 +349,51 @@ class CommonsClient:
     def _generator_files(self, params: dict[str, str]) -> list[Candidate]:
         """Files of one generator request, in the server's order (search ``index`` first)."""
         payload = self._api(self.api_url, {"action": "query", **params, **self._imageinfo_params()})
-        found = [c for c in map(candidate_from_page, query_pages(payload)) if c is not None]
+        found = self._candidates(payload, "commons", complete=True)
         order = {c.title: n for n, c in enumerate(found)}
         return sorted(
             found,
             key=lambda c: (c.search_rank if c.search_rank is not None else 10**6, order[c.title]),
         )
 
-    def image_info(self, titles: Sequence[str], *, source: str = "commons") -> dict[str, Candidate]:
+    def _candidates(self, payload: Any, source: str, *, complete: bool) -> list[Candidate]:
+        """The files of one imageinfo answer. Pages that continuation cut off (no imageinfo
+        yet) are asked again by title when ``complete`` (one more request), else logged."""
+        pages = query_pages(payload)  # checks the shape of the whole answer
+        cut = _categories_cut_at(payload)
+        # No page with a ``categories`` list: the module was not answered (a proxy, an old
+        # recording); each file's categories then come from extmetadata, hidden ones left out.
+        answered = any("categories" in page for page in pages)
+        found: list[Candidate] = []
+        unfinished: dict[str, int | None] = {}
+        for page in pages:
+            pageid = page.get("pageid")
+            before_cut = cut is None or (isinstance(pageid, int) and pageid < cut)
+            listed = answered and before_cut
+            if not listed:
+                page = {k: v for k, v in page.items() if k != "categories"}
+            candidate = candidate_from_page(page, source=source, visible_listed=listed)
+            if candidate is not None:
+                found.append(candidate)
+            elif not page.get("imageinfo") and not {"missing", "invalid"} & page.keys():
+                index = page.get("index")
+                unfinished[str(page.get("title", ""))] = int(index) if index else None
+        if unfinished and complete:
+            logger.info(
+                "%d file(s) came without imageinfo (continued): asked again", len(unfinished)
+            )
+            again = self.image_info(list(unfinished), source=source, complete=False)
+            for title, index in unfinished.items():
+                if title in again:
+                    rank = index - 1 if index else again[title].search_rank
+                    found.append(replace(again[title], search_rank=rank))
+        elif unfinished:
+            logger.warning("Commons sent no imageinfo for %s; left out", ", ".join(unfinished))
+        return found
+
+    def image_info(
+        self, titles: Sequence[str], *, source: str = "commons", complete: bool = True
+    ) -> dict[str, Candidate]:
         """Candidates for known file titles (``titles=`` batched by 50), by title."""
         result: dict[str, Candidate] = {}
         unique = list(dict.fromkeys(titles))
@@ -412,16 +403,14 @@ class CommonsClient:
                 self.api_url,
                 {"action": "query", "titles": "|".join(chunk), **self._imageinfo_params()},
             )
-            pages = query_pages(payload)  # checks the shape of the whole answer
+            found = self._candidates(payload, source, complete=complete)
             # Commons normalises titles ("File:A_b.jpg" -> "File:A b.jpg"): map them back.
             normalized = (payload.get("query") or {}).get("normalized") or []
             aliases = {n["to"]: n["from"] for n in normalized}
-            for page in pages:
-                candidate = candidate_from_page(page, source=source)
-                if candidate is not None:
-                    result[candidate.title] = candidate
-                    if page.get("title") in aliases:
-                        result[aliases[page["title"]]] = candidate
+            for candidate in found:
+                result[candidate.title] = candidate
+                if candidate.title in aliases:
+                    result[aliases[candidate.title]] = candidate
         return result
 
     def fetch_wikidata_items(self, qids: Iterable[str]) -> dict[str, WikidataItem]:
@@ -519,25 +508,16 @@ class CommonsClient:
             return _merge(more, found, first.found_by)
         return _merge(found, more, second.found_by)
 
-    def fetch_candidates(
-        self, poi: Any, limit: int = 10, *, include_filtered: bool = False
-    ) -> list[Candidate]:
-        """The POI's candidates (``gather_one``), Wikidata image first."""
-        found = self.gather_one(poi, limit).candidates
-        return [c for c in found if include_filtered or not c.filtered_reason]
-
-    def fetch_candidates_for_pois(
-        self, pois: Iterable[Any], limit: int = 10
-    ) -> dict[Any, list[Candidate]]:
-        """Candidates (filtered ones included) by POI pk: ``gather`` without the items."""
-        return {pk: g.candidates for pk, g in self.gather(list(pois), limit).items()}
-
     def _imageinfo_params(self) -> dict[str, str]:
+        # The visible categories in the same request: extmetadata's list holds the hidden
+        # tracking and licence ones too ("Pages with maps" on every geotagged file).
         return {
-            "prop": "imageinfo",
+            "prop": "imageinfo|categories",
             "iiprop": "url|size|mime|sha1|extmetadata",
             "iiurlwidth": str(self.thumb_width),
             "iiextmetadatafilter": "|".join(EXTMETADATA_FIELDS),
+            "clshow": "!hidden",
+            "cllimit": "max",
         }
 
     # -- downloads ---------------------------------------------------------------------
@@ -580,13 +560,15 @@ class CommonsClient:
     def _with_retries(self, call: Callable[[], Any]) -> Any:
         return self.http.with_retries(call)
 
-    @staticmethod
-    def _backoff(state: RetryCallState) -> float:
-        return http.BACKOFF(state)
 
-    @staticmethod
-    def _log_retry(state: RetryCallState) -> None:
-        http.log_retry(state)
+def _categories_cut_at(payload: Any) -> int | None:
+    """The page id from which ``prop=categories`` was cut by continuation (``clcontinue``
+    is "pageid|category"), else None: those pages' lists are incomplete."""
+    token = str(
+        ((payload.get("continue") or {}) if isinstance(payload, dict) else {}).get("clcontinue", "")
+    )
+    head = token.split("|", 1)[0]
+    return int(head) if head.isdigit() else None
 
 
 def _clamp_limit(limit: int) -> int:

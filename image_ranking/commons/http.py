@@ -56,9 +56,11 @@ from image_ranking.conf import conf
 from image_ranking.exceptions import (
     BudgetExhaustedError,
     CommonsError,
+    CommonsUnreachableError,
     DisallowedHostError,
     DownloadTooLargeError,
     DownloadUnavailableError,
+    HostNotAllowedError,
     TransientCommonsError,
     TruncatedDownloadError,
 )
@@ -144,6 +146,11 @@ def system_resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+def allowed_hosts() -> set[str]:
+    """IMAGE_RANKING_DOWNLOAD_HOSTS, normalised (lower case, IPv6 without brackets)."""
+    return {h.strip().lower().strip("[]") for h in conf.DOWNLOAD_HOSTS}
+
+
 def check_download_url(url: str, *, resolve: Resolver | None = None) -> CheckedUrl:
     """The URL, checked: http(s), no userinfo or ambiguous characters, read alike by every
     parser requests uses, on an allowed host, resolving only to allowed addresses.
@@ -152,10 +159,13 @@ def check_download_url(url: str, *, resolve: Resolver | None = None) -> CheckedU
     ``TransientCommonsError``.
     """
     scheme, host, port, prepared = _parse_unambiguously(url)
-    allowed = {h.strip().lower().strip("[]") for h in conf.DOWNLOAD_HOSTS}
+    allowed = allowed_hosts()
     if host not in allowed:
-        raise DisallowedHostError(
-            f"Refusing to download from {host}: it is not in IMAGE_RANKING_DOWNLOAD_HOSTS."
+        raise HostNotAllowedError(
+            f"Refusing to download from {host}: it is not in IMAGE_RANKING_DOWNLOAD_HOSTS "
+            f"({', '.join(sorted(allowed)) or 'empty'}). Add {host} to the setting if it "
+            "is a Wikimedia host, then run again: no candidate was given up.",
+            host=host,
         )
     addresses = _resolve(host, port, resolve or system_resolve)
     for address in addresses:
@@ -206,8 +216,8 @@ def _resolve(
         pass
     try:
         found = resolve(host, port)
-    except OSError as exc:
-        raise TransientCommonsError(f"Cannot resolve {host}: {exc}") from None
+    except OSError as exc:  # socket.gaierror: no DNS, no network
+        raise CommonsUnreachableError(f"Cannot resolve {host}: {exc} ({NO_DNS})") from None
     try:
         addresses = [ipaddress.ip_address(a.split("%")[0]) for a in found]
     except ValueError as exc:
@@ -291,8 +301,11 @@ BACKOFF = wait_retry_after(wait_exponential(multiplier=1, exp_base=2, max=MAX_EX
 
 
 def _retry_now(exc: BaseException) -> bool:
-    # An exhausted budget in non-blocking mode must reach the caller at once.
-    return isinstance(exc, TransientCommonsError) and not isinstance(exc, BudgetExhaustedError)
+    # An exhausted budget in non-blocking mode must reach the caller at once; a name that
+    # does not resolve will not resolve in a few seconds either.
+    return isinstance(exc, TransientCommonsError) and not isinstance(
+        exc, (BudgetExhaustedError, CommonsUnreachableError)
+    )
 
 
 def log_retry(state: RetryCallState) -> None:
@@ -368,9 +381,9 @@ class Transport:
                     return _Response(status, headers, b"")
                 return _Response(status, headers, _read_capped(response, headers, url, cap))
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise TransientCommonsError(
-                f"Network error for {_short_url(url)}: {network_reason(exc)}"
-            ) from None
+            reason = network_reason(exc)
+            error = CommonsUnreachableError if reason in UNREACHABLE else TransientCommonsError
+            raise error(f"Network error for {_short_url(url)}: {reason}") from None
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
             raise TruncatedDownloadError(
                 f"{_short_url(url)}: the connection ended before the whole body arrived"
@@ -378,8 +391,27 @@ class Transport:
         except requests.RequestException as exc:
             raise CommonsError(f"Request to {_short_url(url)} failed: {exc}") from None
 
+    def head(self, url: str) -> _Response:
+        """One counted, rate-limited HEAD of a download URL (allowed hosts only, sent to
+        the checked address, no redirect followed): what ``check_commons`` asks."""
+        checked = check_download_url(url, resolve=self.resolve)
+        self.limiter.acquire(block=self.wait_for_budget)
+        self.request_count += 1
+        try:
+            with self._open(checked.url, None, checked, method="HEAD") as response:
+                headers = {k.lower(): v for k, v in response.headers.items()}
+                return _Response(response.status_code, headers, b"")
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            reason = network_reason(exc)
+            error = CommonsUnreachableError if reason in UNREACHABLE else TransientCommonsError
+            raise error(f"Network error for {_short_url(url)}: {reason}") from None
+
     def _open(
-        self, url: str, params: dict[str, str] | None, checked: CheckedUrl | None
+        self,
+        url: str,
+        params: dict[str, str] | None,
+        checked: CheckedUrl | None,
+        method: str = "GET",
     ) -> requests.Response:
         options: dict[str, Any] = {
             "timeout": conf.REQUEST_TIMEOUT,
@@ -388,7 +420,7 @@ class Transport:
         }
         if checked is None:
             return self.session.get(url, params=params, **options)
-        prepared = self.session.prepare_request(requests.Request("GET", checked.url))
+        prepared = self.session.prepare_request(requests.Request(method, checked.url))
         setattr(prepared, PIN_ATTRIBUTE, checked)
         # What session.get would add (a CA bundle from REQUESTS_CA_BUNDLE...), but no proxy.
         env = self.session.merge_environment_settings(prepared.url, {}, None, None, None)
@@ -492,6 +524,12 @@ def _unavailable(url: str, status: int, reason: str) -> DownloadUnavailableError
     )
 
 
+NO_DNS = "cannot resolve the host name (no network or DNS?)"
+NO_NETWORK = "network unreachable"
+# Reasons that mean Wikimedia cannot be reached at all (CommonsUnreachableError).
+UNREACHABLE = (NO_DNS, NO_NETWORK)
+
+
 def network_reason(exc: BaseException) -> str:
     """A short reason for a failed connection ("cannot resolve the host name", "timed out"),
     not urllib3's nested repr with the full query string; the whole error goes to the log."""
@@ -503,10 +541,12 @@ def network_reason(exc: BaseException) -> str:
     if "CERTIFICATE_VERIFY_FAILED" in text or isinstance(exc, requests.exceptions.SSLError):
         return "TLS certificate verification failed"
     for needle, reason in (
-        ("NameResolutionError", "cannot resolve the host name (no network or DNS?)"),
-        ("Failed to resolve", "cannot resolve the host name (no network or DNS?)"),
+        ("NameResolutionError", NO_DNS),
+        ("Failed to resolve", NO_DNS),
+        ("Name or service not known", NO_DNS),
+        ("Temporary failure in name resolution", NO_DNS),
         ("Connection refused", "connection refused"),
-        ("Network is unreachable", "network unreachable"),
+        ("Network is unreachable", NO_NETWORK),
         ("timed out", "timed out"),
         ("Connection reset", "connection reset by the server"),
         ("RemoteDisconnected", "the server closed the connection"),

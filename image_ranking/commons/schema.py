@@ -44,10 +44,11 @@ class MapOf:
     item: Any
 
 
-NUMBER = (int, float)
 TEXT_OR_NUMBER = (str, int, float, bool)
 
-EXTMETADATA_ENTRY = Shape({"value": TEXT_OR_NUMBER, "source": str})
+# A value in several languages (``iiextmetadatamultilang``): {"en": ..., "_type": "lang"}.
+EXTMETADATA_ENTRY = Shape({"value": (*TEXT_OR_NUMBER, MapOf(str)), "source": str})
+CATEGORY = Shape({"title": str, "ns": int}, required=("title",))
 IMAGEINFO = Shape(
     {
         "url": str,
@@ -63,7 +64,14 @@ IMAGEINFO = Shape(
     }
 )
 PAGE = Shape(
-    {"title": str, "index": int, "ns": int, "pageid": int, "imageinfo": ListOf(IMAGEINFO)},
+    {
+        "title": str,
+        "index": int,
+        "ns": int,
+        "pageid": int,
+        "imageinfo": ListOf(IMAGEINFO),
+        "categories": ListOf(CATEGORY),
+    },
     required=("title",),
 )
 NORMALIZED = Shape({"from": str, "to": str}, required=("from", "to"))

@@ -32,19 +32,17 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
+from image_ranking.commons.categories import about_non_photo
+from image_ranking.commons.records import Candidate, WikidataItem
+from image_ranking.conf import conf
 from image_ranking.poi import PoiInfo
-
-if TYPE_CHECKING:
-    from image_ranking.commons.client import Candidate, WikidataItem
 
 # Fewer usable files than this after the first query: a second query is worth a request.
 MIN_USABLE = 3
 # nearcoord radius for "the name near the POI": a large site fits, the next town does not.
 NEAR_KM = 2.0
-# A geotag farther than this from the POI shows a namesake elsewhere.
-FAR_KM = 10.0
+# (A geotag farther than conf.RELEVANCE_FAR_KM shows a namesake elsewhere, as for the judge.)
 # CirrusSearch syntax a POI name must not smuggle into a query.
 _SYNTAX = re.compile(r'["\\:*?~()\[\]{}<>|!^]')
 
@@ -120,7 +118,7 @@ def second_query(
     limit: int,
 ) -> Query | None:
     """A second search when the first leaves too little (None: one request was enough)."""
-    usable = [c for c in found if not c.filtered_reason]
+    usable = [c for c in found if is_usable(c)]
     point = coordinates(poi, item)
     if "category" in first.found_by:
         if len(usable) >= MIN_USABLE:
@@ -139,6 +137,14 @@ def second_query(
         return None
     narrow = narrow_query(poi, item, point)
     return replace(narrow, ranks_first=True) if narrow else None
+
+
+def is_usable(c: Candidate) -> bool:
+    """Neither filtered nor, by its title or categories, about a map or plan (the judge's
+    rule; a geotag keeps a file whose category alone says so)."""
+    if c.drop or about_non_photo(c.title):
+        return False
+    return c.latitude is not None or not any(about_non_photo(cat) for cat in c.categories)
 
 
 def narrow_query(
@@ -174,7 +180,7 @@ def shows_here(
 def shows_elsewhere(c: Candidate, poi: PoiInfo, point: tuple[float, float] | None) -> bool:
     """Cheap evidence of a namesake: a far geotag, or categories that never name the city."""
     if point and c.latitude is not None and c.longitude is not None:
-        return distance_km(point, (c.latitude, c.longitude)) > FAR_KM
+        return distance_km(point, (c.latitude, c.longitude)) > conf.RELEVANCE_FAR_KM
     city = poi.city_name.casefold()
     return bool(city and c.categories) and not any(city in cat.casefold() for cat in c.categories)
 

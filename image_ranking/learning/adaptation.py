@@ -17,13 +17,14 @@ same features, the result folds into one ordinary ``Head`` (sigmoid: 10 x P(good
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from image_ranking.learning.fitting import Head, TrainingError
+from image_ranking.learning.fitting import TrainingError
+from image_ranking.scoring.heads import Head
 
 # Penalties on w tried by cross-validation (relative to the mean loss per example).
 LAMBDAS: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
@@ -40,8 +41,6 @@ MARGIN_SE = 0.5
 # The prior keeps at least this weight (in its standard deviations): labels adapt it and
 # never erase it, so a head never collapses to a constant when labels look like noise.
 MIN_PRIOR_WEIGHT = 0.05
-# A penalty must beat the prior in every repeat of the cross-validation, not on average.
-EVERY_REPEAT = True
 # Among the penalties that beat the prior, take the strongest within this many standard
 # errors of the best (the one-standard-error rule): with 20 labels the cross-validated
 # optimum is mostly luck, and the stronger penalty stays nearer the prior. Measured in
@@ -330,13 +329,13 @@ def adapt(
         cv, oof = cross_validated_concordance(
             prior_z, z, data, candidates, folds, repeats, seed, weights
         )
-    table = {_penalty_name(p): round(float(np.mean(v)), 4) for p, v in cv.items()}
-    per_repeat = {_penalty_name(p): v for p, v in cv.items()}
-    best = choose_penalty(table, data, per_repeat)
+    best = choose_penalty(cv, data)
     fit = fit_correction(prior_z, z, data, best, weights)
+    # The figures as written into the head's metadata (JSON: penalties become labels).
+    table = {penalty_label(p): round(float(np.mean(v)), 4) for p, v in cv.items()}
     meta = dict(metadata or {})
     meta["adaptation"] = {
-        "penalty": _penalty_name(best),
+        "penalty": penalty_label(best),
         "prior_weight": round(fit.a / spread, 6),
         "cv_concordance": table,
     }
@@ -344,8 +343,8 @@ def adapt(
         head=_folded_head(prior, fit, (centre, spread), (mean, scale), meta),
         oof=oof[best],
         penalty=best,
-        prior_cv=table["prior"],
-        adapted_cv=table[_penalty_name(best)],
+        prior_cv=table[penalty_label(PRIOR_ONLY)],
+        adapted_cv=table[penalty_label(best)],
         table=table,
         correction=fit,
     )
@@ -375,25 +374,27 @@ def _folded_head(
     )
 
 
-def choose_penalty(
-    table: dict[str, float], data: Preferences, repeats: dict[str, list[float]] | None = None
-) -> float:
+def choose_penalty(cv: Mapping[float, Sequence[float]], data: Preferences) -> float:
     """The penalty to keep: the prior unless some penalty beats it by the margin.
 
-    The standard error is that of a concordance measured on this many independent
-    comparisons (the rarer label's count plus the pairs), so 20 labels need a clear gain
-    and 200 a small one. A penalty qualifies when it beats the prior by ``MARGIN_SE``
-    standard errors and, with ``repeats`` (per-repeat figures) and ``EVERY_REPEAT``, in
-    every repeat. Of those, the strongest within ``ONE_SE`` standard errors of the best.
+    ``cv``: each penalty's concordance in every repeat of the cross-validation, the prior
+    under ``PRIOR_ONLY``. The standard error is that of a concordance measured on this many
+    independent comparisons (the rarer label's count plus the pairs), so 20 labels need a
+    clear gain and 200 a small one. A penalty qualifies when its mean beats the prior's by
+    ``MARGIN_SE`` standard errors and it beats the prior in every repeat, not on average.
+    Of those, the strongest within ``ONE_SE`` standard errors of the best.
     """
-    prior = table["prior"]
+    prior_runs = cv[PRIOR_ONLY]
+    prior = float(np.mean(prior_runs))
     labels = data.labels[data.labels >= 0]
     comparisons = max(1, min(int(np.sum(labels == 1)), int(np.sum(labels == 0))) + len(data.pairs))
     se = float(np.sqrt(max(prior * (1 - prior), 0.01) / comparisons))
     qualified = {
-        float(name): value
-        for name, value in table.items()
-        if name != "prior" and value > prior + MARGIN_SE * se and _wins_always(name, repeats)
+        penalty: float(np.mean(runs))
+        for penalty, runs in cv.items()
+        if penalty != PRIOR_ONLY
+        and np.mean(runs) > prior + MARGIN_SE * se
+        and all(v > p for v, p in zip(runs, prior_runs, strict=True))
     }
     if not qualified:
         return PRIOR_ONLY
@@ -401,11 +402,6 @@ def choose_penalty(
     return max(p for p, value in qualified.items() if value >= best - ONE_SE * se)
 
 
-def _wins_always(name: str, repeats: dict[str, list[float]] | None) -> bool:
-    if not EVERY_REPEAT or repeats is None:
-        return True
-    return all(v > p for v, p in zip(repeats[name], repeats["prior"], strict=True))
-
-
-def _penalty_name(penalty: float) -> str:
+def penalty_label(penalty: float) -> str:
+    """How a penalty is named in the head's metadata and reports: "prior", "0.03"."""
     return "prior" if penalty == PRIOR_ONLY else f"{penalty:g}"

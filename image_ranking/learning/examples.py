@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from image_ranking.learning.fitting import LABELS, Target, TrainingError
+from image_ranking.learning.fitting import LABELS, TrainingError
+from image_ranking.scoring.heads import Target
 
 # A curator choosing an image compared it with the alternatives on screen, not with all
 # candidates ever found: take that many of the best-scored others as the losers.
@@ -155,7 +156,7 @@ def _curator_choices(collected: _Collector) -> None:
     for selected in chosen.iterator():
         winner = selected.candidate
         others = (
-            ImageCandidate.objects.filter(poi_id=selected.poi_id, filtered_reason="")
+            ImageCandidate.objects.filter(poi_id=selected.poi_id, drop="")
             .exclude(pk=winner.pk)
             .order_by(F("score").desc(nulls_last=True), "search_rank", "id")[:SHOWN_ALTERNATIVES]
         )

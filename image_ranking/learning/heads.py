@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from image_ranking.conf import conf
 from image_ranking.exceptions import ImageRankingError
-from image_ranking.learning.fitting import parse_head, read_head_bytes
 from image_ranking.models import LearnedHead
+from image_ranking.scoring.heads import head_version, parse_head, read_head_bytes
 
 State = LearnedHead.State
 
@@ -30,11 +30,6 @@ SUMMARY_LEANINGS = 4
 
 class HeadError(ImageRankingError):
     """A head cannot be registered, activated or rolled back (message says why)."""
-
-
-def version_for(sha256: str) -> str:
-    """The ``learned`` scorer's version for a head file's SHA-256 (one source for it)."""
-    return f"learned-{sha256[:16]}"
 
 
 def registry_dir() -> Path:
@@ -74,7 +69,7 @@ def register(
     data = read_head_bytes(path)
     head = parse_head(data, source=f"Head file {path}")
     sha256 = hashlib.sha256(data).hexdigest()
-    version = version_for(sha256)
+    version = head_version(sha256)
     existing = LearnedHead.objects.filter(version=version).first()
     if existing is not None:
         return existing
@@ -112,16 +107,11 @@ def active() -> LearnedHead | None:
 
 
 def active_file() -> tuple[str, str] | None:
-    """(version, file path) of the active head, or None: one small query."""
-    row = LearnedHead.objects.filter(state=State.ACTIVE).values_list("version", "file_path")
-    return row.first()
+    return LearnedHead.active_file()
 
 
 def for_scorer(scorer_name: str, scorer_version: str) -> LearnedHead | None:
-    """The head behind a ``learned`` score, for an image's provenance."""
-    if scorer_name != "learned" or not scorer_version:
-        return None
-    return LearnedHead.objects.filter(version=scorer_version).first()
+    return LearnedHead.for_scorer(scorer_name, scorer_version)
 
 
 def activate(

@@ -22,6 +22,7 @@ from django.utils import timezone
 from image_ranking.conf import conf
 from image_ranking.learning import examples, heads, preview, trainer
 from image_ranking.models import ImageTrainingData, LearnedHead
+from image_ranking.priors import PRIOR_BACKBONE
 from image_ranking.scoring import embeddings as emb
 
 # New labels since the last head before a retrain is worth its CPU.
@@ -58,7 +59,7 @@ def retrain(
     *,
     pois: Iterable[Any] = (),
     min_new_labels: int = MIN_NEW_LABELS,
-    backbone: str = emb.DEFAULT_BACKBONE,
+    backbone: str = PRIOR_BACKBONE,
     activate: bool = False,
     user: Any = None,
     make_fetch: Callable[[], Callable[[str], bytes]] | None = None,
@@ -77,7 +78,7 @@ def retrain(
     output = conf.cache_dir / "heads" / f"retrained-{now:%Y%m%dT%H%M%S}.json"
     # force: a head below its prior is still saved, so its record shows why it waits.
     options = trainer.TrainingOptions(output=Path(output), force=True, skip_unreadable=True)
-    fetch = make_fetch or _default_fetch
+    fetch = make_fetch or trainer.make_fetcher
     report = train(examples.read_database(), emb.get_backbone(backbone), options, fetch, say)
     head = heads.register(report.output, user=user, now=now, created_at=now)
     if not head.beats_prior:
@@ -101,9 +102,3 @@ def retrain(
         changes=len(planned.changes),
         message=f"Head {head.pk} would change {len(planned.changes)} POIs; kept for review.",
     )
-
-
-def _default_fetch() -> Callable[[str], bytes]:
-    from image_ranking.management.commands.train_ranker import make_fetcher
-
-    return make_fetcher()

@@ -17,17 +17,17 @@ from typing import Any
 import numpy as np
 
 from image_ranking.exceptions import ImageRankingError
-from image_ranking.learning import adaptation
-from image_ranking.learning import fitting as training
+from image_ranking.learning import adaptation, fitting
 from image_ranking.learning.examples import Example, TrainingSet
 from image_ranking.scoring import embeddings as emb
+from image_ranking.scoring import heads
 
 MAX_LISTED = 10
 
 Say = Callable[[str], None]
 
 
-class UnreadableImages(training.TrainingError):
+class UnreadableImages(fitting.TrainingError):
     """Some labelled images could not be read or downloaded (message lists them)."""
 
 
@@ -46,7 +46,7 @@ class TrainingOptions:
 
 @dataclass
 class TrainingReport:
-    head: training.Head
+    head: heads.Head
     sha256: str
     output: Path
     counts: dict[str, int]
@@ -60,19 +60,19 @@ class TrainingReport:
     leanings: list[tuple[str, float]] = field(default_factory=list)
 
 
-def check(targets: list[Any], target: training.Target, minimum: int, stage: str) -> None:
+def check(targets: list[Any], target: heads.Target, minimum: int, stage: str) -> None:
     try:
-        training.check_training_set(targets, target, min_examples=minimum)
-    except training.TrainingError as exc:
+        fitting.check_training_set(targets, target, min_examples=minimum)
+    except fitting.TrainingError as exc:
         if stage == "readable":
-            raise training.TrainingError(f"After skipping unreadable images: {exc}")
+            raise fitting.TrainingError(f"After skipping unreadable images: {exc}")
         hint = ""
         if not targets:
             hint = (
                 " Label images good/bad on the review page, or bootstrap with "
                 "--from-csv FILE --images DIR."
             )
-        raise training.TrainingError(f"{exc}{hint}")
+        raise fitting.TrainingError(f"{exc}{hint}")
 
 
 def listing(examples: list[Example]) -> str:
@@ -82,6 +82,28 @@ def listing(examples: list[Example]) -> str:
 
 
 # ---------------------------------------------------------------------- images
+
+
+def make_fetcher() -> Callable[[str], bytes]:
+    """Download function for labelled images: a candidate's thumbnail a ranking run scored
+    is read from the thumbnail cache (no request); else one Commons client for the whole
+    run, so its allowed-host check, size limit and request budget apply."""
+    from image_ranking.commons.clients import build_commons_client
+    from image_ranking.conf import conf
+    from image_ranking.media.thumbnails import ThumbnailCache
+    from image_ranking.models import ImageCandidate
+
+    client = build_commons_client()
+    thumbnails = ThumbnailCache()
+
+    def fetch(url: str) -> bytes:
+        sha1 = ImageCandidate.objects.filter(thumbnail_url=url).values_list("sha1", flat=True)
+        cached = thumbnails.get(sha1.first() or "", url)
+        if cached is not None:
+            return cached
+        return client.download_image(url, max_bytes=conf.MAX_DOWNLOAD_BYTES)
+
+    return fetch
 
 
 def fetch_missing(
@@ -199,15 +221,15 @@ def train(
     report.skipped = skipped
     report.head.metadata.update(skipped_unreadable=len(skipped))
     try:
-        report.sha256 = training.save_head(report.head, options.output)
+        report.sha256 = heads.save_head(report.head, options.output)
     except OSError as exc:
-        raise training.TrainingError(f"Cannot write {options.output}: {exc}")
+        raise fitting.TrainingError(f"Cannot write {options.output}: {exc}")
     return report
 
 
 def _metadata(data: TrainingSet, options: TrainingOptions, counts: dict[str, int]) -> dict:
     return {
-        "created_at": training.now_iso(),
+        "created_at": fitting.now_iso(),
         "source": data.source,
         "score_column": options.score_column,
         "label_counts": counts,
@@ -230,10 +252,10 @@ def _fit_scores(
     data, kept, features = encoded.data, encoded.kept, encoded.features
     matrix = np.stack([features[i] for i in kept])
     targets = [data.examples[i].target for i in kept]
-    cv = training.cross_validate(matrix, targets, "score", folds=options.folds)
+    cv = fitting.cross_validate(matrix, targets, "score", folds=options.folds)
     counts = {"scored": len(targets)}
     meta = {**_metadata(data, options, counts), "cv_metrics": cv}
-    head = training.fit_head(
+    head = fitting.fit_head(
         matrix, targets, "score", backbone.name, backbone.settings, options.score_range, meta
     )
     return TrainingReport(head, "", options.output, counts, cv)
@@ -259,13 +281,13 @@ def _preferences(encoded: Encoded) -> adaptation.Preferences:
 def _fit_labels(
     encoded: Encoded, backbone: emb.Backbone, options: TrainingOptions
 ) -> TrainingReport:
-    from image_ranking.priors import load_prior
+    from image_ranking.learning.priors import load_prior
 
     data = encoded.data
     prefs = _preferences(encoded)
     labelled = prefs.labels >= 0
     targets = ["good" if v == 1 else "bad" for v in prefs.labels[labelled]]
-    counts = training.label_counts(targets)
+    counts = fitting.label_counts(targets)
     meta = _metadata(data, options, counts)
     path = None if options.prior in ("auto", "none") else options.prior
     found = load_prior(backbone.name, path)
@@ -286,9 +308,9 @@ def _fit_labels(
     return report
 
 
-def _check_prior(prior: training.Head, backbone: emb.Backbone) -> None:
+def _check_prior(prior: heads.Head, backbone: emb.Backbone) -> None:
     if prior.backbone_settings and prior.backbone_settings != backbone.settings:
-        raise training.TrainingError(
+        raise fitting.TrainingError(
             f"The prior was made with {prior.backbone} settings {prior.backbone_settings}, "
             f"but this version computes {backbone.settings}; rebuild the prior."
         )
@@ -310,12 +332,12 @@ def _labels_alone(job: LabelJob) -> TrainingReport:
         job.prefs, job.targets, job.backbone, job.options, job.meta
     )  # fmt: skip
     matrix = prefs.features[prefs.labels >= 0]
-    predictions, used = training.cross_validated_predictions(
+    predictions, used = fitting.cross_validated_predictions(
         matrix, targets, "label", folds=options.folds
     )
-    cv = {**training.metrics(predictions, targets, "label"), "folds": used}
+    cv = {**fitting.metrics(predictions, targets, "label"), "folds": used}
     meta["cv_metrics"] = cv
-    head = training.fit_head(
+    head = fitting.fit_head(
         matrix, targets, "label", backbone.name, backbone.settings, metadata=meta
     )
     report = TrainingReport(head, "", options.output, {}, cv)
@@ -323,7 +345,7 @@ def _labels_alone(job: LabelJob) -> TrainingReport:
     return report
 
 
-def _adapted(job: LabelJob, found: tuple[training.Head, str]) -> TrainingReport:
+def _adapted(job: LabelJob, found: tuple[heads.Head, str]) -> TrainingReport:
     prefs, targets, backbone, options, meta = (
         job.prefs, job.targets, job.backbone, job.options, job.meta
     )  # fmt: skip
@@ -334,7 +356,7 @@ def _adapted(job: LabelJob, found: tuple[training.Head, str]) -> TrainingReport:
     )  # fmt: skip
     labelled = prefs.labels >= 0
     probabilities = 1.0 / (1.0 + np.exp(-np.clip(result.oof[labelled], -60, 60)))
-    cv = {**training.metrics(probabilities, targets, "label"), "folds": options.folds}
+    cv = {**fitting.metrics(probabilities, targets, "label"), "folds": options.folds}
     result.head.metadata.update(
         cv_metrics=cv,
         prior=name,
@@ -356,7 +378,7 @@ def _refuse_if_worse(report: TrainingReport, options: TrainingOptions) -> None:
     prior, head = report.prior_concordance, report.head_concordance
     if prior is None or head is None or head >= prior or options.force:
         return
-    raise training.TrainingError(
+    raise fitting.TrainingError(
         f"The new head ranks the labelled images worse than the prior ({report.prior_name}): "
         f"cross-validated concordance {head:.3f} < {prior:.3f}. Not saved; label more images, "
         "train with the prior (drop --prior none), or pass --force to save it anyway."

@@ -72,9 +72,9 @@ def asks(poi_ids: Iterable[Any] | Any, threshold: float | None = None) -> dict[A
     ids = poi_ids if hasattr(poi_ids, "query") else list(poi_ids)
     threshold = conf.SCORE_THRESHOLD if threshold is None else threshold
     by_poi: dict[Any, list[float]] = {}
-    rows = ImageCandidate.objects.filter(
-        poi_id__in=ids, filtered_reason="", score__isnull=False
-    ).values_list("poi_id", "score")
+    rows = ImageCandidate.objects.filter(poi_id__in=ids, drop="", score__isnull=False).values_list(
+        "poi_id", "score"
+    )
     for poi_id, score in rows:
         by_poi.setdefault(poi_id, []).append(score)
     disagree = set(

@@ -22,8 +22,7 @@ from PIL import Image
 
 from image_ranking.conf import conf
 from image_ranking.exceptions import ImageDecodeError, ImageStorageError
-from image_ranking.learning import heads
-from image_ranking.models import SelectedImage
+from image_ranking.models import LearnedHead, SelectedImage
 from image_ranking.poi import get_poi_adapter
 from image_ranking.media import images
 from image_ranking.media.images import normalise_mode, open_image
@@ -203,7 +202,7 @@ def _commit(
         "score": score,
         "scorer_name": scorer_name,
         "scorer_version": scorer_version,
-        "head": head if head is not None else heads.for_scorer(scorer_name, scorer_version),
+        "head": head if head is not None else LearnedHead.for_scorer(scorer_name, scorer_version),
         **provenance,
     }
     selected, _created = SelectedImage.objects.update_or_create(poi=poi, defaults=defaults)

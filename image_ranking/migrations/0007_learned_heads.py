@@ -11,7 +11,7 @@ POI_MODEL = getattr(settings, "IMAGE_RANKING_POI_MODEL", "cities.PointOfInterest
 class Migration(migrations.Migration):
     dependencies = [
         migrations.swappable_dependency(POI_MODEL),
-        ("image_ranking", "0010_review_claims"),
+        ("image_ranking", "0006_drop_reason"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -23,7 +23,6 @@ NOT_A_PHOTO_PROMPTS = ("a map", "a floor plan", "a coat of arms", "a logo", "a d
 LOGIT_SCALE = 100.0
 # A not-a-photo prompt must take at least this share of the probability.
 MIN_SHARE = 0.6
-REASON = "not a photo (CLIP)"
 
 
 def text_encoder(scorer: Any) -> Any | None:
@@ -39,21 +38,24 @@ def prompts(name: str, city: str) -> list[str]:
     return [f"a photo of {place}", *NOT_A_PHOTO_PROMPTS]
 
 
-def reasons_from_shares(shares: np.ndarray, labels: Sequence[str]) -> list[str]:
-    """Per image, why it is not a photo ("" if it is): ``shares`` is ``(n, len(labels))``
-    probabilities, column 0 the photo prompt."""
-    reasons = []
+def reasons_from_shares(shares: np.ndarray, labels: Sequence[str]) -> list[dict[str, Any] | None]:
+    """Per image, the details of a ``Drop.CLIP_NOT_PHOTO`` (what it looks like, and how
+    sure), or None if it may be a photo: ``shares`` is ``(n, len(labels))`` probabilities,
+    column 0 the photo prompt."""
+    reasons: list[dict[str, Any] | None] = []
     for row in shares:
         best = int(np.argmax(row))
         if best > 0 and row[best] >= MIN_SHARE:
-            reasons.append(f"{REASON}: looks like {labels[best]} ({row[best]:.2f})")
+            reasons.append({"label": labels[best], "share": round(float(row[best]), 4)})
         else:
-            reasons.append("")
+            reasons.append(None)
     return reasons
 
 
-def check_images(encoder: Any, images: Sequence[Any], name: str, city: str) -> list[str]:
-    """Why each decoded image is not a photo of the place ("" where it may be)."""
+def check_images(
+    encoder: Any, images: Sequence[Any], name: str, city: str
+) -> list[dict[str, Any] | None]:
+    """Per decoded image, why it is not a photo of the place (``reasons_from_shares``)."""
     if not images:
         return []
     import open_clip

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from image_ranking.drops import short
 from image_ranking.models import ImageCandidate, SelectedImage
 from image_ranking.pipeline.relevance import (
     DROPPED,
@@ -23,7 +24,6 @@ from image_ranking.pipeline.relevance import (
     TIERS,
     UNKNOWN,
     assessment_bonus,
-    place_of,
 )
 
 
@@ -39,11 +39,6 @@ def candidate_order_key(candidate: ImageCandidate) -> tuple:
 def score_order_key(candidate: ImageCandidate) -> tuple:
     """Best first; unscored last; ties broken by search order."""
     return (candidate.score is None, -(candidate.score or 0.0), *candidate_order_key(candidate))
-
-
-def reason_key(reason: str) -> str:
-    # "too small (320 px wide)" and "too small (400 px wide)" count as one reason.
-    return reason.split(" (")[0].split(":")[0].strip() or reason
 
 
 def tier(candidate: ImageCandidate) -> str:
@@ -70,9 +65,7 @@ def eligible(
     return [
         c
         for c in candidates
-        if not c.filtered_reason
-        and not (c.sha1 and c.sha1 in taken)
-        and not (shared and tier(c) == UNKNOWN)
+        if not c.drop and not (c.sha1 and c.sha1 in taken) and not (shared and tier(c) == UNKNOWN)
     ]
 
 
@@ -115,11 +108,11 @@ def decide(
         if passing:
             winner = min(passing, key=_rank_key)
             break
-    skipped = sum(1 for c in candidates if not c.filtered_reason and c.sha1 and c.sha1 in taken)
+    skipped = sum(1 for c in candidates if not c.drop and c.sha1 and c.sha1 in taken)
     return Decision(candidates, kept, winner or best, winner, skipped)
 
 
-def keep_current(
+def why_keep_current(
     decision: Decision, selected: SelectedImage | None, scorer: tuple[str, str]
 ) -> str:
     """Why the POI's current ranked image must stay although another file won ("" if it
@@ -157,7 +150,8 @@ def no_image_reason(decision: Decision, threshold: float, poi_name: str = "") ->
     if not kept and elsewhere:
         return _no_relevant_photo(candidates, elsewhere, poi_name)
     if not kept:
-        counts = Counter(reason_key(c.filtered_reason) for c in candidates)
+        # "too small (320 px wide)" and "too small (400 px wide)" count as one reason.
+        counts = Counter(short(c.drop) for c in candidates)
         detail = ", ".join(f"{n} {reason}" for reason, n in counts.most_common())
         return f"all {len(candidates)} candidate images were filtered out before scoring ({detail})"
     if best is None:
@@ -173,7 +167,7 @@ def _no_relevant_photo(
     candidates: Sequence[ImageCandidate], elsewhere: list[ImageCandidate], name: str
 ) -> str:
     """'12 files found, all of places named X elsewhere (Vienna, Boston)' and the rest."""
-    places = sorted({place_of(c.filtered_reason) for c in elsewhere} - {""})
+    places = sorted({str(c.drop_detail.get("place", "")) for c in elsewhere} - {""})
     where = f" ({', '.join(places[:5])})" if places else ""
     named = f"named {name} " if name else "of the same name "
     total = len(candidates)
@@ -181,7 +175,7 @@ def _no_relevant_photo(
         return f"{total} files found, all of places {named}elsewhere{where}"
     parts = [f"{len(elsewhere)} of places {named}elsewhere{where}"]
     not_photo = sum(1 for c in candidates if c.relevance == NOT_A_PHOTO)
-    unknown = sum(1 for c in candidates if not c.filtered_reason and tier(c) == UNKNOWN)
+    unknown = sum(1 for c in candidates if not c.drop and tier(c) == UNKNOWN)
     other = total - len(elsewhere) - not_photo - unknown
     if not_photo:
         parts.append(f"{not_photo} not photos (plans, maps, arms, logos)")

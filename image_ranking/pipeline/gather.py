@@ -13,17 +13,18 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from image_ranking.commons.http import allowed_hosts
 from image_ranking.conf import conf
-from image_ranking.exceptions import CommonsError
+from image_ranking.drops import SCORING_TIME, Drop
+from image_ranking.exceptions import CommonsError, CommonsUnreachableError
 from image_ranking.models import ImageCandidate, RankingState, SelectedImage
 from image_ranking.pipeline import judge
-from image_ranking.pipeline.clip_check import REASON as CLIP_REASON
-from image_ranking.pipeline.photo_check import PIXELS_REASON
 from image_ranking.poi import PoiInfo, get_poi_adapter
 
 logger = logging.getLogger(__name__)
@@ -31,12 +32,15 @@ logger = logging.getLogger(__name__)
 # Wikidata's wbgetentities takes at most 50 ids per request.
 MAX_PREFETCH = 50
 
-# filtered_reason prefixes set at scoring time (thumbnail trouble, pixels that are no
-# photo), as opposed to the metadata filters: kept while the file is unchanged.
-THUMBNAIL_REASON = "thumbnail"
-# A transient thumbnail failure ("thumbnail retry 1/3: HTTP 404"): retried on a later
-# run, cleared by --refresh.
-RETRY_REASON = "thumbnail retry"
+
+# Earlier versions wrote a refused download host onto the candidate for good
+# (``Drop.HOST_REFUSED``). It is a configuration problem: released once the host is allowed.
+def refused_for_configuration(row: Any) -> bool:
+    """Whether ``row`` was written off only because its thumbnail host was not allowed,
+    and that host is allowed now."""
+    if row.drop != Drop.HOST_REFUSED:
+        return False
+    return (urlsplit(row.thumbnail_url or "").hostname or "") in allowed_hosts()
 
 
 def _gather_many(client: Any, pois: Sequence[Model]) -> dict[Any, tuple[Any, list[Any]]]:
@@ -89,6 +93,8 @@ class CandidateCache:
             chunk = stale[start : start + MAX_PREFETCH]
             try:
                 fetched = _gather_many(self._client(), chunk)
+            except CommonsUnreachableError:
+                raise  # no network: every POI would fail the same way
             except CommonsError as exc:
                 logger.warning("Batched candidate look-up failed (%s); fetching one by one", exc)
                 continue
@@ -107,9 +113,19 @@ class CandidateCache:
         if prefetched is not None:
             return self.save(poi, prefetched[1], prefetched[0])
         if self.is_fresh(poi) and not (self.dry_run and poi.pk in self._fetched_now):
-            return list(ImageCandidate.objects.filter(poi=poi))
+            rows = list(ImageCandidate.objects.filter(poi=poi))
+            self._release_refused(rows)
+            return rows
         item, fetched = _gather_one(self._client(), poi)
         return self.save(poi, fetched, item)
+
+    def _release_refused(self, rows: list[ImageCandidate]) -> None:
+        """Rows written off for a download host that the settings now allow: tried again."""
+        for row in rows:
+            if refused_for_configuration(row):
+                row.drop, row.drop_detail = "", {}
+                if not self.dry_run:
+                    row.save(update_fields=["drop", "drop_detail", "updated_at"])
 
     def save(self, poi: Model, fetched: Iterable[Any], item: Any = None) -> list[ImageCandidate]:
         """Upsert Commons candidates by (poi, title), judged against the POI and its
@@ -143,12 +159,13 @@ def update_candidate(obj: ImageCandidate, cand: Any, *, clear_retries: bool = Fa
         obj.scorer_name = obj.scorer_version = ""
         obj.scored_at = None
     same_file = obj.sha1 == cand.sha1 and obj.thumbnail_url == (cand.thumbnail_url or "")
-    retry = obj.filtered_reason.startswith(RETRY_REASON)
+    retry = obj.drop == Drop.THUMBNAIL_RETRY
     keep_thumbnail_reason = (
         obj.pk
-        and obj.filtered_reason.startswith((THUMBNAIL_REASON, PIXELS_REASON, CLIP_REASON))
+        and obj.drop in SCORING_TIME
         and same_file
         and not (retry and clear_retries)
+        and not refused_for_configuration(obj)
     )
     if not keep_thumbnail_reason:
         obj.thumbnail_failures = 0
@@ -174,8 +191,8 @@ def update_candidate(obj: ImageCandidate, cand: Any, *, clear_retries: bool = Fa
     obj.description = getattr(cand, "description", "") or ""
     obj.object_name = (getattr(cand, "object_name", "") or "")[:500]
     obj.found_by = list(getattr(cand, "found_by", ()) or ())
-    if cand.filtered_reason or not keep_thumbnail_reason:
-        obj.filtered_reason = cand.filtered_reason or ""
+    if cand.drop or not keep_thumbnail_reason:
+        obj.mark_dropped(cand.drop, cand.drop_detail)
 
 
 def _persist(poi: Model, rows: list[ImageCandidate], seen: set[str]) -> None:

@@ -2,7 +2,7 @@
 
 Runs when candidates are fetched (the Wikidata item is at hand then); the verdict and
 evidence are saved with the row, so cached candidates keep theirs. Dropped files
-(namesakes elsewhere, plans and maps) get a ``filtered_reason`` and are never scored.
+(namesakes elsewhere, plans and maps) get a ``drop`` code and are never scored.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from image_ranking.drops import PIXEL_VERDICTS
 from image_ranking.models import ImageCandidate
-from image_ranking.pipeline.clip_check import REASON as CLIP_REASON
-from image_ranking.pipeline.photo_check import PIXELS_REASON
 from image_ranking.pipeline.relevance import NOT_A_PHOTO, Judgement, judge
 from image_ranking.poi import PoiInfo
 
@@ -20,14 +19,14 @@ from image_ranking.poi import PoiInfo
 def apply(row: ImageCandidate, judgement: Judgement) -> None:
     """Write a judgement onto a row (not saved); a metadata filter reason wins, and the
     pixels' verdict (kept while the file is unchanged) stands."""
-    if row.filtered_reason.startswith((PIXELS_REASON, CLIP_REASON)):
+    if row.drop in PIXEL_VERDICTS:
         row.relevance = NOT_A_PHOTO
         row.evidence = [row.filtered_reason]
         return
     row.relevance = judgement.verdict
     row.evidence = list(judgement.evidence)
-    if judgement.dropped and not row.filtered_reason:
-        row.filtered_reason = judgement.reason[:200]
+    if judgement.dropped and not row.drop:
+        row.mark_dropped(judgement.drop, judgement.detail)
 
 
 def judge_rows(rows: Iterable[ImageCandidate], poi: PoiInfo, item: Any) -> None:

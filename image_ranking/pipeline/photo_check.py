@@ -9,12 +9,12 @@ sky) has many. Fast: one downscale to 128 px and numpy histograms (about 1 ms).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-# filtered_reason prefix for files dropped by this check (kept while the file is unchanged).
-PIXELS_REASON = "not a photo (pixels)"
+from image_ranking.drops import Drop, sentence
 
 SAMPLE_SIZE = 128
 # A background pixel: bright and nearly grey (paper, not a pale blue sky).
@@ -37,13 +37,13 @@ class PhotoCheck:
     is_photo: bool
 
     @property
+    def detail(self) -> dict[str, Any]:
+        """What a ``Drop.PIXELS_NOT_PHOTO`` sentence names."""
+        return {"background": round(self.background, 4), "colours": self.ink_colours}
+
+    @property
     def reason(self) -> str:
-        if self.is_photo:
-            return ""
-        return (
-            f"{PIXELS_REASON}: {self.background:.0%} blank background, "
-            f"{self.ink_colours} colours (a plan, map, logo or diagram)"
-        )
+        return "" if self.is_photo else sentence(Drop.PIXELS_NOT_PHOTO, self.detail)
 
 
 def check_image(image: Image.Image) -> PhotoCheck:

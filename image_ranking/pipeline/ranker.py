@@ -9,15 +9,18 @@ from typing import Any
 
 from django.db.models import Model
 
+from image_ranking.commons.clients import build_commons_client
 from image_ranking.conf import conf
 from image_ranking.exceptions import (
     CommonsError,
+    CommonsUnreachableError,
+    HostNotAllowedError,
     ImageRankingError,
     ModelWeightsMissingError,
     UnknownScorerError,
 )
 from image_ranking.models import ImageCandidate, SelectedImage
-from image_ranking.pipeline.decide import decide, keep_current, no_image_reason
+from image_ranking.pipeline.decide import decide, no_image_reason, why_keep_current
 from image_ranking.pipeline.gather import CandidateCache
 from image_ranking.pipeline.relevance import DROPPED
 from image_ranking.pipeline.result import Outcome, RankResult
@@ -27,15 +30,15 @@ from image_ranking.poi import get_poi_adapter
 
 logger = logging.getLogger(__name__)
 
-# Errors that make every further POI fail the same way: stop the run at once.
-FATAL_ERRORS: tuple[type[BaseException], ...] = (ModelWeightsMissingError, UnknownScorerError)
-
-
-def _default_client() -> Any:
-    from image_ranking.commons import client as wikimedia
-
-    # Thumbnails at a standard width >= 800: the winner is stored from the scored bytes.
-    return wikimedia.CommonsClient(thumb_width=conf.RANKING_THUMBNAIL_WIDTH)
+# Errors that make every further POI fail the same way: stop the run at once (a missing
+# model, an unknown scorer, a download host the settings do not allow).
+FATAL_ERRORS: tuple[type[BaseException], ...] = (
+    ModelWeightsMissingError,
+    UnknownScorerError,
+    HostNotAllowedError,
+)
+# FATAL_ERRORS, and Wikimedia out of reach (an outage for the run: it stops at once too).
+STOP_ERRORS: tuple[type[BaseException], ...] = (*FATAL_ERRORS, CommonsUnreachableError)
 
 
 def _default_scorer() -> Any:
@@ -93,7 +96,7 @@ class Ranker:
     @property
     def client(self) -> Any:
         if self._client is None:
-            self._client = _default_client()
+            self._client = build_commons_client()
         return self._client
 
     @property
@@ -125,12 +128,13 @@ class Ranker:
     def rank(self, poi: Model) -> RankResult:
         """Rank one POI; Commons or storage trouble gives a FAILED result, not an exception.
 
-        Errors in ``FATAL_ERRORS`` (no model weights, unknown scorer) propagate.
+        Errors in ``STOP_ERRORS`` (no model weights, unknown scorer, a download host not
+        allowed, Wikimedia unreachable) propagate.
         """
         before = self._request_count()
         try:
             result = self._rank(poi)
-        except FATAL_ERRORS:
+        except STOP_ERRORS:
             raise
         except Exception as exc:
             kind = "Commons" if isinstance(exc, CommonsError) else type(exc).__name__
@@ -207,7 +211,7 @@ class Ranker:
             return ""
         if selected.chosen_by != SelectedImage.ChosenBy.RANKER or not has_file(poi):
             return ""
-        return keep_current(decision, selected, (self.scorer.name, self.scorer.version))
+        return why_keep_current(decision, selected, (self.scorer.name, self.scorer.version))
 
     # -- many POIs ---------------------------------------------------------------------
 
@@ -231,7 +235,7 @@ class Ranker:
     def _rank_batch(self, batch: list[Model]) -> Iterator[RankResult]:
         try:
             self.prefetch(batch)
-        except FATAL_ERRORS:
+        except STOP_ERRORS:
             raise
         except Exception:
             # Each POI then fetches its own candidates and fails (or not) on its own.

@@ -11,11 +11,16 @@
 - elsewhere (dropped): a geotag farther than ``RELEVANCE_FAR_KM``, or a category or
   description naming the POI with another place ("Clock Tower (Boston)"), unless
   verified evidence says otherwise;
-- not_a_photo (dropped): categories or title say plan, map, coat of arms, logo, diagram,
-  drawing or scan (the pixels are checked later by ``photo_check``);
+- not_a_photo (dropped): the title, or a category, is *about* a plan, map, coat of arms,
+  logo, flag, diagram or drawing ("Maps of X", "X (logos)": ``commons/categories.py``),
+  not merely using the word ("Flags on buildings in X" holds photos). A category alone
+  never overrules a geotag (a camera's position): such a file is kept for the pixels
+  check (``photo_check``), which sees line art;
 - unknown: nothing either way (a unique name's plain photos often look like this).
 
 Every piece is a short human line kept on the candidate ("depicts Q123", "80 m away").
+Hidden categories (tracking, licences: "Pages with maps") are never evidence: the client
+keeps only visible ones, and rows cached before that lose them here too.
 """
 
 from __future__ import annotations
@@ -23,40 +28,43 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from image_ranking.commons.categories import about_non_photo, visible
 from image_ranking.commons.search import distance_km
 from image_ranking.conf import conf
+from image_ranking.drops import Drop, format_distance, sentence
+from image_ranking.models import ImageCandidate
 from image_ranking.poi import PoiInfo
 
-VERIFIED = "verified"
-LIKELY = "likely"
-UNKNOWN = "unknown"
-ELSEWHERE = "elsewhere"
-NOT_A_PHOTO = "not_a_photo"
+# The verdicts: ImageCandidate.Relevance is their one source (values and labels).
+VERIFIED = ImageCandidate.Relevance.VERIFIED.value
+LIKELY = ImageCandidate.Relevance.LIKELY.value
+UNKNOWN = ImageCandidate.Relevance.UNKNOWN.value
+ELSEWHERE = ImageCandidate.Relevance.ELSEWHERE.value
+NOT_A_PHOTO = ImageCandidate.Relevance.NOT_A_PHOTO.value
 DROPPED = (ELSEWHERE, NOT_A_PHOTO)
 # Order in which the decide stage considers candidates: verified first.
 TIERS = (VERIFIED, LIKELY, UNKNOWN)
 STRENGTH = {VERIFIED: 3.0, LIKELY: 2.0, UNKNOWN: 1.0, ELSEWHERE: 0.0, NOT_A_PHOTO: 0.0}
 
-# Words in categories or titles that mark something other than a photo of the place.
-NOT_A_PHOTO_WORDS = re.compile(
-    r"\b(maps?|plans?|floor ?plans?|ground ?plans?|site ?plans?|grundriss|karten?|"
-    r"coats? of arms|wappen|blasons?|escudos?|heraldry|logos?|emblems?|flags?|"
-    r"diagrams?|drawings?|sketch(es)?|elevations?|scans?|scanned|engravings?|lithographs?|"
-    r"blueprints?|signatures?)\b",
-    re.IGNORECASE,
-)
 # "Clock Tower (Boston)", "Old Bridge, Mostar", "Cafe Central in Vienna".
 QUALIFIED = re.compile(
     r"^(?P<base>.+?)\s*(?:\((?P<paren>[^()]+)\)|,\s*(?P<comma>.+)|\s+in\s+(?P<in>.+))$"
 )
-# Capitalised words after "NAME in" that are times, not places ("Clock Tower in Winter").
+# Capitalised words after "NAME in" that are times, directions or articles, not places
+# ("Clock Tower in Winter"; German capitalises every noun: "Hauptstraße in Richtung
+# Westen" is a direction). Descriptions come in any language.
 NOT_PLACES = re.compile(
     r"(winter|spring|summer|autumn|fall|january|february|march|april|may|june|july|august|"
     r"september|october|november|december|morning|evening|night|christmas|easter|snow|fog|"
-    r"the|a|an)"
+    r"the|a|an|"
+    r"richtung|blickrichtung|fahrtrichtung|höhe|hohe|nahe|nähe|der|die|das|den|dem|des|"
+    r"ein|eine|einem|einer|winterlicher|abendlicher|abendstimmung|morgenlicht|sonnenuntergang|"
+    r"nord|süd|sud|ost|west|norden|süden|suden|osten|westen|"
+    r"le|la|les|l|un|une|direction|hiver|été|ete|el|los|las|del|dirección|direccion|"
+    r"het|de|een|richting)"
 )
 ASSESSMENT_FACTORS = {"featured": 1.0, "quality": 0.6, "valued": 0.4}
 
@@ -65,12 +73,29 @@ ASSESSMENT_FACTORS = {"featured": 1.0, "quality": 0.6, "valued": 0.4}
 class Judgement:
     verdict: str  # "verified" | "likely" | "unknown" | "elsewhere" | "not_a_photo"
     evidence: tuple[str, ...]  # short human lines, e.g. "depicts Q123", "80 m away"
-    reason: str = ""  # for elsewhere/not_a_photo: why it is dropped (filtered_reason)
     strength: float = 0.0  # ordering among relevant candidates (verified > likely > unknown)
+    drop: str = ""  # for elsewhere/not_a_photo: why it is dropped, a ``Drop`` code...
+    detail: dict[str, Any] = field(default_factory=dict, hash=False)  # ...and its details
 
     @property
     def dropped(self) -> bool:
         return self.verdict in DROPPED
+
+    @property
+    def reason(self) -> str:
+        """Why it is dropped, as a sentence ("" if it is not)."""
+        return sentence(self.drop, self.detail)
+
+    @property
+    def place(self) -> str:
+        """The other place a namesake is of ("Boston"), or "" if none is named."""
+        return str(self.detail.get("place", ""))
+
+
+def _dropped(verdict: str, drop: str, detail: dict[str, Any], *weak: str) -> Judgement:
+    """A dropping judgement whose first line of evidence is its reason."""
+    why = sentence(drop, detail)
+    return Judgement(verdict, (why, *weak), 0.0, drop, detail)
 
 
 def normalise(text: str) -> str:
@@ -90,12 +115,6 @@ def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 1000 * distance_km(a, b)
 
 
-def format_distance(metres: float) -> str:
-    if metres < 1000:
-        return f"{metres:.0f} m away"
-    return f"{metres / 1000:.1f} km away" if metres < 10_000 else f"{metres / 1000:.0f} km away"
-
-
 def assessment_bonus(assessments: Iterable[str]) -> float:
     """Score points Commons' Featured/Quality/Valued review adds to a relevant file."""
     factor = max((ASSESSMENT_FACTORS.get(a.strip().lower(), 0.0) for a in assessments), default=0)
@@ -107,28 +126,37 @@ def _field(candidate: Any, name: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def _not_a_photo(title: str, categories: Iterable[str]) -> str:
-    for category in categories:
-        match = NOT_A_PHOTO_WORDS.search(category)
-        if match:
-            return f"not a photo: Category:{category}"
-    match = NOT_A_PHOTO_WORDS.search(title.removeprefix("File:").replace("_", " "))
-    return f"not a photo: {match.group(0).lower()!r} in the title" if match else ""
+def _not_a_photo(
+    title: str, categories: Iterable[str], geotagged: bool
+) -> tuple[Judgement | None, str]:
+    """(the judgement dropping the file as not a photo, or None; what a category says that
+    a geotag outweighs, or ""). Categories alone never outweigh a camera's position."""
+    about = next((c for c in categories if about_non_photo(c)), "")
+    if about and not geotagged:
+        return _dropped(NOT_A_PHOTO, Drop.NOT_A_PHOTO_CATEGORY, {"category": about}), ""
+    noun = about_non_photo(title)
+    if noun:
+        return _dropped(NOT_A_PHOTO, Drop.NOT_A_PHOTO_TITLE, {"word": noun}), ""
+    return None, f"Category:{about}" if about else ""
 
 
-def _elsewhere_category(categories: Iterable[str], name: str, city: str, own: str) -> str:
-    """A category naming the POI with a place that is not its city, e.g. "X (Boston)"."""
+def _elsewhere_category(
+    categories: Iterable[str], name: str, city: str, own: str
+) -> tuple[str, str]:
+    """A category naming the POI with a place that is not its city, e.g. "X (Boston)",
+    and that place (("", "") if none)."""
     for category in categories:
         if own and normalise(category) == own:
             continue
         match = QUALIFIED.match(category.strip())
         if not match or normalise(match.group("base")) != name:
             continue
-        place = normalise(match.group("paren") or match.group("comma") or match.group("in"))
+        other = match.group("paren") or match.group("comma") or match.group("in")
+        place = normalise(other)
         if city and (_contains(place, city) or _contains(city, place)):
             continue
-        return category
-    return ""
+        return category, other.strip()
+    return "", ""
 
 
 def _elsewhere_description(description: str, name: str, city: str) -> str:
@@ -187,15 +215,17 @@ def judge(candidate: Any, poi: PoiInfo, item: Any = None) -> Judgement:
     with its Wikidata item (``WikidataItem`` or None)."""
     facts = _facts(poi, item)
     title = str(_field(candidate, "title", ""))
-    categories = [str(c) for c in _field(candidate, "categories", ()) or ()]
+    categories = list(visible(str(c) for c in _field(candidate, "categories", ()) or ()))
     found_by = set(_field(candidate, "found_by", ()) or ())
-    reason = _not_a_photo(title, categories)
-    if reason:
-        return Judgement(NOT_A_PHOTO, (reason,), reason, 0.0)
+    distance = _distance(candidate, facts)
+    geotagged = _field(candidate, "latitude", None) is not None
+    not_a_photo, outweighed = _not_a_photo(title, categories, geotagged)
+    if not_a_photo is not None:
+        return not_a_photo
 
     strong = _strong_evidence(candidate, title, categories, found_by, facts)
-    weak: list[str] = []
-    distance = _distance(candidate, facts)
+    # Kept for the pixels check (photo_check), which tells line art from a photo.
+    weak: list[str] = [f"{outweighed}, but geotagged"] if outweighed else []
     far = distance is not None and distance > conf.RELEVANCE_FAR_KM * 1000
     text = normalise(" ".join([title.removeprefix("File:"), *categories]))
     text_all = f"{text} {normalise(str(_field(candidate, 'description', '')))}"
@@ -207,25 +237,23 @@ def judge(candidate: Any, poi: PoiInfo, item: Any = None) -> Judgement:
     if names_city:
         weak.append(f"names {facts.city_label}")
     if strong:
-        return Judgement(VERIFIED, tuple(strong + weak), "", STRENGTH[VERIFIED] + 0.1 * len(strong))
+        return Judgement(VERIFIED, tuple(strong + weak), STRENGTH[VERIFIED] + 0.1 * len(strong))
 
-    elsewhere = _elsewhere_category(categories, facts.name, facts.city, facts.category)
-    if elsewhere:
-        why = f"elsewhere: Category:{elsewhere}"
-        return Judgement(ELSEWHERE, (why, *weak), why, 0.0)
+    category, other = _elsewhere_category(categories, facts.name, facts.city, facts.category)
+    if category:
+        detail = {"category": category, "place": other}
+        return _dropped(ELSEWHERE, Drop.ELSEWHERE_CATEGORY, detail, *weak)
     if far:
-        why = f"elsewhere: {format_distance(distance or 0)}"
-        return Judgement(ELSEWHERE, (why,), why, 0.0)
+        return _dropped(ELSEWHERE, Drop.ELSEWHERE_DISTANCE, {"metres": distance or 0.0})
     place = _elsewhere_description(str(_field(candidate, "description", "")), poi.name, facts.city)
     if place and not names_city and distance is None:
-        why = f"elsewhere: described as in {place}"
-        return Judgement(ELSEWHERE, (why,), why, 0.0)
+        return _dropped(ELSEWHERE, Drop.ELSEWHERE_DESCRIPTION, {"place": place})
 
     near = distance is not None and distance <= conf.RELEVANCE_NEAR_METRES
     in_city = distance is not None or names_city
     if near or (names_poi and in_city):
-        return Judgement(LIKELY, tuple(weak), "", STRENGTH[LIKELY])
-    return Judgement(UNKNOWN, tuple(weak), "", STRENGTH[UNKNOWN])
+        return Judgement(LIKELY, tuple(weak), STRENGTH[LIKELY])
+    return Judgement(UNKNOWN, tuple(weak), STRENGTH[UNKNOWN])
 
 
 def _strong_evidence(
@@ -264,9 +292,3 @@ def _distance(candidate: Any, facts: _Facts) -> float | None:
         return distance_m(facts.point, (float(lat), float(lon)))
     except (TypeError, ValueError):
         return None
-
-
-def place_of(reason: str) -> str:
-    """The other place an "elsewhere" reason names ("Boston"), or "" if none."""
-    match = re.search(r"\(([^()]+)\)$|described as in (.+)$|, ([^,]+)$| in (.+)$", reason)
-    return next((g for g in match.groups() if g), "") if match else ""

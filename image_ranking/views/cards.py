@@ -129,7 +129,7 @@ def load_alternatives(card: Card, *, fetch: bool = True) -> Card:
             return card
     else:
         candidates = sorted(
-            ImageCandidate.objects.filter(poi=poi, filtered_reason=""), key=ranking.score_order_key
+            ImageCandidate.objects.filter(poi=poi, drop=""), key=ranking.score_order_key
         )
         if not candidates:
             return card  # nothing cached: the card offers "Fetch alternatives"

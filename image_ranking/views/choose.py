@@ -33,7 +33,7 @@ def usable_candidate(poi_pk: int, candidate_pk: int) -> ImageCandidate | None:
     if candidate is None:
         return None
     overrulable = getattr(candidate, "relevance", "") in DROPPED_RELEVANCE
-    return candidate if not candidate.filtered_reason or overrulable else None
+    return candidate if not candidate.drop or overrulable else None
 
 
 def choose(request: HttpRequest, poi: Model, candidate: ImageCandidate) -> str:

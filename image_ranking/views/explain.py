@@ -40,7 +40,7 @@ def _ordinal(n: int) -> str:
 
 def scored(candidates: Iterable[ImageCandidate]) -> list[ImageCandidate]:
     """The POI's kept, scored candidates, best score first."""
-    rows = [c for c in candidates if not c.filtered_reason and c.score is not None]
+    rows = [c for c in candidates if not c.drop and c.score is not None]
     return sorted(rows, key=lambda c: -(c.score or 0.0))
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from django.utils import timezone
 
 from image_ranking import exceptions
-from image_ranking.conf import conf
+from image_ranking.commons.clients import build_commons_client
 
 logger = logging.getLogger("image_ranking.review")
 
@@ -23,10 +23,8 @@ NOTHING_CHANGED = "nothing was changed."
 
 def interactive_client() -> Any:
     """A Commons client for a page request: it never sleeps (see the module docstring)."""
-    from image_ranking.commons import client as wikimedia
-
     # An exhausted budget raises BudgetExhaustedError (with retry_at) instead of sleeping.
-    return wikimedia.CommonsClient(thumb_width=conf.RANKING_THUMBNAIL_WIDTH, wait_for_budget=False)
+    return build_commons_client(interactive=True)
 
 
 def _retry_time(exc: BaseException) -> str:

@@ -27,13 +27,21 @@ _UNSET: Any = object()
 
 
 def image_version(poi: Model, selected: SelectedImage | None = _UNSET) -> str:
-    """A short token that changes whenever the POI's image (or who chose it) changes."""
+    """A short token that changes whenever the POI's image (or who chose it) changes.
+
+    Made of what the curator saw (the file's content, who chose it), not of when its row
+    was saved: a ranking run that keeps the same file re-saves the row (a new score, a new
+    head) and must not make every open page stale.
+    """
     if selected is _UNSET:
         selected = selected_of(poi)
     image = get_poi_adapter().image(poi)
-    parts = [image.name if image else ""]
+    if selected is not None and selected.sha1:
+        parts = [selected.sha1]
+    else:
+        parts = [image.name if image else ""]
     if selected is not None:
-        parts += [str(selected.pk), selected.sha1, selected.chosen_by, str(selected.updated_at)]
+        parts += [selected.chosen_by, str(selected.chosen_by_user_id or "")]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 

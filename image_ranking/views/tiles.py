@@ -15,6 +15,7 @@ from django.db.models import Model
 from django.http import HttpRequest
 
 from image_ranking.models import ImageCandidate, ImageTrainingData, SelectedImage
+from image_ranking.pipeline.relevance import DROPPED
 from image_ranking.poi import get_poi_adapter
 
 # Commons thumbnail widths the page asks for (standard widths Commons keeps rendered).
@@ -22,14 +23,16 @@ DISPLAY_WIDTHS = (330, 500, 960)
 DISPLAY_WIDTH = 500
 FULL_WIDTH = 1920
 _THUMB_WIDTH = re.compile(r"/(\d+)px-([^/]+)$")
-DROPPED_RELEVANCE = ("elsewhere", "not_a_photo")
+DROPPED_RELEVANCE = DROPPED
 
 
 def thumb_at(thumbnail_url: str, width: int) -> str:
-    """The Commons thumbnail URL at another width (Commons' URL layout), else ''."""
-    if "/thumb/" not in thumbnail_url or not _THUMB_WIDTH.search(thumbnail_url):
+    """The Commons thumbnail URL at another width (Commons' URL layout), else ''. The
+    query string Commons appends (``?utm_source=...``) is kept as it was."""
+    path, mark, query = thumbnail_url.partition("?")
+    if "/thumb/" not in path or not _THUMB_WIDTH.search(path):
         return ""
-    return _THUMB_WIDTH.sub(lambda m: f"/{width}px-{m.group(2)}", thumbnail_url)
+    return _THUMB_WIDTH.sub(lambda m: f"/{width}px-{m.group(2)}", path) + mark + query
 
 
 def _http_only(url: str) -> str:
@@ -162,7 +165,7 @@ def candidate_tile(poi: Model, candidate: ImageCandidate, top_k: int = 0) -> Til
 
 def _not_scored(candidate: ImageCandidate, top_k: int) -> str:
     """Why a candidate has no score, in a curator's words (no setting names)."""
-    if candidate.filtered_reason:
+    if candidate.drop:
         return "dropped before scoring"
     if top_k:
         return f"a ranking run scores only the {top_k} most promising candidates of a POI"

@@ -15,6 +15,7 @@ from cities.dedupe import (
 )
 from cities.models import City, PoiList, PointOfInterest, Validation
 from image_ranking.models import ImageCandidate, ImageTrainingData, RankingState, SelectedImage
+from tests.factories import make_poi
 
 # One metre of latitude, in degrees (1 degree is about 111.2 km).
 M = 1 / 111_195
@@ -22,23 +23,13 @@ M = 1 / 111_195
 BASE_LAT, BASE_LON = 48.858400, 2.294500
 
 
-@pytest.fixture
-def city(db):
-    return City.objects.create(name="Paris", slug="paris")
-
-
 def poi(city, name, north_m=None, category="see", wikidata_id="", image=None):
     lat = lon = None
     if north_m is not None:
         lat = Decimal(str(round(BASE_LAT + north_m * M, 6)))
         lon = Decimal(str(BASE_LON))
-    p = PointOfInterest.objects.create(
-        city=city,
-        name=name,
-        category=category,
-        latitude=lat,
-        longitude=lon,
-        wikidata_id=wikidata_id,
+    p = make_poi(
+        city, name, category=category, latitude=lat, longitude=lon, wikidata_id=wikidata_id
     )
     if image:
         p.image_file.save(f"{image}.jpg", ContentFile(b"jpeg bytes of " + image.encode()))

@@ -6,19 +6,15 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 
-from cities.models import City, PoiList, PointOfInterest, Validation, poi_image_path
+from cities.models import PoiList, PointOfInterest, Validation, poi_image_path
+from tests.factories import make_city
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def city():
-    return City.objects.create(name="Paris", slug="paris", country="France")
-
-
-@pytest.fixture
-def poi(city):
-    return PointOfInterest.objects.create(city=city, name="Eiffel Tower", category="see")
+    return make_city(country="France")
 
 
 def test_poi_belongs_to_city_and_cascades(city, poi):

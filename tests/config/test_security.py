@@ -69,8 +69,10 @@ def ranked_city(commons_settings, monkeypatch, settings):
     replica.set_search("Louvre", ["File:Louvre front.jpg", "File:Louvre side.jpg"])
     call_command("rank_poi_images", stdout=io.StringIO(), stderr=io.StringIO())
     get_user_model().objects.create_superuser("curator", password="s3cret-pw")
-    # The replica stands in for upload.wikimedia.org (plain HTTP on a random port).
-    settings.CONTENT_SECURITY_POLICY = content_security_policy([], extra_img=[replica.base_url])
+    # The replica stands in for upload. and thumb.wikimedia.org (plain HTTP, a random port).
+    settings.CONTENT_SECURITY_POLICY = content_security_policy(
+        [], extra_img=[replica.base_url, replica.thumb_base_url]
+    )
     return paris
 
 

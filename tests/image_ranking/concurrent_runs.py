@@ -58,7 +58,7 @@ def environment(database_url: str, replica: CommonsReplica, folder: Path) -> dic
         "IMAGE_RANKING_CACHE_DIR": str(folder / "cache"),
         "IMAGE_RANKING_COMMONS_API_URL": replica.api_url,
         "IMAGE_RANKING_WIKIDATA_API_URL": replica.wikidata_url,
-        "IMAGE_RANKING_DOWNLOAD_HOSTS": "127.0.0.1",
+        "IMAGE_RANKING_DOWNLOAD_HOSTS": f"127.0.0.1,{replica.thumb_host}",
         "IMAGE_RANKING_RATE_LIMIT_PER_HOUR": "3600000",
         "IMAGE_RANKING_RATE_LIMIT_BURST": "1000",
         "IMAGE_RANKING_MAX_RETRIES": "0",

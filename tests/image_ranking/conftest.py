@@ -14,10 +14,3 @@ def brightness(monkeypatch):
     scorer = BrightnessScorer()
     monkeypatch.setattr(scoring, "get_scorer", lambda name=None: scorer)
     return scorer
-
-
-@pytest.fixture
-def commit_immediately(django_capture_on_commit_callbacks):
-    """Run on_commit callbacks (old files deleted after a change) inside the test transaction."""
-    with django_capture_on_commit_callbacks(execute=True):
-        yield

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import ImageStat
 
-from image_ranking.learning import fitting
 from image_ranking.scoring import embeddings as emb
+from image_ranking.scoring import heads as fitting
 
 NAME = "test-colour"
 

@@ -2,9 +2,8 @@
 
 ``BrightnessScorer`` scores real image bytes by mean brightness (0-10), so a test picks
 the winner by picking colours. ``FakeCommons`` follows the ``CommonsClient`` contract
-(gather, gather_one, download_image, request_count; the older fetch_candidates and
-fetch_candidates_for_pois too) and counts requests the way the real client does; the
-end-to-end tests use the real client against the loopback replica instead.
+(gather, gather_one, download_image, request_count) and counts requests the way the real
+client does; the end-to-end tests use the real client against the loopback replica instead.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from PIL import Image, ImageStat
 
-from image_ranking.commons.client import Candidate, Gathered, WikidataItem
+from image_ranking.commons.records import Candidate, Gathered, WikidataItem
 from image_ranking.exceptions import CommonsError, ModelWeightsMissingError
 from image_ranking.scoring.base import Scorer
 
@@ -97,7 +96,14 @@ class FakeCommons:
         self.on_search = None  # hook(poi) called on each search
 
     def add_file(
-        self, title: str, data: bytes | None = None, *, filtered: str = "", sha1: str = "", **kw
+        self,
+        title: str,
+        data: bytes | None = None,
+        *,
+        drop: str = "",
+        drop_detail: dict | None = None,
+        sha1: str = "",
+        **kw,
     ) -> Candidate:
         slug = title.removeprefix("File:").replace(" ", "_")
         data = data if data is not None else grey(128)
@@ -117,7 +123,8 @@ class FakeCommons:
             license_name="CC BY-SA 4.0",
             license_url="https://creativecommons.org/licenses/by-sa/4.0/",
             attribution_required=True,
-            filtered_reason=filtered,
+            drop=drop,
+            drop_detail=drop_detail or {},
             **kw,
         )
         self.files[title] = FakeFile(cand, data)
@@ -142,27 +149,6 @@ class FakeCommons:
         if not title:
             return []
         return [replace(self.files[title].candidate, source="wikidata", search_rank=0)]
-
-    def fetch_candidates(self, poi, limit=10, *, include_filtered=False) -> list[Candidate]:
-        wd = []
-        if getattr(poi, "wikidata_id", ""):
-            self.request_count += 1
-            wd = self._wikidata_candidate(poi)
-        found = wd + self._search(poi, limit, include_filtered)
-        return [c for c in found if include_filtered or not c.filtered_reason]
-
-    def fetch_candidates_for_pois(self, pois, limit=10) -> dict:
-        self.batch_calls += 1
-        pois = list(pois)
-        if any(getattr(p, "wikidata_id", "") for p in pois):
-            self.request_count += 1  # one wbgetentities for the whole batch
-        result = {}
-        for poi in pois:
-            try:
-                result[poi.pk] = self._wikidata_candidate(poi) + self._search(poi, limit, True)
-            except CommonsError:
-                continue  # that POI fetches on its own later (and fails there)
-        return result
 
     def _item(self, poi) -> WikidataItem | None:
         qid = getattr(poi, "wikidata_id", "") or ""
@@ -214,3 +200,20 @@ class FakeTime:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+def rank_poi_images(poi, *, threshold=None, fallback=None, dry_run=False, client=None, scorer=None):
+    """Rank one POI the way a run does (a ``Ranker`` for one POI); a ``RankResult``."""
+    from image_ranking.pipeline.ranker import Ranker
+
+    ranker = Ranker(
+        client=client, scorer=scorer, threshold=threshold, fallback=fallback, dry_run=dry_run
+    )
+    return ranker.rank(poi)
+
+
+def rank_pois(pois, *, batch_size=None, **options):
+    """Rank many POIs with one ``Ranker``, Wikidata look-ups batched; yields RankResults."""
+    from image_ranking.pipeline.ranker import Ranker
+
+    return Ranker(**options).rank_many(pois, batch_size=batch_size)

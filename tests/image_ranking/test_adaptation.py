@@ -5,7 +5,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from image_ranking.learning import adaptation
-from image_ranking.learning.fitting import Head, TrainingError
+from image_ranking.learning.fitting import TrainingError
+from image_ranking.scoring.heads import Head
 
 D = 40
 
@@ -128,17 +129,18 @@ def test_light_columns_let_few_labels_find_an_appearance_taste():
 
 def test_one_standard_error_rule_prefers_the_penalty_nearest_the_prior():
     data = adaptation.Preferences(np.zeros((20, 2)), np.array([1, 0] * 10))
+    prior = adaptation.PRIOR_ONLY
     # Standard error here: sqrt(0.6 * 0.4 / 10) = 0.155; margin 0.077.
-    table = {"prior": 0.6, "0.01": 0.85, "0.3": 0.74, "3": 0.66}
-    assert adaptation.choose_penalty(table, data) == 0.3  # within one SE of the best
-    table = {"prior": 0.6, "0.01": 0.95, "0.3": 0.74, "3": 0.66}
-    assert adaptation.choose_penalty(table, data) == 0.01  # the best is clearly better
-    table = {"prior": 0.6, "0.01": 0.67, "3": 0.62}
-    assert adaptation.choose_penalty(table, data) == adaptation.PRIOR_ONLY  # below the margin
-    repeats = {"prior": [0.6, 0.6], "0.01": [0.9, 0.8], "0.3": [0.9, 0.5], "3": [0.66, 0.66]}
-    table = {"prior": 0.6, "0.01": 0.85, "0.3": 0.7, "3": 0.66}
-    # 0.3 lost to the prior in one repeat: it does not qualify, even within one SE.
-    assert adaptation.choose_penalty(table, data, repeats) == 0.01
+    cv = {prior: [0.6], 0.01: [0.85], 0.3: [0.74], 3.0: [0.66]}
+    assert adaptation.choose_penalty(cv, data) == 0.3  # within one SE of the best
+    cv = {prior: [0.6], 0.01: [0.95], 0.3: [0.74], 3.0: [0.66]}
+    assert adaptation.choose_penalty(cv, data) == 0.01  # the best is clearly better
+    cv = {prior: [0.6], 0.01: [0.67], 3.0: [0.62]}
+    assert adaptation.choose_penalty(cv, data) == adaptation.PRIOR_ONLY  # below the margin
+    # Means 0.85, 0.7, 0.66: 0.3 lost to the prior in one repeat, so it does not qualify,
+    # even within one SE.
+    cv = {prior: [0.6, 0.6], 0.01: [0.9, 0.8], 0.3: [0.9, 0.5], 3.0: [0.66, 0.66]}
+    assert adaptation.choose_penalty(cv, data) == 0.01
 
 
 def test_leanings_name_what_the_labels_add_to_the_prior():

@@ -62,3 +62,17 @@ def test_runs_and_leases_cannot_be_edited_by_hand(admin_client, run_and_leases):
     delete = reverse("admin:image_ranking_rankinglease_delete", args=[lease.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
     assert RankingLease.objects.count() == 2
+
+
+def test_the_admin_searches_pois_by_the_name_field_the_host_maps(
+    admin_client, run_and_leases, settings
+):
+    url = reverse("admin:image_ranking_rankinglease_changelist")
+    html = admin_client.get(url, {"q": "Panth"}).content.decode()
+    assert "Pantheon" in html and "Louvre" not in html
+    # A host whose POI name lives in another field: the search follows IMAGE_RANKING_POI_FIELDS.
+    PointOfInterest.objects.filter(name="Pantheon").update(category="temple")
+    settings.IMAGE_RANKING_POI_FIELDS = {"name": "category"}
+    html = admin_client.get(url, {"q": "temple"}).content.decode()
+    assert "1 result (" in html and "Pantheon" in html
+    assert "0 results (" in admin_client.get(url, {"q": "Panth"}).content.decode()

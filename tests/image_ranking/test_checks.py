@@ -64,6 +64,16 @@ def test_empty_download_hosts_is_e005(settings):
     assert ids() == ["image_ranking.E005"]
 
 
+def test_a_download_list_without_commons_thumbnail_host_is_w004(settings):
+    # Written before 2025, when Commons served thumbnails from upload.wikimedia.org too.
+    settings.IMAGE_RANKING_DOWNLOAD_HOSTS = ["upload.wikimedia.org"]
+    messages = check_settings()
+    assert [m.id for m in messages] == ["image_ranking.W004"]
+    assert "thumb.wikimedia.org" in messages[0].msg
+    settings.IMAGE_RANKING_COMMONS_API_URL = "http://127.0.0.1:8000/w/api.php"  # a replica
+    assert check_settings() == []
+
+
 def test_unknown_scorer_is_e006_listing_known_ones(settings):
     settings.IMAGE_RANKING_SCORER = "clip-large"
     messages = check_settings()
@@ -122,3 +132,30 @@ def test_poi_required_field_cannot_be_none(settings):
 def test_a_number_setting_must_be_finite(settings, value):
     settings.IMAGE_RANKING_RATE_LIMIT_PER_HOUR = value
     assert "image_ranking.E001" in [m.id for m in check_settings()]
+
+
+def test_a_validation_model_without_the_report_fields_is_e010(settings):
+    settings.IMAGE_RANKING_VALIDATION_MODEL = "cities.City"
+    messages = [m for m in check_settings() if m.id == "image_ranking.E010"]
+    assert messages and all(
+        m.msg.startswith("IMAGE_RANKING_VALIDATION_MODEL: City") for m in messages
+    )
+    assert any("no field 'resolved'" in m.msg for m in messages)
+    assert ids() == ["image_ranking.E010"] * len(messages)
+
+
+def test_a_validation_poi_field_must_point_at_the_poi_model(settings):
+    settings.IMAGE_RANKING_POI_MODEL = "cities.City"
+    settings.IMAGE_RANKING_POI_FIELDS = {"name": "name", "city_name": None, "city": None}
+    messages = [m for m in check_settings() if m.id == "image_ranking.E010"]
+    assert [m.msg for m in messages] == [
+        "IMAGE_RANKING_VALIDATION_MODEL: Validation.poi does not point at the POI model."
+    ]
+
+
+def test_checks_are_registered_under_the_apps_tag():
+    from django.core import checks
+
+    assert "image_ranking" in checks.registry.registry.tags_available()
+    assert check_settings in checks.registry.registry.get_checks()
+    call_command("check", tag=["image_ranking"])  # the project's settings pass

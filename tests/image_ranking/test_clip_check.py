@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from image_ranking.drops import Drop, sentence
 from image_ranking.pipeline import clip_check
 from tests.image_ranking.ranking_helpers import BrightnessScorer
 
@@ -28,8 +29,10 @@ def test_only_a_clear_not_a_photo_majority_drops_a_file():
         ]
     )
     reasons = clip_check.reasons_from_shares(shares, labels)
-    assert reasons[0] == "" and reasons[2] == ""
-    assert reasons[1] == "not a photo (CLIP): looks like a floor plan (0.80)"
+    assert reasons[0] is None and reasons[2] is None
+    assert sentence(Drop.CLIP_NOT_PHOTO, reasons[1]) == (
+        "not a photo (CLIP): looks like a floor plan (0.80)"
+    )
 
 
 def test_scorers_without_a_text_tower_are_skipped():
@@ -50,7 +53,7 @@ def test_text_tower_of_a_real_clip_model_gives_one_answer_per_image(tiny_clip, m
     monkeypatch.setattr(clip_check, "reasons_from_shares", spy)
     images = [Image.new("RGB", (64, 48), c) for c in ("white", "navy")]
     reasons = clip_check.check_images(encoder, images, "Clock Tower", "Graz")
-    assert len(reasons) == 2 and all(isinstance(r, str) for r in reasons)
+    assert len(reasons) == 2 and all(r is None or isinstance(r, dict) for r in reasons)
     assert seen["shares"].shape == (2, 6)
     assert np.allclose(seen["shares"].sum(axis=1), 1.0)
 
@@ -61,7 +64,7 @@ def test_score_stage_drops_what_the_check_flags(tiny_clip, settings, monkeypatch
 
     settings.IMAGE_RANKING_RELEVANCE_CLIP_CHECK = True
     monkeypatch.setattr(
-        clip_check, "reasons_from_shares", lambda shares, labels: ["not a photo (CLIP): map"]
+        clip_check, "reasons_from_shares", lambda shares, labels: [{"label": "a map", "share": 0.9}]
     )
     out = io.BytesIO()
     Image.new("RGB", (320, 240), (90, 120, 60)).save(out, format="JPEG")
@@ -76,4 +79,4 @@ def test_score_stage_drops_what_the_check_flags(tiny_clip, settings, monkeypatch
     stage = ThumbnailScorer(lambda: Client(), lambda: tiny_clip, dry_run=True)
     assert stage.score([cand], place=("Clock Tower", "Graz")) == 0
     assert cand.relevance == "not_a_photo" and cand.score is None
-    assert cand.filtered_reason == "not a photo (CLIP): map"
+    assert cand.filtered_reason == "not a photo (CLIP): looks like a map (0.90)"

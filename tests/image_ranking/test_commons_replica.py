@@ -10,6 +10,7 @@ from urllib.request import urlopen
 import pytest
 
 from tests import replica_search
+from tests.commons_replica import UTM
 
 GRAZ = (47.0707, 15.4395)
 
@@ -117,7 +118,11 @@ def test_extmetadata_filter_is_honoured(graz):
     )["query"]["pages"][0]
     meta = page["imageinfo"][0]["extmetadata"]
     assert set(meta) == {"Categories", "GPSLatitude", "Assessments"}
-    assert meta["Categories"]["value"] == "Clock Tower (Graz)|Schlossberg (Graz)"
+    # All categories, hidden ones too (a geotagged file is in "Pages with maps").
+    assert meta["Categories"]["value"] == (
+        "CC-BY-SA-4.0|Clock Tower (Graz)|Media with locations|Pages with maps"
+        "|Schlossberg (Graz)|Self-published work"
+    )
     assert meta["GPSLatitude"]["value"] == "47.073700"
 
 
@@ -154,3 +159,68 @@ def test_query_parsing():
     assert parsed.excluded == [["x"]]
     assert parsed.categories == [{"a b", "c"}]
     assert parsed.near == [(47.0, 15.0, replica_search.DEFAULT_NEAR_KM)]
+
+
+def test_visible_and_hidden_categories_as_commons_lists_them(graz):
+    def categories(**extra) -> list:
+        page = api(
+            graz, action="query", titles="File:Uhrturm Graz.jpg", prop="categories", **extra
+        )["query"]["pages"][0]
+        return page["categories"]
+
+    visible = categories(clshow="!hidden")
+    assert [c["title"] for c in visible] == [
+        "Category:Clock Tower (Graz)",
+        "Category:Schlossberg (Graz)",
+    ]
+    flagged = {c["title"]: c.get("hidden", False) for c in categories(clprop="hidden")}
+    assert flagged["Category:Pages with maps"] is True  # geotagged: as every such file
+    assert (
+        flagged["Category:CC-BY-SA-4.0"] is True and flagged["Category:Clock Tower (Graz)"] is False
+    )
+    hidden = categories(clshow="hidden")
+    assert "Category:Clock Tower (Graz)" not in [c["title"] for c in hidden]
+
+
+def test_thumbnails_on_a_second_host_with_utm_and_the_asked_width_echoed(graz):
+    graz.add_file("File:Narrow.jpg", size=(484, 646))
+    pages = api(
+        graz,
+        action="query",
+        titles="File:Uhrturm Graz.jpg|File:Narrow.jpg",
+        prop="imageinfo",
+        iiprop="url|size",
+        iiurlwidth="640",
+    )["query"]["pages"]
+    wide, narrow = (p["imageinfo"][0] for p in pages)
+    assert wide["thumburl"].startswith(graz.thumb_base_url + "/wikipedia/commons/thumb/")
+    assert wide["thumburl"].endswith("/960px-Uhrturm_Graz.jpg?" + UTM + "thumbnail")
+    assert wide["url"].startswith(graz.base_url) and wide["url"].endswith(UTM + "original")
+    assert (wide["thumbwidth"], wide["thumbheight"]) == (640, 480)  # asked, not served
+    assert narrow["thumburl"].endswith(UTM + "thumbnail_unscaled")
+    assert (narrow["thumbwidth"], narrow["thumbheight"]) == (640, 854)  # a 484 px file
+    assert graz.thumb_host != "127.0.0.1"
+
+
+def test_missing_and_redirected_items_and_labels_in_any_language(commons_replica):
+    r = commons_replica
+    r.set_wikidata("Q2", label="Town hall", labels={"de": "Rathaus"})
+    r.redirect_item("Q1", "Q2")
+    query = urlencode({"action": "wbgetentities", "ids": "Q1|Q3", "props": "labels"})
+    with urlopen(f"{r.wikidata_url}?{query}", timeout=5) as response:  # noqa: S310
+        entities = json.loads(response.read())["entities"]
+    assert entities["Q1"]["id"] == "Q2"
+    assert entities["Q1"]["redirects"] == {"from": "Q1", "to": "Q2"}
+    assert set(entities["Q1"]["labels"]) == {"en", "de"}
+    assert entities["Q3"] == {"id": "Q3", "missing": ""}
+
+
+def test_a_description_in_several_languages_reads_english(commons_replica):
+    r = commons_replica
+    r.add_file(
+        "File:Hauptstrasse.jpg", description={"de": "Blick in die Hauptstraße", "en": "Main street"}
+    )
+    page = api(
+        r, action="query", titles="File:Hauptstrasse.jpg", prop="imageinfo", iiprop="extmetadata"
+    )["query"]["pages"][0]
+    assert page["imageinfo"][0]["extmetadata"]["ImageDescription"]["value"] == "Main street"

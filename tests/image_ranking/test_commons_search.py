@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from image_ranking.commons import search as cs
-from image_ranking.commons.client import Candidate, WikidataItem
+from image_ranking.commons.records import Candidate, WikidataItem
 from image_ranking.poi import PoiInfo
 
 GRAZ = (47.0707, 15.4395)
@@ -48,7 +48,7 @@ def test_a_full_category_needs_no_second_query():
     first = cs.first_query(PoiInfo(1, "X"), item)
     assert cs.second_query(PoiInfo(1, "X"), item, first, page(3), 10) is None
     # Two usable files and a plan: look further, by name.
-    thin = page(2) + [cand("File:Plan.jpg", filtered_reason="title marks a map")]
+    thin = page(2) + [cand("File:Plan.jpg", drop="title_not_photo", drop_detail={"word": "map"})]
     second = cs.second_query(PoiInfo(1, "X", "Q1", "Graz"), item, first, thin, 10)
     assert second == cs.Query("X Graz", ("name",))
     assert not second.ranks_first  # the category's files stay first

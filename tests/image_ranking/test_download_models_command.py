@@ -40,3 +40,15 @@ def test_everything_present_succeeds(tiny_clip):
 def test_bad_scorer_names(args, message):
     with pytest.raises(CommandError, match=message):
         run(*args)
+
+
+def test_the_shipped_default_needs_nothing_and_points_at_laion(settings):
+    # A fresh machine scores with the bundled quality prior; LAION is one command away.
+    from image_ranking.conf import conf
+
+    assert conf.SCORER == "quality"
+    settings.IMAGE_RANKING_WEIGHTS_DIR = str(shared_path("models", "laion-aesthetic"))
+    with pytest.raises(CommandError, match="1 model file"):
+        run("--check")
+    assert "'quality', which needs no download; fetching laion-vit-l-14" in run.out
+    assert "IMAGE_RANKING_SCORER=laion-vit-l-14" in run.out

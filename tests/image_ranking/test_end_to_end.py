@@ -8,20 +8,16 @@ import io
 
 import pytest
 from django.core.files.base import ContentFile
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from PIL import Image
 
 from cities.models import City, PoiList, PointOfInterest, Validation
+from image_ranking.drops import Drop
 from image_ranking.models import ImageCandidate, SelectedImage
 from tests.image_ranking.ranking_helpers import jpeg
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _commit_immediately(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        yield
+# Old files are deleted on commit: run those callbacks as the real code would.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commit_immediately")]
 
 
 @pytest.fixture
@@ -240,3 +236,64 @@ def test_namesakes_plans_and_shared_photos(aldmere, brightness, commons_settings
     again, _ = run("--city", "aldmere", "--all")
     assert again["updated_count"] == 0 and len(commons_settings.requests) == before
     assert dict(SelectedImage.objects.values_list("poi__name", "title")) == chosen
+
+
+def test_a_refused_thumbnail_host_stops_the_run_and_writes_nothing_off(
+    city, brightness, commons_settings, settings
+):
+    # As with the default list before 2025's move of thumbnails to thumb.wikimedia.org.
+    r = commons_settings
+    settings.IMAGE_RANKING_DOWNLOAD_HOSTS = ["127.0.0.1"]
+    with pytest.raises(CommandError) as stopped:
+        run("--missing-only")
+    message = str(stopped.value)
+    assert r.thumb_host in message and "IMAGE_RANKING_DOWNLOAD_HOSTS" in message
+    assert message.count("Refusing") == 1  # one message, not one per candidate
+    assert not ImageCandidate.objects.filter(drop=Drop.THUMBNAIL_REFUSED).exists()
+    assert not SelectedImage.objects.exists()
+    # Once the setting lists the host, the same candidates are scored and stored.
+    settings.IMAGE_RANKING_DOWNLOAD_HOSTS = ["127.0.0.1", r.thumb_host]
+    result, _ = run("--missing-only")
+    assert result["status"] == "success" and result["updated_count"] == 2
+
+
+def test_candidates_written_off_for_a_host_are_tried_again_once_it_is_allowed(
+    city, brightness, commons_settings
+):
+    # Earlier versions wrote a refused host onto the candidate, for good.
+    run("--all")
+    louvre = ImageCandidate.objects.get(title="File:Louvre pyramid.jpg")
+    refused = (
+        f"Refusing to download from {commons_settings.thumb_host}: "
+        "it is not in IMAGE_RANKING_DOWNLOAD_HOSTS."
+    )
+    louvre.mark_dropped(Drop.HOST_REFUSED, {"error": refused})
+    relevance = louvre.relevance
+    louvre.save()
+    run("--all")  # the candidate cache is fresh: no new search, the row is released
+    louvre.refresh_from_db()
+    assert louvre.filtered_reason == "" and louvre.relevance == relevance  # a candidate again
+
+
+def test_no_dns_stops_the_run_at_once_as_an_outage(city, brightness, monkeypatch):
+    import socket
+
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    result, _ = run("--missing-only")
+    assert result["status"] == "outage"
+    assert "cannot be reached" in result["message"] and "resolve" in result["message"]
+    # One request, not four retries for each of four POIs.
+    assert result["request_count"] == 1 and result["processed_count"] == 0
+
+
+def test_the_thumbnails_real_size_is_read_from_its_bytes(city, brightness, commons_settings):
+    # Commons echoes the asked width (960) for a narrower file served unscaled.
+    r = commons_settings
+    r.add_file("File:Orsay narrow.jpg", size=(700, 900), color=(230, 220, 210))
+    r.set_search("Orsay", ["File:Orsay narrow.jpg", "File:Orsay clock.jpg"])
+    run("--missing-only")
+    narrow = ImageCandidate.objects.get(title="File:Orsay narrow.jpg")
+    assert (narrow.thumbnail_width, narrow.thumbnail_height) == (700, 900)

@@ -257,7 +257,7 @@ def test_old_cached_candidates_are_previewed_without_a_search(red, blue, city_po
 
 
 def test_training_reads_a_scored_candidates_thumbnail_from_the_cache(city_pois):
-    from image_ranking.management.commands.train_ranker import make_fetcher
+    from image_ranking.learning.trainer import make_fetcher
     from image_ranking.media.thumbnails import ThumbnailCache
     from image_ranking.models import ImageCandidate
 

@@ -30,7 +30,7 @@ def test_host_with_other_field_names_is_ranked(commons_replica, tmp_path):
         "MEDIA_ROOT": str(tmp_path / "media"),
         "IMAGE_RANKING_COMMONS_API_URL": r.api_url,
         "IMAGE_RANKING_WIKIDATA_API_URL": r.wikidata_url,
-        "IMAGE_RANKING_DOWNLOAD_HOSTS": "127.0.0.1",
+        "IMAGE_RANKING_DOWNLOAD_HOSTS": f"127.0.0.1,{r.thumb_host}",
         "IMAGE_RANKING_RATE_LIMIT_PER_HOUR": "3600000",
         "IMAGE_RANKING_RATE_LIMIT_BURST": "1000",
         "IMAGE_RANKING_SCORER": "test-brightness",

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from image_ranking.learning import fitting as training
+from image_ranking.learning import fitting
 from image_ranking.scoring import embeddings as emb
+from image_ranking.scoring import heads
 from image_ranking.scoring.learned import LearnedScorer
 from tests.conftest import shared_path
 from tests.image_ranking.learned_helpers import blurred_image, jpeg_bytes, sharp_image
@@ -25,11 +26,11 @@ def head_file(backbone, tmp_path_factory):
     """A label head trained on 8 sharp and 8 blurred generated photos."""
     images = [sharp_image(i) for i in range(8)] + [blurred_image(100 + i) for i in range(8)]
     labels = ["good"] * 8 + ["bad"] * 8
-    head = training.fit_head(
+    head = fitting.fit_head(
         backbone.embed(images), labels, "label", backbone.name, backbone.settings
     )
     path = tmp_path_factory.mktemp("heads") / "head.json"
-    training.save_head(head, path)
+    heads.save_head(head, path)
     return path
 
 
@@ -56,12 +57,12 @@ def test_score_images_from_bytes_with_a_bad_image(scorer):
 
 
 def test_version_is_tied_to_the_head_file_bytes(scorer, head_file, tmp_path, settings):
-    sha = training.load_head(head_file)[1]
+    sha = heads.load_head(head_file)[1]
     assert scorer.version == f"learned-{sha[:16]}"
-    head, _ = training.load_head(head_file)
+    head, _ = heads.load_head(head_file)
     head.intercept += 1.0
     other = tmp_path / "other.json"
-    training.save_head(head, other)
+    heads.save_head(head, other)
     settings.IMAGE_RANKING_LEARNED_HEAD = str(other)
     assert LearnedScorer().version != scorer.version
     assert LearnedScorer(head_path=str(head_file)).version == scorer.version
@@ -78,13 +79,13 @@ def test_registry_builds_the_learned_scorer(head_file, settings):
 @pytest.mark.django_db
 def test_unset_head_setting_says_what_to_do(settings):
     settings.IMAGE_RANKING_LEARNED_HEAD = None
-    with pytest.raises(training.HeadFileError, match="no head is active and IMAGE_RANKING"):
+    with pytest.raises(heads.HeadFileError, match="no head is active and IMAGE_RANKING"):
         LearnedScorer().ensure_loaded()
 
 
 def test_missing_head_file(settings, tmp_path):
     settings.IMAGE_RANKING_LEARNED_HEAD = str(tmp_path / "gone.json")
-    with pytest.raises(training.HeadFileError, match="does not exist.*train_ranker"):
+    with pytest.raises(heads.HeadFileError, match="does not exist.*train_ranker"):
         LearnedScorer().ensure_loaded()
 
 
@@ -94,15 +95,15 @@ def test_pickle_in_place_of_a_head_is_refused(settings, tmp_path):
     path = tmp_path / "evil.json"
     path.write_bytes(pickle.dumps({"coef": [1.0]}))
     settings.IMAGE_RANKING_LEARNED_HEAD = str(path)
-    with pytest.raises(training.HeadFileError, match="not a head written by train_ranker"):
+    with pytest.raises(heads.HeadFileError, match="not a head written by train_ranker"):
         LearnedScorer().ensure_loaded()
 
 
 def test_head_from_other_preprocessing_must_be_retrained(head_file, settings, tmp_path):
-    head, _ = training.load_head(head_file)
+    head, _ = heads.load_head(head_file)
     head.backbone_settings = {**head.backbone_settings, "max_side": 224}
     path = tmp_path / "old.json"
-    training.save_head(head, path)
+    heads.save_head(head, path)
     settings.IMAGE_RANKING_LEARNED_HEAD = str(path)
     with pytest.raises(emb.BackboneUnavailable, match="retrain"):
         LearnedScorer().ensure_loaded()

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from image_ranking.pipeline.photo_check import PIXELS_REASON, check_image
+from image_ranking.drops import Drop
+from image_ranking.pipeline.photo_check import check_image
 
 
 def floor_plan() -> Image.Image:
@@ -63,7 +64,8 @@ def test_line_art_is_not_a_photo_also_as_jpeg(make):
     for image in (make(), as_jpeg(make())):
         result = check_image(image)
         assert not result.is_photo
-        assert result.reason.startswith(PIXELS_REASON) and "background" in result.reason
+        assert result.reason.startswith(Drop.PIXELS_NOT_PHOTO.label)
+        assert "background" in result.reason
 
 
 @pytest.mark.parametrize("sky", [0.0, 0.6])

@@ -4,19 +4,18 @@ from decimal import Decimal
 
 import pytest
 
-from cities.models import City, PointOfInterest
+from cities.models import PointOfInterest
 from image_ranking.poi import PoiAdapter, get_poi_adapter
+from tests.factories import make_city, make_poi
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def poi():
-    city = City.objects.create(name="Graz", slug="graz")
-    return PointOfInterest.objects.create(
-        city=city,
-        name="Clock Tower",
-        category="see",
+    return make_poi(
+        make_city("Graz"),
+        "Clock Tower",
         latitude=Decimal("47.073611"),
         longitude=Decimal("15.437500"),
         wikidata_id="q1030437",

@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 
 from image_ranking import priors
-from image_ranking.learning import fitting as training
+from image_ranking.learning import fitting
+from image_ranking.learning import priors as prior_loading
 from image_ranking.scoring import embeddings as emb
-from image_ranking.scoring import laion
+from image_ranking.scoring import heads, laion
 from image_ranking.scoring.weights import HeadSpec
 
 
 def test_bundled_prior_matches_this_backbone_and_ships_with_its_notice():
-    head, _ = training.load_head(priors.PRIOR_HEAD)
+    head, _ = heads.load_head(priors.PRIOR_HEAD)
     # A preprocessing change without rebuilding the prior would score garbage.
     assert head.backbone == priors.PRIOR_BACKBONE
     assert head.backbone_settings == emb.get_backbone(priors.PRIOR_BACKBONE).settings
@@ -33,8 +34,8 @@ def test_bundled_prior_matches_this_backbone_and_ships_with_its_notice():
 
 
 def test_bundled_prior_only_serves_its_own_backbone():
-    assert priors.bundled_prior_path() == priors.PRIOR_HEAD
-    assert priors.bundled_prior_path("laion-vit-b-32") is None
+    assert prior_loading.bundled_prior_path() == priors.PRIOR_HEAD
+    assert prior_loading.bundled_prior_path("laion-vit-b-32") is None
 
 
 def _write_head(folder: Path, module, spec_kind: str, dim: int) -> HeadSpec:
@@ -64,7 +65,7 @@ def test_laion_heads_fold_into_a_linear_prior(kind, tmp_path, settings):
     module = laion.build_head_module(spec)
     spec = _write_head(tmp_path, module, kind, dim)
     settings.IMAGE_RANKING_WEIGHTS_DIR = str(tmp_path)
-    prior = priors.laion_prior("laion-vit-b-32", spec)
+    prior = prior_loading.laion_prior("laion-vit-b-32", spec)
     assert prior is not None and prior.backbone == "laion-vit-b-32"
     x = np.random.default_rng(0).normal(size=(5, dim))
     normalised = x / np.linalg.norm(x, axis=1, keepdims=True)  # as ClipBackbone gives
@@ -77,7 +78,7 @@ def test_a_head_with_activations_is_not_folded():
 
     module = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
     with pytest.raises(ValueError, match="not affine"):
-        priors.collapse_affine(module, 4)
+        prior_loading.collapse_affine(module, 4)
 
 
 def test_missing_laion_weights_mean_no_prior_and_no_download(tmp_path, settings, monkeypatch):
@@ -90,19 +91,22 @@ def test_missing_laion_weights_mean_no_prior_and_no_download(tmp_path, settings,
         raise AssertionError("a prior must never be downloaded")
 
     monkeypatch.setattr(weights, "download_head", no_download)
-    assert priors.laion_prior("laion-vit-b-32") is None
-    assert priors.load_prior("laion-vit-l-14") is None
-    assert priors.load_prior("efficientnet-lite1") is None
+    assert prior_loading.laion_prior("laion-vit-b-32") is None
+    assert prior_loading.load_prior("laion-vit-l-14") is None
+    assert prior_loading.load_prior("efficientnet-lite1") is None
 
 
 def test_a_prior_file_on_another_backbone_is_refused():
-    with pytest.raises(training.TrainingError, match="not on efficientnet-lite1"):
-        priors.load_prior("efficientnet-lite1", priors.PRIOR_HEAD)
-    head, name = priors.load_prior(priors.PRIOR_BACKBONE, priors.PRIOR_HEAD)
+    with pytest.raises(fitting.TrainingError, match="not on efficientnet-lite1"):
+        prior_loading.load_prior("efficientnet-lite1", priors.PRIOR_HEAD)
+    head, name = prior_loading.load_prior(priors.PRIOR_BACKBONE, priors.PRIOR_HEAD)
     assert head.backbone == priors.PRIOR_BACKBONE and name.startswith(priors.PRIOR_HEAD.name)
 
 
 def test_train_ranker_adapts_the_bundled_prior_by_default():
-    assert emb.DEFAULT_BACKBONE == priors.PRIOR_BACKBONE
-    head, name = priors.load_prior(emb.DEFAULT_BACKBONE)
+    from image_ranking.management.commands.train_ranker import Command
+
+    parser = Command().create_parser("manage.py", "train_ranker")
+    assert parser.get_default("backbone") == priors.PRIOR_BACKBONE
+    head, name = prior_loading.load_prior(parser.get_default("backbone"))
     assert name.startswith("bundled quality prior") and head.target == "score"

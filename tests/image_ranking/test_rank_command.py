@@ -10,10 +10,11 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 
-from cities.models import City, PoiList, PointOfInterest, Validation
+from cities.models import City, PointOfInterest, Validation
 from image_ranking import scoring
 from image_ranking.commons import client as wikimedia
 from image_ranking.models import ImageCandidate, RankingRun, RankingState, SelectedImage
+from tests import factories
 from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey, jpeg
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commit_immediately")]
@@ -41,14 +42,9 @@ def paris():
     return City.objects.create(name="Paris", slug="paris")
 
 
-def make_poi(city, name, *, listed=True, image=None, bright=200):
-    poi = PointOfInterest.objects.create(city=city, name=name, category="see")
-    if listed:
-        plist, _ = PoiList.objects.get_or_create(city=city, name="Best of")
-        plist.pois.add(poi)
-    if image:
-        poi.image_file.save("existing.jpg", ContentFile(jpeg((400, 300))), save=True)
-    return poi
+def make_poi(city, name, *, listed=True, image=False):
+    """A POI on the city's list unless ``listed=False``; ``image``: it has one already."""
+    return factories.make_poi(city, name, listed=listed, image=jpeg((400, 300)) if image else None)
 
 
 def run(*args, **kwargs):

@@ -15,41 +15,28 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from PIL import Image
 
-from cities.models import City, PoiList, PointOfInterest, Validation
+from cities.models import City, PointOfInterest, Validation
+from image_ranking.drops import Drop
 from image_ranking.exceptions import ModelWeightsMissingError
 from image_ranking.models import ImageCandidate, RankingState, SelectedImage
-from image_ranking.ranking import (
-    Ranker,
-    choose_candidate,
-    get_candidates,
+from image_ranking.ranking import Ranker, choose_candidate, get_candidates
+from tests import factories
+from tests.image_ranking.ranking_helpers import (
+    BrightnessScorer,
+    FakeCommons,
+    grey,
+    jpeg,
     rank_poi_images,
     rank_pois,
 )
-from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey, jpeg
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _commit_immediately(django_capture_on_commit_callbacks):
-    # Old files are deleted on commit; run those callbacks as the real code would.
-    with django_capture_on_commit_callbacks(execute=True):
-        yield
+# Old files are deleted on commit: run those callbacks as the real code would.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commit_immediately")]
 
 
-@pytest.fixture
-def city():
-    return City.objects.create(name="Paris", slug="paris")
-
-
-def make_poi(city, name, category="see", wikidata_id="", listed=True):
-    poi = PointOfInterest.objects.create(
-        city=city, name=name, category=category, wikidata_id=wikidata_id
-    )
-    if listed:
-        plist, _ = PoiList.objects.get_or_create(city=city, name="Best of")
-        plist.pois.add(poi)
-    return poi
+def make_poi(city, name, **fields):
+    """A POI on the city's list, as the ranking runs cover."""
+    return factories.make_poi(city, name, listed=True, **fields)
 
 
 @pytest.fixture
@@ -72,8 +59,15 @@ def eiffel(commons):
     """Four candidates: two usable (bright wins), a map and a PDF filtered on metadata."""
     commons.add_file("File:Eiffel bright.jpg", grey(230))
     commons.add_file("File:Eiffel dark.jpg", grey(90))
-    commons.add_file("File:Eiffel map.png", grey(250), filtered="map, plan or diagram (title)")
-    commons.add_file("File:Eiffel plan.pdf", grey(250), filtered="not a raster image (PDF)")
+    commons.add_file(
+        "File:Eiffel map.png", grey(250), drop=Drop.TITLE_NOT_PHOTO, drop_detail={"word": "map"}
+    )
+    commons.add_file(
+        "File:Eiffel plan.pdf",
+        grey(250),
+        drop=Drop.NOT_RASTER,
+        drop_detail={"mime": "application/pdf"},
+    )
     commons.set_search(
         "Eiffel Tower",
         [
@@ -113,8 +107,8 @@ def test_candidates_are_persisted_with_filter_reasons(poi, eiffel, scorer):
     kept = get_candidates(poi, client=eiffel, scorer=scorer)
     assert [c.title for c in kept] == ["File:Eiffel bright.jpg", "File:Eiffel dark.jpg"]
     assert kept[0].score > kept[1].score
-    reasons = dict(ImageCandidate.objects.filter(poi=poi).values_list("title", "filtered_reason"))
-    assert reasons["File:Eiffel map.png"].startswith("map")
+    reasons = {c.title: c.filtered_reason for c in ImageCandidate.objects.filter(poi=poi)}
+    assert reasons["File:Eiffel map.png"].startswith("title marks a map")
     assert reasons["File:Eiffel plan.pdf"].startswith("not a raster")
     assert reasons["File:Eiffel bright.jpg"] == ""
 
@@ -210,15 +204,16 @@ def test_no_candidates_opens_one_validation(poi, commons, scorer):
 
 
 def test_all_filtered_counts_reasons(poi, commons, scorer):
-    commons.add_file("File:A.svg", filtered="not a raster image (SVG)")
-    commons.add_file("File:B.pdf", filtered="not a raster image (PDF)")
-    commons.add_file("File:C.jpg", filtered="too small (320 px wide)")
+    commons.add_file("File:A.svg", drop=Drop.NOT_RASTER, drop_detail={"mime": "image/svg+xml"})
+    commons.add_file("File:B.pdf", drop=Drop.NOT_RASTER, drop_detail={"mime": "application/pdf"})
+    small = {"width": 320, "min_width": 640}
+    commons.add_file("File:C.jpg", drop=Drop.TOO_SMALL, drop_detail=small)
     commons.set_search("Eiffel Tower", ["File:A.svg", "File:B.pdf", "File:C.jpg"])
     result = rank_poi_images(poi, client=commons, scorer=scorer)
     assert result.outcome == "no_image" and commons.downloads == []
     report = Validation.objects.get()
     assert "all 3 candidate images were filtered out" in report.description
-    assert "2 not a raster image, 1 too small" in report.description
+    assert "2 not a raster photo, 1 too small" in report.description
 
 
 def test_all_below_threshold_names_best_score_then_resolves(poi, commons, scorer):
@@ -240,7 +235,7 @@ def test_fallback_image_when_enabled(poi, commons, scorer, settings):
     result = rank_poi_images(poi, client=commons, scorer=scorer, fallback=True)
     assert result.outcome == "fallback"
     selected = SelectedImage.objects.get(poi=poi)
-    assert selected.chosen_by == "fallback" and selected.attribution == ""
+    assert selected.chosen_by == "fallback" and selected.author == selected.license_name == ""
     assert stored_size(poi) == (800, 600)
     assert Validation.objects.filter(resolved=False).count() == 1  # still no real photo
     name = PointOfInterest.objects.get(pk=poi.pk).image_file.name

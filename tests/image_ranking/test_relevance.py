@@ -11,7 +11,6 @@ from image_ranking.pipeline.relevance import (
     distance_m,
     judge,
     normalise,
-    place_of,
 )
 from image_ranking.poi import PoiInfo
 
@@ -90,7 +89,7 @@ def test_namesake_in_another_citys_category_is_dropped_with_the_reason():
     )
     assert judgement.verdict == "elsewhere" and judgement.dropped
     assert judgement.reason == "elsewhere: Category:Clock Tower (Boston)"
-    assert place_of(judgement.reason) == "Boston"
+    assert judgement.place == "Boston"
 
 
 def test_far_geotag_is_elsewhere_near_geotag_is_likely():
@@ -124,7 +123,7 @@ def test_name_and_city_in_the_text_is_likely_name_alone_is_unknown():
 def test_description_naming_another_place_is_elsewhere():
     file = File("File:Clock tower 2.jpg", description="The Clock Tower in Boston, Massachusetts")
     judgement = judge(file, CLOCK, None)
-    assert judgement.verdict == "elsewhere" and place_of(judgement.reason) == "Boston"
+    assert judgement.verdict == "elsewhere" and judgement.place == "Boston"
     # ... but not a season, nor the POI's own city.
     winter = File("File:Clock tower 4.jpg", description="Clock Tower in Winter")
     assert judge(winter, CLOCK, None).verdict == "unknown"

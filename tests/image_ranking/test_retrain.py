@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 from django.core.management import call_command
 
-from image_ranking.learning import fitting as training
 from image_ranking.learning import heads, retrain, trainer
 from image_ranking.models import HeadChange, ImageTrainingData
+from image_ranking.scoring import heads as head_files
 from tests.image_ranking import test_heads
 from tests.image_ranking.heads_helpers import NAME, colour_head
 from tests.image_ranking.ranking_helpers import jpeg
@@ -68,7 +68,7 @@ def test_never_activates_a_head_below_its_prior(red, city_pois, tmp_path):
     weak = colour_head(tmp_path / "weak.json", (-4.0, 0.0, 4.0), cv=0.61, prior_cv=0.7)
 
     def train(data, backbone, options, make_fetch, say):
-        head, sha256 = training.load_head(weak)
+        head, sha256 = head_files.load_head(weak)
         return trainer.TrainingReport(head, sha256, weak, {}, {})
 
     outcome = retrain.retrain(pois=pois, backbone=NAME, activate=True, train=train)

@@ -71,9 +71,11 @@ def ranked_city(commons_settings, monkeypatch, settings):
         r.set_search(name, [f"File:{name} front.jpg", f"File:{name} side.jpg"])
     call_command("rank_poi_images", stdout=io.StringIO(), stderr=io.StringIO())
     get_user_model().objects.create_user("curator", password="s3cret-pw", is_staff=True)
-    # The replica stands in for upload.wikimedia.org (plain HTTP on a random port): the
+    # The replica stands in for upload. and thumb.wikimedia.org (plain HTTP): the
     # Content-Security-Policy lets the browser show its thumbnails.
-    settings.CONTENT_SECURITY_POLICY = content_security_policy([], extra_img=[r.base_url])
+    settings.CONTENT_SECURITY_POLICY = content_security_policy(
+        [], extra_img=[r.base_url, r.thumb_base_url]
+    )
     return paris
 
 

@@ -9,9 +9,10 @@ import sys
 import pytest
 from django.core.management import CommandError, call_command
 
-from image_ranking.learning import fitting as training
+from image_ranking.learning import fitting
 from image_ranking.management.commands.score_images import expand_paths
 from image_ranking.scoring import embeddings as emb
+from image_ranking.scoring import heads
 from tests.conftest import REPO_ROOT
 from tests.image_ranking.learned_helpers import blurred_image, jpeg_bytes, sharp_image
 
@@ -20,12 +21,12 @@ from tests.image_ranking.learned_helpers import blurred_image, jpeg_bytes, sharp
 def head_file(tmp_path_factory):
     backbone = emb.get_backbone("efficientnet-lite0")
     images = [sharp_image(i) for i in range(6)] + [blurred_image(200 + i) for i in range(6)]
-    head = training.fit_head(
+    head = fitting.fit_head(
         backbone.embed(images), ["good"] * 6 + ["bad"] * 6, "label", backbone.name,
         backbone.settings,
     )  # fmt: skip
     path = tmp_path_factory.mktemp("heads") / "head.json"
-    training.save_head(head, path)
+    heads.save_head(head, path)
     return path
 
 

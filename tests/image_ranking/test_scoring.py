@@ -83,7 +83,7 @@ def test_tiny_clip_scores_bytes_end_to_end(tiny_clip):
     singles = [tiny_clip.score_image(b) for b in blobs]
     np.testing.assert_allclose(scores, singles, atol=1e-4)
     assert scoring.get_scorer() is tiny_clip  # IMAGE_RANKING_SCORER=tiny-clip
-    assert scoring.score_images(blobs[:1]) == pytest.approx(scores[:1], abs=1e-4)
+    assert scoring.get_scorer().score_images(blobs[:1]) == pytest.approx(scores[:1], abs=1e-4)
 
 
 def test_model_loads_once_and_lazily(tiny_clip, monkeypatch):

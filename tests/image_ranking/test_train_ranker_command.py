@@ -11,8 +11,9 @@ from PIL import Image
 
 from image_ranking.conf import conf
 from image_ranking.exceptions import DisallowedHostError
-from image_ranking.learning import fitting as training
 from image_ranking.management.commands import train_ranker
+from image_ranking.priors import PRIOR_BACKBONE
+from image_ranking.scoring import heads
 from tests.image_ranking.learned_helpers import (
     blurred_image,
     jpeg_bytes,
@@ -62,7 +63,7 @@ def test_trains_from_csv_labels_and_records_everything(dataset, tmp_path):
     assert meta["created_at"].startswith("20")
     # Sharp vs blurred is easy: the cross-validated metrics must show it was learned.
     assert meta["cv_metrics"]["auc"] >= 0.9 and meta["cv_metrics"]["accuracy"] >= 0.8
-    head, _ = training.load_head(output)
+    head, _ = heads.load_head(output)
     first, second = head.backbone_settings["parts"][:2]
     assert first["input_scaling"] == "[-1,1]"
     assert first["finetuned"].startswith("efficientnet-lite0-live.pt@")
@@ -92,7 +93,7 @@ def test_second_training_reuses_cached_embeddings(dataset, tmp_path, monkeypatch
     run("--from-csv", str(csv_path), "--images", str(folder), "--output", str(tmp_path / "a"))
     from image_ranking.scoring import embeddings
 
-    backbone = embeddings.get_backbone(embeddings.DEFAULT_BACKBONE)
+    backbone = embeddings.get_backbone(PRIOR_BACKBONE)
 
     def no_encoding(images):
         raise AssertionError("re-encoded a cached image")

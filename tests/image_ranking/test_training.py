@@ -7,7 +7,8 @@ import pickle
 import numpy as np
 import pytest
 
-from image_ranking.learning import fitting as training
+from image_ranking.learning import fitting
+from image_ranking.scoring import heads
 
 
 def synthetic(n: int = 60, dim: int = 12, seed: int = 0):
@@ -21,7 +22,7 @@ def synthetic(n: int = 60, dim: int = 12, seed: int = 0):
 
 def test_label_head_learns_and_scores_on_0_to_10():
     X, quality, labels = synthetic()
-    head = training.fit_head(X, labels, "label", "bb", {"s": 1})
+    head = fitting.fit_head(X, labels, "label", "bb", {"s": 1})
     scores = head.scores(X)
     assert scores.min() >= 0 and scores.max() <= 10
     assert head.calibration["kind"] == "sigmoid"
@@ -33,7 +34,7 @@ def test_label_head_learns_and_scores_on_0_to_10():
 
 def test_score_head_maps_training_range_to_0_to_10():
     X, quality, _ = synthetic()
-    head = training.fit_head(X, quality, "score", "bb", {})
+    head = fitting.fit_head(X, quality, "score", "bb", {})
     assert head.calibration == {
         "kind": "linear",
         "low": pytest.approx(quality.min()),
@@ -44,29 +45,29 @@ def test_score_head_maps_training_range_to_0_to_10():
     from scipy.stats import spearmanr
 
     assert spearmanr(scores, quality)[0] > 0.9
-    fixed = training.fit_head(X, quality, "score", "bb", {}, score_range=(0, 100))
+    fixed = fitting.fit_head(X, quality, "score", "bb", {}, score_range=(0, 100))
     np.testing.assert_allclose(fixed.scores(X), np.clip(fixed.decision(X) / 10, 0, 10))
-    with pytest.raises(training.TrainingError, match="high > low"):
-        training.fit_head(X, quality, "score", "bb", {}, score_range=(5, 5))
+    with pytest.raises(fitting.TrainingError, match="high > low"):
+        fitting.fit_head(X, quality, "score", "bb", {}, score_range=(5, 5))
 
 
 def test_cross_validation_metrics():
     X, quality, labels = synthetic(n=80)
-    label_metrics = training.cross_validate(X, labels, "label", folds=4)
+    label_metrics = fitting.cross_validate(X, labels, "label", folds=4)
     assert label_metrics["folds"] == 4
     assert label_metrics["accuracy"] > 0.8 and label_metrics["auc"] > 0.9
-    score_metrics = training.cross_validate(X, quality, "score", folds=4)
+    score_metrics = fitting.cross_validate(X, quality, "score", folds=4)
     assert score_metrics["spearman"] > 0.9 and score_metrics["pearson"] > 0.9
     # Pure noise: nothing to learn, and the metrics say so.
     rng = np.random.default_rng(5)
-    noise = training.cross_validate(rng.normal(size=(80, 12)), quality, "score", folds=4)
+    noise = fitting.cross_validate(rng.normal(size=(80, 12)), quality, "score", folds=4)
     assert noise["spearman"] < 0.4
 
 
 def test_folds_shrink_to_the_rarer_class():
     X, _, _ = synthetic(n=24)
     labels = ["good"] * 21 + ["bad"] * 3
-    assert training.cross_validate(X, labels, "label", folds=5)["folds"] == 3
+    assert fitting.cross_validate(X, labels, "label", folds=5)["folds"] == 3
 
 
 @pytest.mark.parametrize(
@@ -84,12 +85,12 @@ def test_folds_shrink_to_the_rarer_class():
     ],
 )
 def test_check_training_set_names_what_is_missing(y, target, message):
-    with pytest.raises(training.TrainingError, match=message):
-        training.check_training_set(y, target, min_examples=20)
+    with pytest.raises(fitting.TrainingError, match=message):
+        fitting.check_training_set(y, target, min_examples=20)
 
 
 def test_label_counts():
-    assert training.label_counts(["good", "bad", "good"]) == {"bad": 1, "good": 2}
+    assert fitting.label_counts(["good", "bad", "good"]) == {"bad": 1, "good": 2}
 
 
 # -------------------------------------------------------------------------- file format
@@ -98,20 +99,20 @@ def test_label_counts():
 @pytest.fixture
 def head():
     X, quality, _ = synthetic()
-    return training.fit_head(X, quality, "score", "bb", {"max_side": 3}, metadata={"a": 1}), X
+    return fitting.fit_head(X, quality, "score", "bb", {"max_side": 3}, metadata={"a": 1}), X
 
 
 def test_save_and_load_round_trip(tmp_path, head):
     head, X = head
     path = tmp_path / "heads" / "h.json"
-    sha = training.save_head(head, path)
-    loaded, loaded_sha = training.load_head(path)
+    sha = heads.save_head(head, path)
+    loaded, loaded_sha = heads.load_head(path)
     assert sha == loaded_sha and len(sha) == 64
     np.testing.assert_allclose(loaded.scores(X), head.scores(X))
     assert loaded.backbone == "bb" and loaded.backbone_settings == {"max_side": 3}
     assert loaded.metadata["a"] == 1 and "alpha" in loaded.metadata["regularisation"]
     raw = json.loads(path.read_text())
-    assert raw["format"] == training.HEAD_FORMAT and raw["target"] == "score"
+    assert raw["format"] == heads.HEAD_FORMAT and raw["target"] == "score"
     assert [p.name for p in path.parent.iterdir()] == ["h.json"]  # no temp file left
 
 
@@ -125,14 +126,14 @@ def test_failed_save_keeps_the_old_head(tmp_path, head, monkeypatch):
 
     monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
-        training.save_head(head, path)
+        heads.save_head(head, path)
     assert path.read_text() == "old head"
     assert [p.name for p in tmp_path.iterdir()] == ["h.json"]
 
 
 def test_missing_head_file_says_how_to_make_one(tmp_path):
-    with pytest.raises(training.HeadFileError, match="train_ranker"):
-        training.load_head(tmp_path / "nope.json")
+    with pytest.raises(heads.HeadFileError, match="train_ranker"):
+        heads.load_head(tmp_path / "nope.json")
 
 
 def _mutated(head, **changes):
@@ -157,8 +158,8 @@ def _mutated(head, **changes):
 )
 def test_parse_head_rejects_foreign_or_damaged_files(head, mutate, message):
     head, _ = head
-    with pytest.raises(training.HeadFileError, match=message):
-        training.parse_head(mutate(head))
+    with pytest.raises(heads.HeadFileError, match=message):
+        heads.parse_head(mutate(head))
 
 
 def test_decision_checks_feature_size(head):

@@ -30,7 +30,7 @@ def label(poi, name, kind):
     )
 
 
-def candidate(poi, name, score=None, filtered=""):
+def candidate(poi, name, score=None, drop=""):
     from image_ranking.models import ImageCandidate
 
     return ImageCandidate.objects.create(
@@ -39,7 +39,7 @@ def candidate(poi, name, score=None, filtered=""):
         image_url=f"https://upload.wikimedia.org/{name}.jpg",
         thumbnail_url=f"https://upload.wikimedia.org/thumb/{name}.jpg",
         score=score,
-        filtered_reason=filtered,
+        drop=drop,
     )
 
 
@@ -71,7 +71,7 @@ def test_a_curators_choice_beats_the_alternatives_shown(pois):
     chosen = candidate(louvre, "chosen", score=4.0)
     for i in range(training_data.SHOWN_ALTERNATIVES + 2):
         candidate(louvre, f"alt{i:02d}", score=float(i))
-    candidate(louvre, "tiny", score=99.0, filtered="too small")
+    candidate(louvre, "tiny", score=99.0, drop="too_small")
     label(louvre, "alt09", "bad")  # labelled and shown: one example, not two
     SelectedImage.objects.create(
         poi=louvre, candidate=chosen, chosen_by=SelectedImage.ChosenBy.CURATOR, file_name="x"

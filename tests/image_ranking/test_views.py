@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -13,11 +14,13 @@ from django.urls import reverse
 
 from cities.models import City, PoiList, PointOfInterest
 from image_ranking import ranking, scoring
+from image_ranking.drops import Drop
 from image_ranking.exceptions import ImageStorageError, ModelWeightsMissingError
 from image_ranking.models import ImageCandidate, ImageTrainingData, RankingState, SelectedImage
 from image_ranking.views import grid
 
-pytestmark = pytest.mark.django_db
+# Old files are deleted on commit: run those callbacks as the real code would.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commit_immediately")]
 
 REVIEW = reverse("image_ranking:review")
 MARK = reverse("image_ranking:mark")
@@ -25,12 +28,6 @@ UNDO = reverse("image_ranking:undo")
 USE = reverse("image_ranking:use")
 BULK_GOOD = reverse("image_ranking:mark_page_good")
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture(autouse=True)
-def _commit_immediately(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        yield
 
 
 @pytest.fixture
@@ -543,11 +540,13 @@ def test_undo_without_javascript_says_so(city, curator):
 # ------------------------------------------------------------------------------ comparison
 
 
-def test_candidates_ask_commons_for_the_displayed_size(city, curator):
+def test_candidates_ask_commons_for_the_displayed_size(city, curator, commons_settings):
     url = reverse("image_ranking:fetch_alternatives", args=[poi("Orsay").pk])
     html = curator.get(url, **HTMX).content.decode()
-    assert 'src="http://127.0.0.1' in html and "/500px-Orsay_side.jpg" in html
-    assert "/330px-Orsay_side.jpg 330w" in html and "sizes=" in html
+    # From the thumbnail host, with the utm_ query string Commons gave (HTML-escaped).
+    assert f'src="{commons_settings.thumb_base_url}' in html
+    assert "/500px-Orsay_side.jpg?utm_source=commons.wikimedia.org&amp;" in html
+    assert re.search(r"/330px-Orsay_side\.jpg\?utm_[^ \"]+ 330w", html) and "sizes=" in html
     assert "Score " in html and "/ 10" in html and "threshold 5.0" in html
 
 
@@ -604,7 +603,10 @@ def test_use_failure_without_javascript_is_a_message(city, curator, monkeypatch)
 def test_dropped_namesakes_are_listed_on_demand_and_a_curator_can_overrule(city, curator):
     reason = "elsewhere: Category:Orsay (Boston)"
     ImageCandidate.objects.filter(title="File:Orsay side.jpg").update(
-        filtered_reason=reason, relevance="elsewhere", evidence=[reason, "5,400 km away"]
+        drop=Drop.ELSEWHERE_CATEGORY,
+        drop_detail={"category": "Orsay (Boston)", "place": "Boston"},
+        relevance="elsewhere",
+        evidence=[reason, "5,400 km away"],
     )
     ImageCandidate.objects.filter(title="File:Orsay front.jpg").update(
         relevance="verified", evidence=["depicts Q23402", "in Category:Musée d'Orsay"]
@@ -629,6 +631,8 @@ def test_dropped_namesakes_are_listed_on_demand_and_a_curator_can_overrule(city,
     assert response.status_code == 302
     assert SelectedImage.objects.get(poi__name="Orsay").title == "File:Orsay side.jpg"
     technical = candidate("Louvre", "side")
-    ImageCandidate.objects.filter(pk=technical.pk).update(filtered_reason="too small (320 px)")
+    ImageCandidate.objects.filter(pk=technical.pk).update(
+        drop=Drop.TOO_SMALL, drop_detail={"width": 320, "min_width": 640}
+    )
     response = curator.post(USE, {"poi": technical.poi_id, "candidate": technical.pk})
     assert response.status_code == 400

@@ -22,7 +22,8 @@ from image_ranking.models import (
 )
 from tests.image_ranking import test_views
 
-pytestmark = pytest.mark.django_db
+# Old files are deleted on commit: run those callbacks as the real code would.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commit_immediately")]
 
 HTMX = test_views.HTMX
 city, curator, staff = test_views.city, test_views.curator, test_views.staff
@@ -32,12 +33,6 @@ BULK_GOOD, UNDO = test_views.BULK_GOOD, test_views.UNDO
 QUEUE = reverse("image_ranking:queue")
 ACT = reverse("image_ranking:queue_act")
 CHOOSE = reverse("image_ranking:queue_choose")
-
-
-@pytest.fixture(autouse=True)
-def _commit_immediately(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        yield
 
 
 @pytest.fixture
@@ -98,6 +93,24 @@ def test_a_label_on_a_stale_view_is_refused_and_offered_again(city, curator, bea
     # A label with the fresh token is saved.
     assert curator.post(MARK, dict(offer.fields), **HTMX).status_code == 200
     assert ImageTrainingData.objects.get().image_label == "good"
+
+
+def test_a_ranking_run_keeping_the_same_file_does_not_make_a_page_stale(city, curator):
+    louvre = poi("Louvre")
+    seen = version_of(curator, "Louvre")
+    selected = SelectedImage.objects.get(poi=louvre)
+    # A later run re-decides with a new score and keeps the file: the row is saved again.
+    selected.score, selected.scorer_version = 7.5, "v2"
+    selected.save()
+    current_url = selected.source_url
+    data = {"poi": louvre.pk, "image_url": current_url, "label": "good", "version": seen}
+    response = curator.post(MARK, data, **HTMX)
+    assert "Not saved" not in response.content.decode()
+    assert ImageTrainingData.objects.get().image_label == "good"
+    # Another file is another image: the same page is stale now.
+    selected.sha1 = "f" * 40
+    selected.save()
+    assert version_of(curator, "Louvre") != seen
 
 
 def test_a_queue_label_on_a_stale_view_is_refused(city, curator, bea):

@@ -3,6 +3,7 @@ image is the one shown (pure functions on unsaved rows: no database)."""
 
 from __future__ import annotations
 
+from image_ranking.drops import Drop
 from image_ranking.models import ImageCandidate, SelectedImage
 from image_ranking.views.explain import rank_text, scored, tier_label, why_current
 
@@ -64,7 +65,9 @@ def test_curator_choices_and_no_passing_candidate_say_so():
 
 def test_rank_among_the_pois_scored_candidates_and_tier_wording():
     rows = [cand("a1", 5.1), cand("b2", 5.9), cand("c3", 5.5), cand("d4", None)]
-    rows.append(cand("e5", 9.0, filtered_reason="too small (320 px)"))  # not ranked
+    rows.append(
+        cand("e5", 9.0, drop=Drop.TOO_SMALL, drop_detail={"width": 320, "min_width": 640})
+    )  # not ranked
     order = scored(rows)
     assert [rank_text(r, order) for r in rows[:4]] == [
         "3rd of 3 scored here",

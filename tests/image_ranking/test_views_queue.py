@@ -10,7 +10,8 @@ from image_ranking import validations
 from image_ranking.models import ImageCandidate, ImageTrainingData, SelectedImage
 from tests.image_ranking import test_views
 
-pytestmark = pytest.mark.django_db
+# Old files are deleted on commit: run those callbacks as the real code would.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commit_immediately")]
 
 # The review page's fixtures (a ranked city, a logged-in curator) are test_views'.
 HTMX = test_views.HTMX
@@ -20,12 +21,6 @@ QUEUE = reverse("image_ranking:queue")
 ACT = reverse("image_ranking:queue_act")
 CHOOSE = reverse("image_ranking:queue_choose")
 UNDO = reverse("image_ranking:queue_undo")
-
-
-@pytest.fixture(autouse=True)
-def _commit_immediately(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        yield
 
 
 def ctx(response):

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 import pytest
 
 from image_ranking.commons import client as wikimedia
-from image_ranking.commons.client import Candidate, CommonsClient, filter_reason
+from image_ranking.commons import records
+from image_ranking.commons.categories import about_non_photo
+from image_ranking.commons.client import CommonsClient, filter_drop
 from image_ranking.commons.ratelimit import RateLimiter
+from image_ranking.commons.records import Candidate
 from image_ranking.commons.schema import MalformedResponseError
+from image_ranking.drops import sentence
 from image_ranking.exceptions import (
     CommonsError,
     DisallowedHostError,
@@ -23,6 +28,21 @@ from tests.image_ranking.ranking_helpers import FakeTime
 pytestmark = pytest.mark.django_db
 
 
+def filter_reason(candidate):
+    return sentence(*filter_drop(candidate))
+
+
+def fetch_candidates(client, poi, limit=10, *, include_filtered=False):
+    """The POI's candidates (``gather_one``), Wikidata image first, filtered ones left out."""
+    found = client.gather_one(poi, limit).candidates
+    return [c for c in found if include_filtered or not c.drop]
+
+
+def fetch_candidates_for_pois(client, pois, limit=10):
+    """Candidates (filtered ones included) by POI pk: ``gather`` without the items."""
+    return {pk: g.candidates for pk, g in client.gather(list(pois), limit).items()}
+
+
 @pytest.fixture
 def fake_time():
     return FakeTime()
@@ -31,7 +51,7 @@ def fake_time():
 @pytest.fixture
 def client(commons_settings, fake_time):
     limiter = RateLimiter(clock=fake_time.clock, sleep=fake_time.sleep)
-    return CommonsClient(limiter=limiter, sleep=fake_time.sleep)
+    return CommonsClient(thumb_width=330, limiter=limiter, sleep=fake_time.sleep)
 
 
 class Poi:
@@ -58,7 +78,7 @@ def eiffel(commons_replica):
 
 
 def test_one_request_per_search_at_330_px_in_search_order(client, eiffel):
-    found = client.fetch_candidates(Poi(1, "Tour Eiffel"), limit=10)
+    found = fetch_candidates(client, Poi(1, "Tour Eiffel"), limit=10)
     assert len(eiffel.api_requests) == 1 and client.request_count == 1
     params = eiffel.api_requests[0]
     assert params["generator"] == "search" and params["gsrnamespace"] == "6"
@@ -67,7 +87,10 @@ def test_one_request_per_search_at_330_px_in_search_order(client, eiffel):
     assert params["formatversion"] == "2"
     assert [c.title for c in found] == ["File:Tour Eiffel.jpg", "File:Tour Eiffel night.jpg"]
     best = found[0]
-    assert best.thumbnail_url.endswith("/330px-Tour_Eiffel.jpg") and best.thumbnail_width == 330
+    # On the thumbnail host, with Commons' utm_ query string, kept as given.
+    assert best.thumbnail_url.startswith(eiffel.thumb_base_url) and best.thumbnail_width == 330
+    assert urlsplit(best.thumbnail_url).path.endswith("/330px-Tour_Eiffel.jpg")
+    assert "utm_content=thumbnail" in best.thumbnail_url
     assert (best.width, best.height, best.mime) == (4000, 3000, "image/jpeg")
     assert best.search_rank == 0 and best.source == "commons" and len(best.sha1) == 40
     assert best.page_url == "https://commons.wikimedia.org/wiki/File:Tour_Eiffel.jpg"
@@ -78,7 +101,7 @@ def test_attribution_is_plain_text(client, eiffel):
     eiffel.files[
         "File:Tour Eiffel.jpg"
     ].author_html = '<span class="fn"><a href="//x">Ren&eacute; <b>Dupont</b></a> &amp; co</span>'
-    best = client.fetch_candidates(Poi(1, "Tour Eiffel"))[0]
+    best = fetch_candidates(client, Poi(1, "Tour Eiffel"))[0]
     assert best.author == "René Dupont & co"
     assert best.license_name == "CC BY-SA 4.0"
     assert best.license_url == "https://creativecommons.org/licenses/by-sa/4.0"
@@ -86,7 +109,7 @@ def test_attribution_is_plain_text(client, eiffel):
 
 
 def test_filters_say_why_each_file_was_dropped(client, eiffel):
-    found = client.fetch_candidates(Poi(1, "Tour Eiffel"), include_filtered=True)
+    found = fetch_candidates(client, Poi(1, "Tour Eiffel"), include_filtered=True)
     reasons = {c.title: c.filtered_reason for c in found}
     assert reasons["File:Tour Eiffel.jpg"] == ""
     assert reasons["File:Plan de la tour Eiffel.png"].startswith("title marks a map")
@@ -155,7 +178,7 @@ def test_formatversion_1_pages_parse_alike():
 
 
 def test_wikidata_image_comes_first(client, eiffel):
-    found = client.fetch_candidates(Poi(1, "Tour Eiffel", "Q243"))
+    found = fetch_candidates(client, Poi(1, "Tour Eiffel", "Q243"))
     assert found[0].title == "File:Tour Eiffel night.jpg" and found[0].source == "wikidata"
     assert found[1].source == "commons"
     assert len(eiffel.wikidata_requests) == 1 and eiffel.wikidata_requests[0]["ids"] == "Q243"
@@ -172,7 +195,7 @@ def test_wikidata_lookups_are_batched_by_50(client, commons_replica):
         results = [f"File:Place {i} street.jpg"] + ([f"File:Place {i}.jpg"] if i % 2 else [])
         r.set_search(f"Place {i}", results)
         pois.append(Poi(i, f"Place {i}", f"Q{i + 1}"))
-    found = client.fetch_candidates_for_pois(pois)
+    found = fetch_candidates_for_pois(client, pois)
     assert len(r.wikidata_requests) == 3  # 50 + 50 + 20
     assert [len(q["ids"].split("|")) for q in r.wikidata_requests] == [50, 50, 20]
     titles_requests = [q for q in r.api_requests if "titles" in q]
@@ -185,7 +208,7 @@ def test_wikidata_lookups_are_batched_by_50(client, commons_replica):
 
 def test_429_retry_after_is_waited_out_then_succeeds(client, eiffel, fake_time):
     eiffel.fail_next("/w/api.php", 429, {"Retry-After": "30"})
-    found = client.fetch_candidates(Poi(1, "Tour Eiffel"))
+    found = fetch_candidates(client, Poi(1, "Tour Eiffel"))
     assert found and client.request_count == 2
     assert sum(fake_time.sleeps) >= 30  # the limiter held every request back
 
@@ -193,13 +216,13 @@ def test_429_retry_after_is_waited_out_then_succeeds(client, eiffel, fake_time):
 def test_503_then_success_backs_off(client, eiffel, fake_time):
     eiffel.fail_next("/w/api.php", 503)
     eiffel.fail_next("/w/api.php", 503)
-    assert client.fetch_candidates(Poi(1, "Tour Eiffel"))
+    assert fetch_candidates(client, Poi(1, "Tour Eiffel"))
     assert client.request_count == 3 and fake_time.sleeps == [1.0, 2.0]
 
 
 def test_maxlag_is_honoured(client, eiffel, fake_time):
     eiffel.maxlag_next(2)
-    assert client.fetch_candidates(Poi(1, "Tour Eiffel"))
+    assert fetch_candidates(client, Poi(1, "Tour Eiffel"))
     assert client.request_count == 3
     assert sum(fake_time.sleeps) >= 10  # Retry-After: 5, twice
 
@@ -209,14 +232,14 @@ def test_retries_are_bounded(client, eiffel, settings):
     for _ in range(5):
         eiffel.fail_next("/w/api.php", 500)
     with pytest.raises(TransientCommonsError, match="HTTP 500"):
-        client.fetch_candidates(Poi(1, "Tour Eiffel"))
+        fetch_candidates(client, Poi(1, "Tour Eiffel"))
     assert client.request_count == 3
 
 
 def test_other_4xx_are_not_retried(client, eiffel):
     eiffel.fail_next("/w/api.php", 403, body=b"blocked: set a User-Agent")
     with pytest.raises(CommonsError, match="HTTP 403"):
-        client.fetch_candidates(Poi(1, "Tour Eiffel"))
+        fetch_candidates(client, Poi(1, "Tour Eiffel"))
     assert client.request_count == 1
 
 
@@ -228,12 +251,12 @@ def test_user_agent_is_sent(client, eiffel, settings, monkeypatch):
         "get",
         lambda *a, **k: seen.append(client.session.headers["User-Agent"]) or original(*a, **k),
     )
-    client.fetch_candidates(Poi(1, "Tour Eiffel"))
+    fetch_candidates(client, Poi(1, "Tour Eiffel"))
     assert seen == [settings.IMAGE_RANKING_USER_AGENT]
 
 
 def test_download_thumbnail_bytes(client, eiffel):
-    best = client.fetch_candidates(Poi(1, "Tour Eiffel"))[0]
+    best = fetch_candidates(client, Poi(1, "Tour Eiffel"))[0]
     data = client.download_image(best.thumbnail_url)
     assert data[:2] == b"\xff\xd8" and client.request_count == 2
 
@@ -286,7 +309,7 @@ def test_dead_network_is_a_transient_error(commons_settings, settings, fake_time
         limiter=RateLimiter(clock=fake_time.clock, sleep=fake_time.sleep), sleep=fake_time.sleep
     )
     with pytest.raises(TransientCommonsError, match="Network error"):
-        client.fetch_candidates(Poi(1, "Louvre"))
+        fetch_candidates(client, Poi(1, "Louvre"))
     assert client.request_count == 2
 
 
@@ -334,16 +357,16 @@ def test_plain_text_strips_tags_between_cells():
     assert wikimedia.plain_text(None) == ""
 
 
-def test_category_marks_plans_and_coats_of_arms():
+def test_categories_are_weighed_by_the_judge_not_the_filters():
+    # What a category says a file is about is evidence the judge weighs against a geotag
+    # (test_relevance, test_commons_real); the client's filters read the file alone.
     base = Candidate("File:IMG_0042.jpg", "u", "t", 330, 200, 2000, 1500, "image/jpeg", "s", "p")
     plan = replace(base, categories=("Clock Tower (Graz)", "Floor plans of Graz"))
-    arms = replace(base, categories=("Coats of arms of Graz",))
-    photo = replace(base, categories=("Clock Tower (Graz)", "Planetarium", "Flagship stores"))
-    assert filter_reason(plan) == (
-        "category marks a map, plan, logo, flag or drawing (Category:Floor plans of Graz)"
-    )
-    assert filter_reason(arms).startswith("category marks")
-    assert filter_reason(photo) == ""
+    assert filter_reason(plan) == ""
+    assert about_non_photo("Floor plans of Graz") == "floor plans"
+    assert about_non_photo("Coats of arms of Graz") == "coats of arms"
+    for photo in ("Clock Tower (Graz)", "Planetarium", "Flagship stores", "Flags on buildings"):
+        assert about_non_photo(photo) == "", photo
 
 
 def test_wikidata_items_carry_p18_p373_p625_and_commonswiki(client, commons_replica):
@@ -357,7 +380,8 @@ def test_wikidata_items_carry_p18_p373_p625_and_commonswiki(client, commons_repl
         label="Clock Tower",
     )
     r.set_wikidata("Q2", commonswiki="Category:Earth")
-    items = client.fetch_wikidata_items(["q1030437", "Q2", "Q3", "not-an-id", "Q1030437"])
+    r.set_wikidata("Q3")  # an item without any of those claims
+    items = client.fetch_wikidata_items(["q1030437", "Q2", "Q3", "Q4", "not-an-id", "Q1030437"])
     item = items["Q1030437"]
     assert item.image == "File:Uhrturm Graz.jpg" and item.commons_category == "Clock Tower (Graz)"
     assert item.coordinates == (47.0737, 15.4375)
@@ -365,9 +389,10 @@ def test_wikidata_items_carry_p18_p373_p625_and_commonswiki(client, commons_repl
         "en": "Clock Tower"
     }
     assert items["Q2"].commons_category is None and items["Q2"].image is None
-    assert items["Q3"] == wikimedia.WikidataItem("Q3")
+    assert items["Q3"] == records.WikidataItem("Q3")
+    assert "Q4" not in items  # Wikidata answers {"id": "Q4", "missing": ""}
     # One request; the malformed id is not sent (it would fail the whole batch).
-    assert [q["ids"] for q in r.wikidata_requests] == ["Q1030437|Q2|Q3"]
+    assert [q["ids"] for q in r.wikidata_requests] == ["Q1030437|Q2|Q3|Q4"]
     assert r.wikidata_requests[0]["props"] == "claims|sitelinks|labels"
 
 
@@ -506,7 +531,7 @@ def test_depicts_query_when_neither_city_nor_coordinates():
     from image_ranking.commons import search as commons_search
 
     poi = PoiInfo(1, "Old Bridge", "Q5")
-    item = wikimedia.WikidataItem("Q5")
+    item = records.WikidataItem("Q5")
     assert commons_search.narrow_query(poi, item, None).search == "haswbstatement:P180=Q5"
     assert commons_search.narrow_query(PoiInfo(1, "Old Bridge"), None, None) is None
 

@@ -14,6 +14,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from image_ranking.conf import conf
 from image_ranking.exceptions import ImageRankingError
 
+# What ``download_models`` fetches when the configured scorer needs nothing.
+DEFAULT_LAION = "laion-vit-l-14"
+
 
 class Command(BaseCommand):
     help = (
@@ -26,7 +29,8 @@ class Command(BaseCommand):
             "scorers",
             nargs="*",
             metavar="SCORER",
-            help="LAION scorers to fetch (default: IMAGE_RANKING_SCORER, e.g. laion-vit-l-14).",
+            help="LAION scorers to fetch (default: IMAGE_RANKING_SCORER when it is a LAION "
+            "scorer, else laion-vit-l-14).",
         )
         parser.add_argument(
             "--all", action="store_true", help="Fetch every LAION scorer's weights."
@@ -86,8 +90,18 @@ class Command(BaseCommand):
 
         if options["all"]:
             names = ["laion-vit-l-14", "laion-vit-b-32"]
+        elif options["scorers"]:
+            names = options["scorers"]
+        elif conf.SCORER.startswith("laion-"):
+            names = [conf.SCORER]
         else:
-            names = options["scorers"] or [conf.SCORER]
+            # The configured scorer (the bundled quality prior, a learned head) needs no
+            # download: fetch the default LAION scorer, to switch to it afterwards.
+            names = [DEFAULT_LAION]
+            self.stdout.write(
+                f"IMAGE_RANKING_SCORER is {conf.SCORER!r}, which needs no download; fetching "
+                f"{DEFAULT_LAION} (then set IMAGE_RANKING_SCORER={DEFAULT_LAION} to use it)."
+            )
         for name in names:
             if name not in available_scorers():
                 raise CommandError(

@@ -175,7 +175,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(text))
         logger.info(text)
         if status in runs.NO_PROGRESS:
-            message = runs.no_progress_message(status, processed, total)
+            message = result.get("message") or runs.no_progress_message(status, processed, total)
             self.stderr.write(self.style.ERROR(message))
             logger.error(message)
         elif result["failed_count"]:

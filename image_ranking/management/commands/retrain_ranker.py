@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from image_ranking.exceptions import ImageRankingError
 from image_ranking.learning import retrain
 from image_ranking.management.commands.heads import city_pois
+from image_ranking.priors import PRIOR_BACKBONE
 from image_ranking.scoring import embeddings as emb
 
 
@@ -25,7 +26,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--min-new-labels", type=int, default=retrain.MIN_NEW_LABELS)
         parser.add_argument("--city", help="Preview this city's POIs only (slug).")
-        parser.add_argument("--backbone", default=emb.DEFAULT_BACKBONE,
+        parser.add_argument("--backbone", default=PRIOR_BACKBONE,
                             choices=emb.available_backbones())  # fmt: skip
         parser.add_argument(
             "--activate",

@@ -25,28 +25,14 @@ from image_ranking.conf import conf
 from image_ranking.exceptions import ImageRankingError
 from image_ranking.learning import examples as training_data
 from image_ranking.learning import trainer
+from image_ranking.priors import PRIOR_BACKBONE
 from image_ranking.scoring import embeddings as emb
 
 
 def make_fetcher() -> Callable[[str], bytes]:
-    """Download function for labelled images: one Commons client for the whole run, so its
-    allowed-host check, size limit and request budget apply (tests inject a fake here)."""
-    from image_ranking.commons.client import CommonsClient
-    from image_ranking.media.thumbnails import ThumbnailCache
-    from image_ranking.models import ImageCandidate
-
-    client = CommonsClient()
-    thumbnails = ThumbnailCache()
-
-    def fetch(url: str) -> bytes:
-        # A candidate's thumbnail a ranking run scored is on disk: no request for it.
-        sha1 = ImageCandidate.objects.filter(thumbnail_url=url).values_list("sha1", flat=True)
-        cached = thumbnails.get(sha1.first() or "", url)
-        if cached is not None:
-            return cached
-        return client.download_image(url, max_bytes=conf.MAX_DOWNLOAD_BYTES)
-
-    return fetch
+    """Download function for labelled images (``trainer.make_fetcher``: the thumbnail cache,
+    else one Commons client for the whole run); tests inject a fake here."""
+    return trainer.make_fetcher()
 
 
 def default_output(backbone: str) -> Path:
@@ -62,7 +48,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--backbone",
-            default=emb.DEFAULT_BACKBONE,
+            default=PRIOR_BACKBONE,
             choices=emb.available_backbones(),
             help="Image encoder (default: %(default)s, which works offline).",
         )

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import pytest
 
+from image_ranking.drops import Drop
 from image_ranking.models import ImageCandidate, SelectedImage
 from image_ranking.pipeline.decide import (
     decide,
-    keep_current,
     no_image_reason,
     scoring_order,
+    why_keep_current,
 )
 
 SCORER = ("test-brightness", "1")
 
 
-def cand(title, relevance="unknown", score=None, *, rank=0, reason="", assessments=(), sha1=""):
+def cand(title, relevance="unknown", score=None, *, rank=0, drop=(), assessments=(), sha1=""):
+    """``drop``: (code, details) of a dropped file."""
     return ImageCandidate(
         title=title,
         relevance=relevance,
@@ -24,10 +26,15 @@ def cand(title, relevance="unknown", score=None, *, rank=0, reason="", assessmen
         scorer_name=SCORER[0] if score is not None else "",
         scorer_version=SCORER[1] if score is not None else "",
         search_rank=rank,
-        filtered_reason=reason,
+        drop=drop[0] if drop else "",
+        drop_detail=drop[1] if drop else {},
         assessments=list(assessments),
         sha1=sha1 or title,
     )
+
+
+def namesake_of(name, place):
+    return Drop.ELSEWHERE_CATEGORY, {"category": f"{name} ({place})", "place": place}
 
 
 def test_a_verified_file_wins_over_better_looking_likely_and_unknown_ones():
@@ -40,7 +47,7 @@ def test_a_verified_file_wins_over_better_looking_likely_and_unknown_ones():
 def test_unknown_files_only_when_nothing_relevant_passes_and_the_name_is_unique():
     rows = [cand("U", "unknown", 8.0), cand("V", "verified", 3.0)]
     assert decide(rows, 5.0).winner.title == "U"
-    namesake = cand("N", "elsewhere", None, reason="elsewhere: Category:X (Boston)")
+    namesake = cand("N", "elsewhere", None, drop=namesake_of("X", "Boston"))
     decision = decide([*rows, namesake], 5.0)
     assert decision.winner is None
     assert [c.title for c in scoring_order([*rows, namesake])] == ["V"]
@@ -74,29 +81,29 @@ def selected(sha1, score, version="1", chosen_by=SelectedImage.ChosenBy.RANKER):
 
 def test_current_image_stays_when_it_could_not_be_re_evaluated():
     # The current file's thumbnail failed this run: only the lower one was scored.
-    current = cand("Current", "verified", None, reason="thumbnail retry 1/3: HTTP 404")
+    current = cand("Current", "verified", None, drop=(Drop.THUMBNAIL_RETRY, {"error": "HTTP 404"}))
     rows = [current, cand("Other", "verified", 6.0)]
     decision = decide(rows, 5.0)
     assert decision.winner.title == "Other"
-    why = keep_current(decision, selected("Current", 8.0), SCORER)
+    why = why_keep_current(decision, selected("Current", 8.0), SCORER)
     assert "scores 8.00" in why
     # Under another scorer version nothing can be compared: keep it too.
-    why = keep_current(decision, selected("Current", 8.0, version="0"), SCORER)
+    why = why_keep_current(decision, selected("Current", 8.0, version="0"), SCORER)
     assert "could not be re-evaluated" in why
     # A file scored higher under the same scorer version replaces it.
     rows[1].score = 8.5
-    assert keep_current(decide(rows, 5.0), selected("Current", 8.0), SCORER) == ""
+    assert why_keep_current(decide(rows, 5.0), selected("Current", 8.0), SCORER) == ""
 
 
 def test_current_image_found_to_show_a_namesake_is_replaced():
-    current = cand("Current", "elsewhere", 9.0, reason="elsewhere: 12 km away")
+    current = cand("Current", "elsewhere", 9.0, drop=(Drop.ELSEWHERE_DISTANCE, {"metres": 12_000}))
     decision = decide([current, cand("Own", "verified", 6.0)], 5.0)
-    assert keep_current(decision, selected("Current", 9.0), SCORER) == ""
+    assert why_keep_current(decision, selected("Current", 9.0), SCORER) == ""
 
 
 def test_current_image_re_scored_now_is_ranked_like_any_other():
     rows = [cand("Current", "verified", 6.0), cand("Better", "verified", 7.0)]
-    assert keep_current(decide(rows, 5.0), selected("Current", 9.0), SCORER) == ""
+    assert why_keep_current(decide(rows, 5.0), selected("Current", 9.0), SCORER) == ""
 
 
 @pytest.mark.parametrize(
@@ -104,16 +111,16 @@ def test_current_image_re_scored_now_is_ranked_like_any_other():
     [
         (
             [
-                cand("A", "elsewhere", reason="elsewhere: Category:Old Bridge (Mostar)"),
-                cand("B", "elsewhere", reason="elsewhere: Category:Old Bridge (Heidelberg)"),
-                cand("C", "elsewhere", reason="elsewhere: 900 km away"),
+                cand("A", "elsewhere", drop=namesake_of("Old Bridge", "Mostar")),
+                cand("B", "elsewhere", drop=namesake_of("Old Bridge", "Heidelberg")),
+                cand("C", "elsewhere", drop=(Drop.ELSEWHERE_DISTANCE, {"metres": 900_000})),
             ],
             "3 files found, all of places named Old Bridge elsewhere (Heidelberg, Mostar)",
         ),
         (
             [
-                cand("A", "elsewhere", reason="elsewhere: Category:Old Bridge (Mostar)"),
-                cand("B", "not_a_photo", reason="not a photo: Category:Maps of Aldmere"),
+                cand("A", "elsewhere", drop=namesake_of("Old Bridge", "Mostar")),
+                cand("B", "not_a_photo", drop=(Drop.NOT_A_PHOTO_CATEGORY, {"category": "Maps"})),
                 cand("C", "unknown", 8.0),
             ],
             "3 files found, no photo of it: 1 of places named Old Bridge elsewhere (Mostar), "

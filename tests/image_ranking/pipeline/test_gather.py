@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from cities.models import City, PointOfInterest
-from image_ranking.commons.client import Candidate, Gathered, WikidataItem
+from image_ranking.commons.records import Candidate, Gathered, WikidataItem
+from image_ranking.drops import Drop
 from image_ranking.models import ImageCandidate, RankingState
 from image_ranking.pipeline.gather import CandidateCache, update_candidate
+from tests.factories import make_city, make_poi
 
 pytestmark = pytest.mark.django_db
 
@@ -47,10 +48,7 @@ class Client:
 
 @pytest.fixture
 def poi():
-    graz = City.objects.create(name="Graz", slug="graz")
-    return PointOfInterest.objects.create(
-        city=graz, name="Clock Tower", category="see", wikidata_id="Q1"
-    )
+    return make_poi(make_city("Graz"), "Clock Tower", wikidata_id="Q1")
 
 
 def test_fetched_candidates_are_saved_with_metadata_and_judged_against_the_item(poi):
@@ -96,16 +94,18 @@ def test_marks_from_scoring_survive_a_refetch_of_the_same_file(poi):
         thumbnail_url="http://127.0.0.1/thumb/File:A.jpg",
     )
     row.pk = 1  # as if saved
-    row.filtered_reason = "not a photo (pixels): 80% blank background, 3 colours"
+    row.mark_dropped(Drop.PIXELS_NOT_PHOTO, {"background": 0.8, "colours": 3})
     update_candidate(row, candidate("File:A.jpg"), clear_retries=True)
     assert row.filtered_reason.startswith("not a photo (pixels)")
-    row.filtered_reason, row.thumbnail_failures = "thumbnail retry 2/3: HTTP 404", 2
+    row.mark_dropped(Drop.THUMBNAIL_RETRY, {"error": "HTTP 404"})
+    row.thumbnail_failures = 2
     update_candidate(row, candidate("File:A.jpg"))
     assert row.filtered_reason.startswith("thumbnail retry") and row.thumbnail_failures == 2
     update_candidate(row, candidate("File:A.jpg"), clear_retries=True)  # --refresh
     assert row.filtered_reason == "" and row.thumbnail_failures == 0
     # A re-uploaded file (new sha1) starts afresh, score included.
-    row.filtered_reason, row.score = "not a photo (pixels): x", 7.0
+    row.mark_dropped(Drop.PIXELS_NOT_PHOTO, {"background": 0.8, "colours": 3})
+    row.score = 7.0
     update_candidate(row, candidate("File:A.jpg", sha1="new"))
     assert row.filtered_reason == "" and row.score is None
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from image_ranking.commons.client import WikidataItem
+from image_ranking.commons.records import WikidataItem
+from image_ranking.drops import Drop
 from image_ranking.models import ImageCandidate
 from image_ranking.pipeline.judge import apply, judge_rows
 from image_ranking.pipeline.relevance import Judgement
@@ -26,9 +27,15 @@ def test_rows_get_verdict_evidence_and_drop_reason():
 
 
 def test_a_metadata_filter_reason_wins_and_pixels_verdict_stands():
-    small = ImageCandidate(title="File:B.jpg", filtered_reason="too small (300 px wide)")
-    apply(small, Judgement("elsewhere", ("elsewhere: 12 km away",), "elsewhere: 12 km away"))
+    small = ImageCandidate(
+        title="File:B.jpg", drop=Drop.TOO_SMALL, drop_detail={"width": 300, "min_width": 640}
+    )
+    far = Judgement("elsewhere", ("elsewhere: 12 km away",), 0.0, Drop.ELSEWHERE_DISTANCE)
+    apply(small, far)
     assert small.relevance == "elsewhere" and small.filtered_reason.startswith("too small")
-    drawn = ImageCandidate(title="File:Uhrturm.jpg", filtered_reason="not a photo (pixels): 80%")
+    pixels = {"background": 0.8, "colours": 3}
+    drawn = ImageCandidate(title="File:Uhrturm.jpg", drop=Drop.PIXELS_NOT_PHOTO, drop_detail=pixels)
     apply(drawn, Judgement("verified", ("Wikidata image",)))
-    assert drawn.relevance == "not_a_photo" and drawn.evidence == ["not a photo (pixels): 80%"]
+    assert drawn.relevance == "not_a_photo" and drawn.evidence == [
+        "not a photo (pixels): 80% blank background, 3 colours (a plan, map, logo or diagram)"
+    ]
