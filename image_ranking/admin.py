@@ -7,8 +7,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from image_ranking.models import (
+    HeadChange,
     ImageCandidate,
     ImageTrainingData,
+    LearnedHead,
     RankingLease,
     RankingRun,
     RankingState,
@@ -137,3 +139,19 @@ class RankingLeaseAdmin(PoiSearchAdmin, ReadOnlyAdmin):
     @admin.display(boolean=True, description="held now")
     def held(self, lease: RankingLease) -> bool:
         return lease.expires_at > timezone.now()
+
+
+@admin.register(LearnedHead)
+class LearnedHeadAdmin(ReadOnlyAdmin):
+    """Heads are activated and rolled back on the review page's Heads view (or
+    ``manage.py heads``), which keep one active and the way back: no hand edits."""
+
+    list_display = ["pk", "state", "created_at", "label_count", "cv", "prior_cv", "summary"]
+    list_filter = ["state"]
+
+
+@admin.register(HeadChange)
+class HeadChangeAdmin(ReadOnlyAdmin):
+    list_display = ["head", "poi", "old_title", "new_candidate", "new_score", "decision"]
+    list_filter = ["decision", "head"]
+    list_select_related = ["head", "poi", "new_candidate"]

@@ -96,6 +96,9 @@ class Settings:
     # 0 scores them all. A landmark's page of 10 results keeps about 6 after the filters;
     # 5 saves about 10% of a first run's requests (bench/bench_request_budget.py).
     SCORE_TOP_K: Setting[int] = Setting(5, "int", minimum=0)
+    # Keep scored thumbnails on disk (IMAGE_RANKING_CACHE_DIR/thumbnails), so that a new
+    # head re-decides, and stores its winners, without a request (about 150 KB each).
+    THUMBNAIL_CACHE: Setting[bool] = Setting(True, "bool")
     MIN_IMAGE_WIDTH: Setting[int] = Setting(640, "int", minimum=0)
     MAX_ASPECT_RATIO: Setting[float] = Setting(3.0, "float", minimum=1)
     CANDIDATE_CACHE_DAYS: Setting[int] = Setting(30, "int", minimum=0)

@@ -153,6 +153,84 @@ class ImageCandidate(models.Model):
         )
 
 
+class LearnedHead(models.Model):
+    """A head trained by ``train_ranker`` (or registered by hand): its file and its record.
+
+    At most one head is active; the ``learned`` scorer reads it on its next use, no
+    restart (``IMAGE_RANKING_LEARNED_HEAD``, when set, overrides it). ``previous`` is the
+    head that was active before this one was activated, so going back is one step.
+    """
+
+    class State(models.TextChoices):
+        CANDIDATE = "candidate", "Trained, not active"
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Was active"
+
+    version = models.CharField(
+        max_length=100, unique=True, help_text="The scorer version, learned-<sha256 prefix>."
+    )
+    sha256 = models.CharField(max_length=64)
+    file_path = models.CharField(max_length=1000, help_text="The head file (content-addressed).")
+    backbone = models.CharField(max_length=100)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.CANDIDATE)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    label_count = models.PositiveIntegerField(default=0, help_text="Good/bad labels used.")
+    pair_count = models.PositiveIntegerField(default=0, help_text="Preferences used.")
+    prior_name = models.CharField(max_length=200, blank=True)
+    prior_cv = models.FloatField(
+        null=True, blank=True, help_text="Cross-validated concordance of the prior alone."
+    )
+    cv = models.FloatField(
+        null=True, blank=True, help_text="Cross-validated concordance of this head."
+    )
+    metrics = models.JSONField(default=dict, blank=True, help_text="Cross-validated figures.")
+    leanings = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="[statistic, weight relative to the prior], largest first.",
+    )
+    summary = models.TextField(blank=True, help_text="What it favours, in words.")
+    activated_at = models.DateTimeField(null=True, blank=True)
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    previous = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["state"], condition=models.Q(state="active"), name="one_active_head"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"head {self.pk} ({self.version}, {self.state})"
+
+    @classmethod
+    def active_file(cls) -> tuple[str, str] | None:
+        """(version, file path) of the active head, or None: one small query."""
+        rows = cls.objects.filter(state=cls.State.ACTIVE).values_list("version", "file_path")
+        return rows.first()
+
+    @classmethod
+    def for_scorer(cls, scorer_name: str, scorer_version: str) -> LearnedHead | None:
+        """The head behind a ``learned`` score, for an image's provenance."""
+        if scorer_name != "learned" or not scorer_version:
+            return None
+        return cls.objects.filter(version=scorer_version).first()
+
+    @property
+    def beats_prior(self) -> bool:
+        """Its cross-validated figure is at least the prior's (or there is no prior)."""
+        return self.prior_cv is None or (self.cv is not None and self.cv >= self.prior_cv)
+
+
 class SelectedImage(models.Model):
     """Provenance of the image stored on a POI: where it came from and its licence."""
 
@@ -184,6 +262,11 @@ class SelectedImage(models.Model):
     score = models.FloatField(null=True, blank=True)
     scorer_name = models.CharField(max_length=100, blank=True)
     scorer_version = models.CharField(max_length=100, blank=True)
+    # The learned head that chose it (scorer "learned"); scorer_version names it too, and
+    # still does when the head's row is deleted.
+    head = models.ForeignKey(
+        LearnedHead, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -332,3 +415,45 @@ class ReviewClaim(models.Model):
 
     def __str__(self) -> str:
         return f"POI {self.poi_id} reviewed by {self.curator_id} until {self.expires_at:%H:%M:%S}"
+
+
+class HeadChange(models.Model):
+    """One POI whose image a head would change (its preview), and what a curator said.
+
+    Written by a preview over cached candidates; accepting stores ``new_candidate`` as the
+    POI's image, rejecting records a "bad" label on it (training data for the next head).
+    """
+
+    class Decision(models.TextChoices):
+        PENDING = "pending", "Waiting for review"
+        ACCEPTED = "accepted", "Accepted and applied"
+        REJECTED = "rejected", "Rejected"
+        STALE = "stale", "Superseded (the POI's image changed since)"
+
+    head = models.ForeignKey(LearnedHead, on_delete=models.CASCADE, related_name="changes")
+    poi = models.ForeignKey(POI_MODEL, on_delete=models.CASCADE, related_name="+")
+    old_sha1 = models.CharField(max_length=40, blank=True)
+    old_title = models.CharField(max_length=500, blank=True)
+    old_score = models.FloatField(null=True, blank=True, help_text="Under the stored scorer.")
+    old_new_score = models.FloatField(
+        null=True, blank=True, help_text="The current image's score under this head."
+    )
+    new_candidate = models.ForeignKey(
+        ImageCandidate, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    new_score = models.FloatField(null=True, blank=True)
+    decision = models.CharField(max_length=20, choices=Decision.choices, default=Decision.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["head", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["head", "poi"], name="head_change_unique_poi"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.head_id}: POI {self.poi_id} {self.old_title} -> {self.new_candidate_id}"

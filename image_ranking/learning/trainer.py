@@ -84,6 +84,28 @@ def listing(examples: list[Example]) -> str:
 # ---------------------------------------------------------------------- images
 
 
+def make_fetcher() -> Callable[[str], bytes]:
+    """Download function for labelled images: a candidate's thumbnail a ranking run scored
+    is read from the thumbnail cache (no request); else one Commons client for the whole
+    run, so its allowed-host check, size limit and request budget apply."""
+    from image_ranking.commons.clients import build_commons_client
+    from image_ranking.conf import conf
+    from image_ranking.media.thumbnails import ThumbnailCache
+    from image_ranking.models import ImageCandidate
+
+    client = build_commons_client()
+    thumbnails = ThumbnailCache()
+
+    def fetch(url: str) -> bytes:
+        sha1 = ImageCandidate.objects.filter(thumbnail_url=url).values_list("sha1", flat=True)
+        cached = thumbnails.get(sha1.first() or "", url)
+        if cached is not None:
+            return cached
+        return client.download_image(url, max_bytes=conf.MAX_DOWNLOAD_BYTES)
+
+    return fetch
+
+
 def fetch_missing(
     examples: list[Example],
     backbone: emb.Backbone,

@@ -22,7 +22,7 @@ from PIL import Image
 
 from image_ranking.conf import conf
 from image_ranking.exceptions import ImageDecodeError, ImageStorageError
-from image_ranking.models import SelectedImage
+from image_ranking.models import LearnedHead, SelectedImage
 from image_ranking.poi import get_poi_adapter
 from image_ranking.media import images
 from image_ranking.media.images import normalise_mode, open_image
@@ -103,11 +103,13 @@ def store_poi_image(
     scorer_name: str = "",
     scorer_version: str = "",
     source: dict[str, Any] | None = None,
+    head: Any = None,
 ) -> SelectedImage:
     """Store ``image_bytes`` as the POI's image and record where it came from.
 
     ``candidate`` supplies the provenance (title, sha1, URLs, author, licence);
-    ``source`` adds or overrides provenance fields (e.g. for a fallback image).
+    ``source`` adds or overrides provenance fields (e.g. for a fallback image); ``head``
+    is the ``LearnedHead`` that chose it (default: the one named by ``scorer_version``).
     On success the POI's old file is deleted once the transaction commits; on any
     failure the new file is removed, the POI keeps its old image and
     ``ImageStorageError`` is raised.
@@ -136,6 +138,7 @@ def store_poi_image(
                 scorer_name=scorer_name,
                 scorer_version=scorer_version,
                 provenance=provenance,
+                head=head,
             )
     except BaseException as exc:
         # BaseException too: a Ctrl-C between the file write and the commit must not
@@ -182,6 +185,7 @@ def _commit(
     scorer_name: str,
     scorer_version: str,
     provenance: dict[str, Any],
+    head: Any = None,
 ) -> SelectedImage:
     poi_model = type(poi)
     image_field = get_poi_adapter().image_field
@@ -198,6 +202,7 @@ def _commit(
         "score": score,
         "scorer_name": scorer_name,
         "scorer_version": scorer_version,
+        "head": head if head is not None else LearnedHead.for_scorer(scorer_name, scorer_version),
         **provenance,
     }
     selected, _created = SelectedImage.objects.update_or_create(poi=poi, defaults=defaults)

@@ -58,15 +58,19 @@ def _gather_one(client: Any, poi: Model) -> tuple[Any, list[Any]]:
 class CandidateCache:
     """Candidates per POI for one run; ``client`` is a callable so it is made lazily."""
 
-    def __init__(self, client: Callable[[], Any], *, dry_run: bool, refresh: bool) -> None:
+    def __init__(
+        self, client: Callable[[], Any], *, dry_run: bool, refresh: bool, cached_only: bool = False
+    ) -> None:
         self._client = client
         self.dry_run = dry_run
         self.refresh = refresh
+        # Previews of a new head (learning/preview.py) decide over the cache, however old.
+        self.cached_only = cached_only
         self._prefetched: dict[Any, tuple[Any, list[Any]]] = {}  # dry run: not saved
         self._fetched_now: set[Any] = set()  # saved by this run: never fetch twice
 
     def is_fresh(self, poi: Model) -> bool:
-        if poi.pk in self._fetched_now:
+        if poi.pk in self._fetched_now or self.cached_only:
             return True
         if self.refresh:
             return False

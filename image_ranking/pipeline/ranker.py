@@ -75,6 +75,7 @@ class Ranker:
         fallback: bool | None = None,
         dry_run: bool = False,
         refresh: bool = False,
+        cached_only: bool = False,
     ) -> None:
         self._client = client
         self._scorer = scorer
@@ -83,7 +84,9 @@ class Ranker:
         self.dry_run = dry_run
         self.refresh = refresh
         # Collaborators are created lazily, so that cached work needs neither.
-        self.cache = CandidateCache(lambda: self.client, dry_run=dry_run, refresh=refresh)
+        self.cache = CandidateCache(
+            lambda: self.client, dry_run=dry_run, refresh=refresh, cached_only=cached_only
+        )
         self.scoring = ThumbnailScorer(lambda: self.client, lambda: self.scorer, dry_run=dry_run)
         self.storer = Storer(dry_run=dry_run, fallback=self.fallback)
         # Files chosen in this run, by sha1: (city key, POI pk). A dry run stores nothing,

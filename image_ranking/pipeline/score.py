@@ -39,6 +39,7 @@ from image_ranking.exceptions import (
     TruncatedDownloadError,
 )
 from image_ranking.media.images import open_image
+from image_ranking.media.thumbnails import ThumbnailCache
 from image_ranking.models import ImageCandidate, SelectedImage
 from image_ranking.pipeline import clip_check, promise
 from image_ranking.pipeline.decide import scoring_order, tier
@@ -73,6 +74,7 @@ class ThumbnailScorer:
         self._ceiling: promise.Ceiling | None = None
         self._calls = 0
         self.stopped = ""  # the last POI's stop line ("" if everything was downloaded)
+        self._disk = ThumbnailCache()  # across runs: a new head re-scores without requests
 
     def retry_due(self, cand: ImageCandidate) -> bool:
         """A transient thumbnail failure from an earlier run, still within the bound."""
@@ -220,6 +222,8 @@ class ThumbnailScorer:
             groups.append(group)
             images.append(image)
             self._remember(key, data)
+            # Only bytes that decode as a photo: an HTML error page must be fetched again.
+            self._disk.put(group[0].sha1, group[0].thumbnail_url, data)
         return groups, payloads, images
 
     def _record_size(self, group: list[ImageCandidate], size: tuple[int, int]) -> None:
@@ -317,6 +321,9 @@ class ThumbnailScorer:
             return self._bytes[key]
         if not cand.thumbnail_url:
             raise CommonsError("Commons gave no thumbnail URL for this file")
+        cached = self._disk.get(cand.sha1, cand.thumbnail_url)
+        if cached is not None:
+            return cached
         # Never the original: thumbnails come at a standard width >= the target.
         return self._client().download_image(cand.thumbnail_url, max_bytes=conf.MAX_DOWNLOAD_BYTES)
 

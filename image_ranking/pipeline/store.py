@@ -13,7 +13,7 @@ from django.utils import timezone
 from image_ranking import validations
 from image_ranking.conf import conf
 from image_ranking.media.storage import store_poi_image
-from image_ranking.models import ImageCandidate, RankingState, SelectedImage
+from image_ranking.models import ImageCandidate, LearnedHead, RankingState, SelectedImage
 from image_ranking.pipeline.result import Outcome, RankResult
 from image_ranking.poi import get_poi_adapter
 
@@ -92,6 +92,7 @@ class Storer:
                     score=best.score,
                     scorer_name=best.scorer_name,
                     scorer_version=best.scorer_version,
+                    head=LearnedHead.for_scorer(best.scorer_name, best.scorer_version),
                     updated_at=timezone.now(),
                 )
                 validations.resolve_no_image(poi)

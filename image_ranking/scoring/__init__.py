@@ -35,8 +35,14 @@ _instances_lock = threading.Lock()
 
 
 def _instance_key(name: str) -> tuple:
-    # A settings change (tests, a long-lived shell) must not keep serving the old model.
-    return (name, str(conf.WEIGHTS_DIR), str(conf.LEARNED_HEAD), conf.DEVICE, conf.PRECISION)
+    # A settings change (tests, a long-lived shell) must not keep serving the old model,
+    # nor must a newly activated head (manage.py heads activate): no restart needed.
+    head = str(conf.LEARNED_HEAD)
+    if name == "learned" and not conf.LEARNED_HEAD:
+        from image_ranking.scoring.learned import active_head_file
+
+        head = str(active_head_file())
+    return (name, str(conf.WEIGHTS_DIR), head, conf.DEVICE, conf.PRECISION)
 
 
 def get_scorer(name: str | None = None) -> Scorer:

@@ -153,3 +153,9 @@ def load_head(path: Path | str) -> tuple[Head, str]:
     """The head at ``path`` and the SHA-256 of its bytes (part of the scorer's version)."""
     data = read_head_bytes(path)
     return parse_head(data, source=f"Learned head file {path}"), hashlib.sha256(data).hexdigest()
+
+
+def head_version(sha256: str) -> str:
+    """The ``learned`` scorer's version for a head file's SHA-256 (one source for it: the
+    scorer, the head records and stored images' provenance all read this)."""
+    return f"learned-{sha256[:16]}"

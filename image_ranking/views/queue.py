@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from image_ranking import get_poi_model
 from image_ranking.forms import FilterForm, QueueActionForm, error_text
+from image_ranking.learning import uncertainty
 from image_ranking.models import ImageTrainingData
 from image_ranking.views import claims
 from image_ranking.views.access import staff_required
@@ -78,6 +79,8 @@ def queue_state(
         "skipped_count": len(_skipped(request)),
         "filters": filters,
         "queue_url": f"{reverse('image_ranking:queue')}?{filters}" if filters else "",
+        # Why this POI is asked ("two candidates within 0.15"): learning/uncertainty.py.
+        "ask": uncertainty.asks([at]).get(at) if at is not None else None,
         **score_legend(),
     }
 

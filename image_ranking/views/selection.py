@@ -12,6 +12,7 @@ from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet, Subquery
 
 from image_ranking import get_poi_model, get_validation_model, validations
 from image_ranking.forms import FilterForm
+from image_ranking.learning import uncertainty
 from image_ranking.models import ImageTrainingData, RankingState, SelectedImage
 from image_ranking.poi import get_poi_adapter
 
@@ -95,9 +96,18 @@ def ordered(queryset: QuerySet, sort: str) -> QuerySet:
         "ranked": [F("ranked_at").asc(nulls_first=True), name],
         "-ranked": [F("ranked_at").desc(nulls_last=True), name],
         "labels": ["has_label", name],
-        # Work first: POIs needing an image, then unlabelled, lowest score first.
-        "work": ["-has_report", "has_label", F("current_score").asc(nulls_first=True), name],
+        # Work first: POIs needing an image, then unlabelled, where a label teaches most
+        # (learning/uncertainty.py), then lowest score first.
+        "work": [
+            "-has_report",
+            "has_label",
+            F("ask").desc(),
+            F("current_score").asc(nulls_first=True),
+            name,
+        ],
     }
+    if sort == "work":
+        queryset = uncertainty.annotate(queryset)
     return queryset.order_by(*orders.get(sort or "name", orders["name"]), "pk")
 
 

@@ -36,6 +36,7 @@ def test_everything_present_succeeds(tiny_clip):
     ("args", "message"),
     [(("nope",), "Unknown scorer 'nope'"), (("learned",), "no weights to download")],
 )
+@pytest.mark.django_db  # "learned" looks up the active head
 def test_bad_scorer_names(args, message):
     with pytest.raises(CommandError, match=message):
         run(*args)

@@ -76,9 +76,10 @@ def test_registry_builds_the_learned_scorer(head_file, settings):
     assert isinstance(get_scorer("learned"), LearnedScorer)
 
 
+@pytest.mark.django_db
 def test_unset_head_setting_says_what_to_do(settings):
     settings.IMAGE_RANKING_LEARNED_HEAD = None
-    with pytest.raises(heads.HeadFileError, match="IMAGE_RANKING_LEARNED_HEAD is not set"):
+    with pytest.raises(heads.HeadFileError, match="no head is active and IMAGE_RANKING"):
         LearnedScorer().ensure_loaded()
 
 

@@ -81,9 +81,10 @@ def test_unknown_scorer(photos):
         run(str(photos), "--scorer", "nope")
 
 
+@pytest.mark.django_db  # no setting: the learned scorer looks for the active head
 def test_learned_scorer_without_head_says_what_to_do(photos, settings):
     settings.IMAGE_RANKING_LEARNED_HEAD = None
-    with pytest.raises(CommandError, match="IMAGE_RANKING_LEARNED_HEAD is not set"):
+    with pytest.raises(CommandError, match="no head is active and IMAGE_RANKING_LEARNED_HEAD"):
         run(str(photos), "--scorer", "learned")
 
 

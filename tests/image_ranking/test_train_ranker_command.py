@@ -225,6 +225,10 @@ def labelled_rows(db):
     return images
 
 
+def meta_backbone(path):
+    return json.loads(path.read_text())["backbone"]
+
+
 def test_trains_from_database_labels_through_the_injected_downloader(
     labelled_rows, tmp_path, monkeypatch
 ):
@@ -241,6 +245,12 @@ def test_trains_from_database_labels_through_the_injected_downloader(
     meta = json.loads(output.read_text())["metadata"]
     assert meta["source"] == "database" and meta["label_counts"] == {"bad": 12, "good": 12}
     assert meta["cv_metrics"]["auc"] >= 0.9
+    # Recorded as a head to preview and activate (the curator's loop), not active yet.
+    from image_ranking.models import LearnedHead
+
+    head = LearnedHead.objects.get()
+    assert f"Registered as head {head.pk}" in out
+    assert (head.label_count, head.state, head.backbone) == (24, "candidate", meta_backbone(output))
 
     # Re-training needs no downloads: the URL -> content -> embedding cache answers.
     fetched.clear()

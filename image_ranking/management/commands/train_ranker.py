@@ -4,6 +4,8 @@
     manage.py train_ranker --from-csv labels.csv --images photos/ --score-column mos
     manage.py train_ranker --backbone laion-vit-b-32 --output /srv/heads/clip.json
 
+A head trained on the database's labels is registered (``manage.py heads``) to be
+previewed and activated; a CSV-trained one with ``manage.py heads register FILE``.
 Labels adapt the prior of the backbone (the bundled quality prior, or the LAION head on a
 CLIP backbone) and the prior's and the adapted head's cross-validated figures are printed
 side by side; a head worse than the prior is not saved unless --force. The work is done by
@@ -28,12 +30,9 @@ from image_ranking.scoring import embeddings as emb
 
 
 def make_fetcher() -> Callable[[str], bytes]:
-    """Download function for labelled images: one Commons client for the whole run, so its
-    allowed-host check, size limit and request budget apply (tests inject a fake here)."""
-    from image_ranking.commons.clients import build_commons_client
-
-    client = build_commons_client()
-    return lambda url: client.download_image(url, max_bytes=conf.MAX_DOWNLOAD_BYTES)
+    """Download function for labelled images (``trainer.make_fetcher``: the thumbnail cache,
+    else one Commons client for the whole run); tests inject a fake here."""
+    return trainer.make_fetcher()
 
 
 def default_output(backbone: str) -> Path:
@@ -99,6 +98,9 @@ class Command(BaseCommand):
             "CLIP backbone, when present), 'none' (labels alone), or a head file.",
         )
         parser.add_argument(
+            "--user", help="Username recorded as who trained the head (label heads are registered)."
+        )
+        parser.add_argument(
             "--force",
             action="store_true",
             help="Save the head even if it ranks the labelled images worse than the prior.",
@@ -141,6 +143,8 @@ class Command(BaseCommand):
                 f"{trainer.listing(report.skipped)}"
             )
         self._print_report(report, data.target, backbone.name)
+        if data.source == "database":  # a CSV bootstrap: 'manage.py heads register FILE'
+            self._register(report, options.get("user"))
 
     def _check_arguments(self, options: dict[str, Any]) -> None:
         if options["folds"] < 2:
@@ -198,6 +202,24 @@ class Command(BaseCommand):
                     "little better than random. Label more images before using it."
                 )
             )
+
+    def _register(self, report: trainer.TrainingReport, username: str | None) -> None:
+        """Record the head (``LearnedHead``) so it can be previewed and activated."""
+        from django.contrib.auth import get_user_model
+
+        from image_ranking.learning import heads
+
+        user = None
+        if username:
+            user = get_user_model()._default_manager.filter(**{
+                get_user_model().USERNAME_FIELD: username
+            }).first()  # fmt: skip
+        head = heads.register(report.output, user=user)
+        self.stdout.write(
+            f"Registered as head {head.pk}: see what it would change with "
+            f"'manage.py heads preview {head.pk}', use it with 'manage.py heads activate "
+            f"{head.pk}' (no restart)."
+        )
 
     def _say(self, message: str) -> None:
         if self.verbosity >= 1:
