@@ -96,12 +96,24 @@ def asks(poi_ids: Iterable[Any] | Any, threshold: float | None = None) -> dict[A
     return result
 
 
+# POIs whose informativeness orders the queue; past them, the lowest score decides (a
+# curator labels a few hundred a day, far fewer than this).
+MAX_ANNOTATED = 1000
+
+
 def annotate(queryset: Any) -> Any:
     """``queryset`` of POIs with ``ask`` (how much a label teaches; 0 when unknown)."""
     from django.db.models import Case, FloatField, Value, When
 
     found = asks(queryset.order_by().values("pk"))
-    whens = [When(pk=pk, then=Value(ask.value)) for pk, ask in found.items()]
+    # Only the head of the queue is ever asked: the most informative POIs get their value,
+    # one WHEN per value (they come in steps of 0.1), so the query stays small however
+    # large the city (a WHEN per POI would send one parameter per POI).
+    top = sorted(found.values(), key=lambda a: -a.value)[:MAX_ANNOTATED]
+    by_value: dict[float, list[Any]] = {}
+    for ask in top:
+        by_value.setdefault(ask.value, []).append(ask.poi_id)
+    whens = [When(pk__in=pks, then=Value(value)) for value, pks in by_value.items()]
     if not whens:
         return queryset.annotate(ask=Value(0.0, output_field=FloatField()))
     return queryset.annotate(ask=Case(*whens, default=Value(0.0), output_field=FloatField()))

@@ -84,3 +84,21 @@ def test_a_pending_preview_marks_the_heads_disagreeing(city, tmp_path):
 def shown(response):
     card = response.context_data["card"]
     return card.name if card else None
+
+
+@pytest.mark.django_db
+def test_only_the_head_of_the_queue_is_annotated_in_few_parameters(city, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from image_ranking.learning import uncertainty
+
+    set_scores("Louvre", 8.0, 7.95)  # the most informative
+    set_scores("Orsay", 7.0, 6.5)
+    monkeypatch.setattr(uncertainty, "MAX_ANNOTATED", 1)
+    pois = PointOfInterest.objects.all()
+    with CaptureQueriesContext(connection) as queries:
+        asked = {p.name: p.ask for p in uncertainty.annotate(pois)}
+    assert asked["Louvre"] > 0 and asked["Orsay"] == 0.0
+    # One WHEN per value, its POIs in one IN list: not one WHEN per POI.
+    assert queries.captured_queries[-1]["sql"].count("WHEN") == 1
