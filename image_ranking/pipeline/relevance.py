@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from image_ranking.commons.categories import about_non_photo, visible
-from image_ranking.commons.search import distance_km
+from image_ranking.commons.search import commons_category, distance_km
 from image_ranking.conf import conf
 from image_ranking.drops import Drop, format_distance, sentence
 from image_ranking.models import ImageCandidate
@@ -194,10 +194,7 @@ class _Facts:
 
 def _facts(poi: PoiInfo, item: Any) -> _Facts:
     point = poi.coordinates or (getattr(item, "coordinates", None) if item else None)
-    category = (getattr(item, "commons_category", None) or "") if item else ""
-    if not category and item is not None:
-        sitelink = getattr(item, "commonswiki", None) or ""
-        category = sitelink.removeprefix("Category:") if sitelink.startswith("Category:") else ""
+    category = commons_category(item) or ""
     p18 = (getattr(item, "image", None) or "") if item else ""
     return _Facts(
         name=normalise(poi.name),
