@@ -402,10 +402,12 @@ def measure_run(new_pois: list[int]) -> dict:
     rss_before = peak_mb("VmRSS")
     reset_peak()
     started, started_cpu = time.perf_counter(), time.process_time()
+    from image_ranking.management.commands.rank_poi_images import Command
+
+    command = Command()  # the summary is read from the command (it raises when not a success)
     with connection.execute_wrapper(counter):
-        result = call_command(
-            "rank_poi_images", "--missing-only", stdout=io.StringIO(), stderr=io.StringIO()
-        )
+        call_command(command, "--missing-only", stdout=io.StringIO(), stderr=io.StringIO())
+    result = command.summary
     elapsed = (time.perf_counter() - started) * 1000
     cpu = (time.process_time() - started_cpu) * 1000
     run = RankingRun.objects.order_by("-id").first()
