@@ -74,6 +74,9 @@ class ReplicaFile:
     mime: str = "image/jpeg"
     color: tuple[int, int, int] = (128, 128, 128)
     data: bytes | None = None  # the original's bytes (generated when None)
+    # Every scaled thumbnail's bytes (generated when None): a test that scores exact
+    # pixels (tests/image_ranking/ranking_helpers.add_photo) serves these.
+    thumb_data: bytes | None = None
     author_html: str = '<a href="//commons.wikimedia.org/wiki/User:Jane">Jane &amp; Doe</a>'
     license_name: str = "CC BY-SA 4.0"
     license_url: str = "https://creativecommons.org/licenses/by-sa/4.0"
@@ -292,6 +295,8 @@ class CommonsReplica:
     def image_bytes(self, f: ReplicaFile, width: int | None) -> tuple[bytes, str]:
         if width is None and f.data is not None:
             return f.data, f.mime
+        if width is not None and f.thumb_data is not None:
+            return f.thumb_data, f.mime
         target = width or f.width
         if target not in f.thumbs:
             height = max(1, round(f.height * target / f.width))

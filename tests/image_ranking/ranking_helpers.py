@@ -187,6 +187,16 @@ class FakeCommons:
         raise CommonsError(f"HTTP 404 for {url}")
 
 
+def add_photo(replica, title: str, data: bytes | None = None, **kw):
+    """A file on the loopback replica whose thumbnails are exactly ``data`` (a
+    ``grey(128)`` by default), so ``BrightnessScorer`` gives it a known score. The
+    original is twice the thumbnail's size, so the client fetches a scaled thumbnail at
+    ``IMAGE_RANKING_RANKING_THUMBNAIL_WIDTH`` (960), never the original."""
+    data = data if data is not None else grey(128)
+    width, height = Image.open(io.BytesIO(data)).size
+    return replica.add_file(title, size=(width * 2, height * 2), thumb_data=data, **kw)
+
+
 class FakeTime:
     """A clock (epoch seconds) that only moves when something sleeps on it."""
 
