@@ -36,6 +36,7 @@ Scriptable::
     replica.answer_next("/w/api.php", {"query": "oops"})  # odd JSON, once
     replica.fail_next("/w/api.php", status=429, headers={"Retry-After": "3"})  # once
     replica.maxlag_next(2)                       # the next two API calls: maxlag error
+    replica.failing_searches.add("Castle")       # that search: HTTP 500 until removed
     replica.redirect("/elsewhere.jpg", "http://10.0.0.1/x.jpg")
     replica.truncate_next("/wikipedia/", keep=100)  # the next download stops short, once
     replica.redirect_item("Q1", "Q2")            # Q1 was merged into Q2
@@ -153,6 +154,8 @@ class CommonsReplica:
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.faults: list[tuple[str, int, dict[str, str], bytes]] = []
         self.maxlag_remaining = 0
+        # ``gsrsearch`` strings answered HTTP 500 for as long as they are listed.
+        self.failing_searches: set[str] = set()
         self.redirects: dict[str, str] = {}
         self.oversized: dict[str, int] = {}  # path -> bytes to stream
         self.truncations: list[tuple[str, int]] = []  # (path prefix, bytes sent), once each
@@ -406,6 +409,8 @@ class CommonsReplica:
             self.maxlag_remaining -= 1
             error = {"code": "maxlag", "info": "Waiting for 10.64.0.1: 7 seconds lagged."}
             return 200, {"Retry-After": "5"}, {"error": error}
+        if params.get("gsrsearch") in self.failing_searches:
+            return 500, {}, {"error": {"code": "internal_api_error", "info": "Search failed."}}
         if params.get("action") != "query":
             return 200, {}, {"error": {"code": "badvalue", "info": "Unrecognized action."}}
         version2 = params.get("formatversion") == "2"
