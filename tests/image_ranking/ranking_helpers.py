@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 
 from PIL import Image, ImageStat
 
+# Bound at import, before any test replaces the name by a ReplicaClients.
+from image_ranking.commons.client import CommonsClient
 from image_ranking.commons.records import Candidate, Gathered, WikidataItem
 from image_ranking.exceptions import CommonsError, ModelWeightsMissingError
 from image_ranking.scoring.base import Scorer
@@ -195,6 +197,37 @@ def add_photo(replica, title: str, data: bytes | None = None, **kw):
     data = data if data is not None else grey(128)
     width, height = Image.open(io.BytesIO(data)).size
     return replica.add_file(title, size=(width * 2, height * 2), thumb_data=data, **kw)
+
+
+class ReplicaClients:
+    """Stands in for ``CommonsClient`` by name (``monkeypatch.setattr(client,
+    "CommonsClient", clients)``) where a command or flow builds its own: it builds real
+    clients, as asked, whose retries do not wait, and adds up their requests.
+
+    ``on_search(query)`` runs before each of their searches (``gsrsearch`` string), so a
+    test can interrupt a run at a chosen POI."""
+
+    def __init__(self) -> None:
+        self.built: list = []
+        self.on_search = None
+
+    def __call__(self, *args, **kwargs):
+        kwargs.setdefault("sleep", lambda seconds: None)
+        client = CommonsClient(*args, **kwargs)
+        search = client.search
+
+        def hooked(query, *args, **kwargs):
+            if self.on_search is not None:
+                self.on_search(query)
+            return search(query, *args, **kwargs)
+
+        client.search = hooked
+        self.built.append(client)
+        return client
+
+    @property
+    def request_count(self) -> int:
+        return sum(c.request_count for c in self.built)
 
 
 class FakeTime:
