@@ -101,7 +101,8 @@ class ReplicaFile:
 
     @property
     def sha1(self) -> str:
-        return hashlib.sha1(self.title.encode() + repr(self.color).encode()).hexdigest()
+        served = self.thumb_data or b""  # other thumbnail bytes: a re-uploaded file
+        return hashlib.sha1(self.title.encode() + repr(self.color).encode() + served).hexdigest()
 
     @property
     def hidden(self) -> list[str]:
