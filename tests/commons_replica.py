@@ -36,6 +36,7 @@ Scriptable::
     replica.answer_next("/w/api.php", {"query": "oops"})  # odd JSON, once
     replica.fail_next("/w/api.php", status=429, headers={"Retry-After": "3"})  # once
     replica.maxlag_next(2)                       # the next two API calls: maxlag error
+    replica.failing_searches.add("Castle")       # that search: HTTP 500 until removed
     replica.redirect("/elsewhere.jpg", "http://10.0.0.1/x.jpg")
     replica.truncate_next("/wikipedia/", keep=100)  # the next download stops short, once
     replica.redirect_item("Q1", "Q2")            # Q1 was merged into Q2
@@ -74,6 +75,9 @@ class ReplicaFile:
     mime: str = "image/jpeg"
     color: tuple[int, int, int] = (128, 128, 128)
     data: bytes | None = None  # the original's bytes (generated when None)
+    # Every scaled thumbnail's bytes (generated when None): a test that scores exact
+    # pixels (tests/image_ranking/ranking_helpers.add_photo) serves these.
+    thumb_data: bytes | None = None
     author_html: str = '<a href="//commons.wikimedia.org/wiki/User:Jane">Jane &amp; Doe</a>'
     license_name: str = "CC BY-SA 4.0"
     license_url: str = "https://creativecommons.org/licenses/by-sa/4.0"
@@ -97,7 +101,8 @@ class ReplicaFile:
 
     @property
     def sha1(self) -> str:
-        return hashlib.sha1(self.title.encode() + repr(self.color).encode()).hexdigest()
+        served = self.thumb_data or b""  # other thumbnail bytes: a re-uploaded file
+        return hashlib.sha1(self.title.encode() + repr(self.color).encode() + served).hexdigest()
 
     @property
     def hidden(self) -> list[str]:
@@ -150,6 +155,8 @@ class CommonsReplica:
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.faults: list[tuple[str, int, dict[str, str], bytes]] = []
         self.maxlag_remaining = 0
+        # ``gsrsearch`` strings answered HTTP 500 for as long as they are listed.
+        self.failing_searches: set[str] = set()
         self.redirects: dict[str, str] = {}
         self.oversized: dict[str, int] = {}  # path -> bytes to stream
         self.truncations: list[tuple[str, int]] = []  # (path prefix, bytes sent), once each
@@ -292,6 +299,8 @@ class CommonsReplica:
     def image_bytes(self, f: ReplicaFile, width: int | None) -> tuple[bytes, str]:
         if width is None and f.data is not None:
             return f.data, f.mime
+        if width is not None and f.thumb_data is not None:
+            return f.thumb_data, f.mime
         target = width or f.width
         if target not in f.thumbs:
             height = max(1, round(f.height * target / f.width))
@@ -401,6 +410,8 @@ class CommonsReplica:
             self.maxlag_remaining -= 1
             error = {"code": "maxlag", "info": "Waiting for 10.64.0.1: 7 seconds lagged."}
             return 200, {"Retry-After": "5"}, {"error": error}
+        if params.get("gsrsearch") in self.failing_searches:
+            return 500, {}, {"error": {"code": "internal_api_error", "info": "Search failed."}}
         if params.get("action") != "query":
             return 200, {}, {"error": {"code": "badvalue", "info": "Unrecognized action."}}
         version2 = params.get("formatversion") == "2"

@@ -1,22 +1,22 @@
-"""Test doubles for the ranking tests: a deterministic scorer and an in-process Commons.
+"""Helpers for the ranking tests: a deterministic scorer and files for the Commons replica.
 
 ``BrightnessScorer`` scores real image bytes by mean brightness (0-10), so a test picks
-the winner by picking colours. ``FakeCommons`` follows the ``CommonsClient`` contract
-(gather, gather_one, download_image, request_count) and counts requests the way the real
-client does; the end-to-end tests use the real client against the loopback replica instead.
+the winner by picking colours; ``add_photo`` puts a file on the loopback replica
+(``tests/commons_replica.py``, the one Commons double) whose thumbnails are those exact
+bytes, and ``ReplicaClients`` stands in for ``CommonsClient`` by name where a command
+builds its own client: the real client, always.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 
 from PIL import Image, ImageStat
 
-from image_ranking.commons.records import Candidate, Gathered, WikidataItem
-from image_ranking.exceptions import CommonsError, ModelWeightsMissingError
+# Bound at import, before any test replaces the name by a ReplicaClients.
+from image_ranking.commons.client import CommonsClient
+from image_ranking.exceptions import ModelWeightsMissingError
 from image_ranking.scoring.base import Scorer
 
 
@@ -76,115 +76,45 @@ class BrightnessScorer(Scorer):
         return sum(self.calls)
 
 
-@dataclass
-class FakeFile:
-    candidate: Candidate
-    data: bytes
+def add_photo(replica, title: str, data: bytes | None = None, **kw):
+    """A file on the loopback replica whose thumbnails are exactly ``data`` (a
+    ``grey(128)`` by default), so ``BrightnessScorer`` gives it a known score. The
+    original is twice the thumbnail's size, so the client fetches a scaled thumbnail at
+    ``IMAGE_RANKING_RANKING_THUMBNAIL_WIDTH`` (960), never the original."""
+    data = data if data is not None else grey(128)
+    width, height = Image.open(io.BytesIO(data)).size
+    return replica.add_file(title, size=(width * 2, height * 2), thumb_data=data, **kw)
 
 
-class FakeCommons:
-    """Commons + Wikidata in memory, counting requests like the real client."""
+class ReplicaClients:
+    """Stands in for ``CommonsClient`` by name (``monkeypatch.setattr(client,
+    "CommonsClient", clients)``) where a command or flow builds its own: it builds real
+    clients, as asked, whose retries do not wait, and adds up their requests.
+
+    ``on_search(query)`` runs before each of their searches (``gsrsearch`` string), so a
+    test can interrupt a run at a chosen POI."""
 
     def __init__(self) -> None:
-        self.files: dict[str, FakeFile] = {}
-        self.searches: dict[str, list[str]] = {}
-        self.wikidata: dict[str, str] = {}
-        self.failing: set[str] = set()  # POI names whose search fails
-        self.request_count = 0
-        self.downloads: list[str] = []
-        self.batch_calls = 0
-        self.on_search = None  # hook(poi) called on each search
+        self.built: list = []
+        self.on_search = None
 
-    def add_file(
-        self,
-        title: str,
-        data: bytes | None = None,
-        *,
-        drop: str = "",
-        drop_detail: dict | None = None,
-        sha1: str = "",
-        **kw,
-    ) -> Candidate:
-        slug = title.removeprefix("File:").replace(" ", "_")
-        data = data if data is not None else grey(128)
-        im = Image.open(io.BytesIO(data))
-        cand = Candidate(
-            title=title,
-            image_url=f"http://127.0.0.1:1/orig/{slug}",
-            thumbnail_url=f"http://127.0.0.1:1/thumb/960px-{slug}",
-            thumbnail_width=im.width,
-            thumbnail_height=im.height,
-            width=im.width * 2,
-            height=im.height * 2,
-            mime="image/jpeg",
-            sha1=sha1 or hashlib.sha1(title.encode() + data).hexdigest(),
-            page_url=f"https://commons.wikimedia.org/wiki/{slug}",
-            author="Jane Doe",
-            license_name="CC BY-SA 4.0",
-            license_url="https://creativecommons.org/licenses/by-sa/4.0/",
-            attribution_required=True,
-            drop=drop,
-            drop_detail=drop_detail or {},
-            **kw,
-        )
-        self.files[title] = FakeFile(cand, data)
-        return cand
+    def __call__(self, *args, **kwargs):
+        kwargs.setdefault("sleep", lambda seconds: None)
+        client = CommonsClient(*args, **kwargs)
+        search = client.search
 
-    def set_search(self, query: str, titles: list[str]) -> None:
-        self.searches[query] = titles
+        def hooked(query, *args, **kwargs):
+            if self.on_search is not None:
+                self.on_search(query)
+            return search(query, *args, **kwargs)
 
-    def _search(self, poi, limit: int, include_filtered: bool) -> list[Candidate]:
-        self.request_count += 1
-        if self.on_search is not None:
-            self.on_search(poi)
-        if poi.name in self.failing:
-            raise CommonsError(f"Commons search for {poi.name!r} failed: HTTP 500")
-        found = []
-        for rank, title in enumerate(self.searches.get(poi.name, [])[:limit]):
-            found.append(replace(self.files[title].candidate, search_rank=rank))
-        return found
+        client.search = hooked
+        self.built.append(client)
+        return client
 
-    def _wikidata_candidate(self, poi) -> list[Candidate]:
-        title = self.wikidata.get(getattr(poi, "wikidata_id", "") or "")
-        if not title:
-            return []
-        return [replace(self.files[title].candidate, source="wikidata", search_rank=0)]
-
-    def _item(self, poi) -> WikidataItem | None:
-        qid = getattr(poi, "wikidata_id", "") or ""
-        return WikidataItem(qid, image=self.wikidata.get(qid)) if qid else None
-
-    def gather(self, pois, limit=10) -> dict:
-        """Like the real client: one wbgetentities for the batch, a search per POI; a POI
-        whose search fails is left out."""
-        self.batch_calls += 1
-        pois = list(pois)
-        if any(getattr(p, "wikidata_id", "") for p in pois):
-            self.request_count += 1
-        result = {}
-        for poi in pois:
-            try:
-                found = self._wikidata_candidate(poi) + self._search(poi, limit, True)
-            except CommonsError:
-                continue
-            result[poi.pk] = Gathered(self._item(poi), found)
-        return result
-
-    def gather_one(self, poi, limit=10) -> Gathered:
-        if getattr(poi, "wikidata_id", ""):
-            self.request_count += 1
-        found = self._wikidata_candidate(poi) + self._search(poi, limit, True)
-        return Gathered(self._item(poi), found)
-
-    def download_image(self, url: str, *, max_bytes=None) -> bytes:
-        self.request_count += 1
-        self.downloads.append(url)
-        for f in self.files.values():
-            if f.candidate.thumbnail_url == url or f.candidate.image_url == url:
-                if "/orig/" in url:
-                    raise AssertionError("the original must never be downloaded")
-                return f.data
-        raise CommonsError(f"HTTP 404 for {url}")
+    @property
+    def request_count(self) -> int:
+        return sum(c.request_count for c in self.built)
 
 
 class FakeTime:

@@ -16,14 +16,26 @@ from image_ranking.commons import client as wikimedia
 from image_ranking.management.commands.rank_poi_images import Command
 from image_ranking.models import ImageCandidate, RankingRun, RankingState, SelectedImage
 from tests import factories
-from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey, jpeg
+from tests.image_ranking.ranking_helpers import (
+    BrightnessScorer,
+    ReplicaClients,
+    add_photo,
+    grey,
+    jpeg,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commit_immediately")]
 
 
 @pytest.fixture
-def commons():
-    return FakeCommons()
+def commons(commons_settings):
+    """The real clients the command builds, on the loopback replica."""
+    return ReplicaClients()
+
+
+@pytest.fixture
+def replica(commons_settings):
+    return commons_settings
 
 
 @pytest.fixture
@@ -33,8 +45,9 @@ def scorer():
 
 @pytest.fixture(autouse=True)
 def collaborators(monkeypatch, commons, scorer):
-    """The command builds its client and scorer by the public names; use the doubles."""
-    monkeypatch.setattr(wikimedia, "CommonsClient", lambda *a, **k: commons, raising=False)
+    """The command builds its client and scorer by the public names: real clients on the
+    replica, the brightness scorer."""
+    monkeypatch.setattr(wikimedia, "CommonsClient", commons, raising=False)
     monkeypatch.setattr(scoring, "get_scorer", lambda name=None: scorer, raising=False)
 
 
@@ -62,15 +75,16 @@ def run(*args, **kwargs):
 
 
 @pytest.fixture
-def three(paris, commons):
+def three(paris, replica):
     """Three listed POIs without images (one has no candidates) and one unlisted."""
     pois = [make_poi(paris, n) for n in ("Arc de Triomphe", "Bistro Nowhere", "Louvre")]
-    commons.add_file("File:Arc.jpg", grey(220))
-    commons.add_file("File:Louvre.jpg", grey(200))
-    commons.set_search("Arc de Triomphe", ["File:Arc.jpg"])
-    commons.set_search("Louvre", ["File:Louvre.jpg"])
+    add_photo(replica, "File:Arc.jpg", grey(220))
+    add_photo(replica, "File:Louvre.jpg", grey(200))
+    replica.set_search("Arc de Triomphe", ["File:Arc.jpg"])
+    replica.set_search("Louvre", ["File:Louvre.jpg"])
+    replica.set_search("Bistro Nowhere", [])
     make_poi(paris, "Unlisted Cafe", listed=False)
-    commons.set_search("Unlisted Cafe", ["File:Arc.jpg"])
+    replica.set_search("Unlisted Cafe", ["File:Arc.jpg"])
     return pois
 
 
@@ -105,10 +119,10 @@ def test_pois_in_no_list_are_untouched(three, paris):
     assert not Validation.objects.filter(poi=unlisted).exists()
 
 
-def test_missing_only_is_default_and_all_reranks(paris, commons):
+def test_missing_only_is_default_and_all_reranks(paris, replica):
     with_image = make_poi(paris, "Has Image", image=True)
-    commons.add_file("File:Better.jpg", grey(240))
-    commons.set_search("Has Image", ["File:Better.jpg"])
+    add_photo(replica, "File:Better.jpg", grey(240))
+    replica.set_search("Has Image", ["File:Better.jpg"])
     result, *_ = run()
     assert result["processed_count"] == 0
     result, *_ = run("--all")
@@ -158,8 +172,8 @@ def test_dry_run_changes_nothing(three, commons, settings, tmp_path):
     assert not any(f.is_file() for f in tmp_path.rglob("*") if "media" in f.parts)
 
 
-def test_failing_poi_does_not_stop_the_batch(three, commons):
-    commons.failing.add("Arc de Triomphe")
+def test_failing_poi_does_not_stop_the_batch(three, replica):
+    replica.failing_searches.add("Arc de Triomphe")
     result, out, err = run("--batch-size", "2")
     assert result["failed_count"] == 1 and result["updated_count"] == 1
     assert result["processed_count"] == 3 and result["status"] == "success"
@@ -225,8 +239,8 @@ def test_missing_weights_stop_before_any_request(three, commons, monkeypatch):
 
 
 def test_ctrl_c_stops_after_current_poi_and_rerun_resumes(three, commons):
-    def interrupt(poi):
-        if poi.name == "Bistro Nowhere":
+    def interrupt(query):
+        if query == "Bistro Nowhere":
             os.kill(os.getpid(), signal.SIGINT)
 
     commons.on_search = interrupt
@@ -255,9 +269,9 @@ def test_keyboard_interrupt_mid_poi_and_resume_of_all(three, commons):
     run()  # everything ranked once
     calls = []
 
-    def boom(poi):
-        calls.append(poi.name)
-        if poi.name == "Bistro Nowhere":
+    def boom(query):
+        calls.append(query)
+        if query == "Bistro Nowhere":
             raise KeyboardInterrupt
 
     commons.on_search = boom
@@ -272,7 +286,7 @@ def test_keyboard_interrupt_mid_poi_and_resume_of_all(three, commons):
 
 
 def test_interrupted_run_is_not_resumed_by_a_different_selection(three, commons):
-    commons.on_search = lambda poi: (_ for _ in ()).throw(KeyboardInterrupt)
+    commons.on_search = lambda query: (_ for _ in ()).throw(KeyboardInterrupt)
     run("--all")
     commons.on_search = None
     result, out, _ = run("--all", "--threshold", "3")
@@ -293,8 +307,8 @@ def test_progress_bar_on_a_terminal(three):
     assert "Processed 3/3 POIs in" in text  # the summary
 
 
-def test_outage_status_when_every_poi_fails_for_commons(three, commons):
-    commons.failing.update(["Arc de Triomphe", "Bistro Nowhere", "Louvre"])
+def test_outage_status_when_every_poi_fails_for_commons(three, replica):
+    replica.failing_searches.update(["Arc de Triomphe", "Bistro Nowhere", "Louvre"])
     result, out, err = run()
     assert result["status"] == "outage" and result["failed_count"] == 3
     assert "Commons could not be queried" in err
@@ -309,15 +323,15 @@ def _exit_code(*argv):
     return 0
 
 
-def test_exit_codes(three, commons, capsys, monkeypatch):
+def test_exit_codes(three, commons, replica, capsys, monkeypatch):
     from django.db import connections
 
     # run_from_argv closes the connections when done: that would end the test's transaction.
     monkeypatch.setattr(connections, "close_all", lambda: None)
-    commons.failing.update(["Arc de Triomphe", "Bistro Nowhere", "Louvre"])
+    replica.failing_searches.update(["Arc de Triomphe", "Bistro Nowhere", "Louvre"])
     assert _exit_code() == 75  # outage: nothing was done, try again later
-    commons.failing.clear()
-    commons.on_search = lambda poi: (_ for _ in ()).throw(KeyboardInterrupt)
+    replica.failing_searches.clear()
+    commons.on_search = lambda query: (_ for _ in ()).throw(KeyboardInterrupt)
     assert _exit_code("--batch-size", "1") == 130
     commons.on_search = None
     assert _exit_code() == 0

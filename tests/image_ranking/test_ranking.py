@@ -1,12 +1,12 @@
-"""The ranking service with an in-process Commons double and a brightness scorer.
+"""The ranking service with the real Commons client on the loopback replica and a
+brightness scorer (``add_photo``: files whose thumbnails are exact grey levels).
 
-The end-to-end runs against the loopback Commons replica are in test_rank_command.py.
+The command's end-to-end runs are in test_rank_command.py and test_end_to_end.py.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -16,14 +16,14 @@ from django.utils import timezone
 from PIL import Image
 
 from cities.models import City, PointOfInterest, Validation
-from image_ranking.drops import Drop
+from image_ranking.commons.client import CommonsClient
 from image_ranking.exceptions import ModelWeightsMissingError
 from image_ranking.models import ImageCandidate, RankingState, SelectedImage
 from image_ranking.ranking import Ranker, choose_candidate, get_candidates
 from tests import factories
 from tests.image_ranking.ranking_helpers import (
     BrightnessScorer,
-    FakeCommons,
+    add_photo,
     grey,
     jpeg,
     rank_poi_images,
@@ -45,8 +45,27 @@ def poi(city):
 
 
 @pytest.fixture
-def commons():
-    return FakeCommons()
+def replica(commons_settings):
+    return commons_settings
+
+
+@pytest.fixture
+def commons(replica):
+    """The real client on the replica; ``gathers`` counts its batch gathers."""
+    client = CommonsClient(sleep=lambda seconds: None)
+    gather, client.gathers = client.gather, []
+
+    def counted(pois, *args, **kwargs):
+        client.gathers.append(len(pois))
+        return gather(pois, *args, **kwargs)
+
+    client.gather = counted
+    return client
+
+
+def downloads(replica, name=""):
+    """The paths of the image downloads so far (of file ``name`` only, if given)."""
+    return [p for p in replica.download_requests if name in p]
 
 
 @pytest.fixture
@@ -55,20 +74,14 @@ def scorer():
 
 
 @pytest.fixture
-def eiffel(commons):
-    """Four candidates: two usable (bright wins), a map and a PDF filtered on metadata."""
-    commons.add_file("File:Eiffel bright.jpg", grey(230))
-    commons.add_file("File:Eiffel dark.jpg", grey(90))
-    commons.add_file(
-        "File:Eiffel map.png", grey(250), drop=Drop.TITLE_NOT_PHOTO, drop_detail={"word": "map"}
-    )
-    commons.add_file(
-        "File:Eiffel plan.pdf",
-        grey(250),
-        drop=Drop.NOT_RASTER,
-        drop_detail={"mime": "application/pdf"},
-    )
-    commons.set_search(
+def eiffel(commons, replica):
+    """Four candidates: two usable (bright wins), a map and a PDF filtered on metadata
+    (the client's own filter: the title's noun, the MIME type)."""
+    add_photo(replica, "File:Eiffel bright.jpg", grey(230))
+    add_photo(replica, "File:Eiffel dark.jpg", grey(90))
+    add_photo(replica, "File:Eiffel map.png", grey(250), mime="image/png")
+    add_photo(replica, "File:Eiffel plan.pdf", grey(250), mime="application/pdf")
+    replica.set_search(
         "Eiffel Tower",
         [
             "File:Eiffel dark.jpg",
@@ -86,18 +99,19 @@ def stored_size(poi):
         return Image.open(io.BytesIO(handle.read())).size
 
 
-def test_best_candidate_is_stored_from_the_scored_thumbnail(poi, eiffel, scorer):
+def test_best_candidate_is_stored_from_the_scored_thumbnail(poi, eiffel, replica, scorer):
     result = rank_poi_images(poi, client=eiffel, scorer=scorer, threshold=5)
     assert result.outcome == "updated"
     assert result.chosen.title == "File:Eiffel bright.jpg"
     assert result.best_score == pytest.approx(230 / 25.5, abs=0.1)
     # 1 search + 2 thumbnails; the filtered ones and the original are never fetched.
     assert eiffel.request_count == 3 and result.requests == 3
-    assert all("/thumb/" in url for url in eiffel.downloads)
+    assert downloads(replica) and all("/thumb/" in url for url in downloads(replica))
     assert stored_size(poi) == (800, 600)
     selected = SelectedImage.objects.get(poi=poi)
     assert selected.chosen_by == "ranker" and selected.title == "File:Eiffel bright.jpg"
-    assert selected.author == "Jane Doe" and selected.license_name == "CC BY-SA 4.0"
+    # The replica's Artist is HTML: a link to "Jane &amp; Doe".
+    assert selected.author == "Jane & Doe" and selected.license_name == "CC BY-SA 4.0"
     assert selected.scorer_name == "test-brightness" and selected.scorer_version == "1"
     state = RankingState.objects.get(poi=poi)
     assert state.outcome == "updated" and state.ranked_at and state.candidates_fetched_at
@@ -129,12 +143,12 @@ def test_fresh_cache_costs_no_request_and_stale_cache_reuses_scores(poi, eiffel,
     assert scorer.scored == 2
 
 
-def test_new_scorer_version_or_reuploaded_file_is_scored_again(poi, eiffel, scorer):
+def test_new_scorer_version_or_reuploaded_file_is_scored_again(poi, eiffel, replica, scorer):
     get_candidates(poi, client=eiffel, scorer=scorer)
     get_candidates(poi, client=eiffel, scorer=BrightnessScorer(version="2"))
     # Both scored again for the new version, from the thumbnail cache: no request.
     assert eiffel.request_count == 3
-    eiffel.add_file("File:Eiffel dark.jpg", grey(240))  # re-uploaded: new sha1
+    add_photo(replica, "File:Eiffel dark.jpg", grey(240))  # re-uploaded: new sha1
     kept = get_candidates(poi, client=eiffel, scorer=BrightnessScorer(version="2"), refresh=True)
     assert kept[0].title == "File:Eiffel dark.jpg"
     assert eiffel.request_count == 5  # search + only the changed file
@@ -159,20 +173,17 @@ def test_unchanged_winner_is_not_downloaded_again(poi, eiffel, scorer):
     assert PointOfInterest.objects.get(pk=poi.pk).image_file.name == name
 
 
-def test_image_shared_between_pois_goes_to_one_and_is_fetched_once(city, commons, scorer):
-    commons.add_file("File:Paris skyline.jpg", grey(240))
-    commons.add_file("File:Louvre court.jpg", grey(60))
-    commons.set_search("Eiffel Tower", ["File:Paris skyline.jpg"])
-    commons.set_search("Louvre", ["File:Paris skyline.jpg", "File:Louvre court.jpg"])
+def test_image_shared_between_pois_goes_to_one_and_is_fetched_once(city, commons, replica, scorer):
+    add_photo(replica, "File:Paris skyline.jpg", grey(240))
+    add_photo(replica, "File:Louvre court.jpg", grey(60))
+    replica.set_search("Eiffel Tower", ["File:Paris skyline.jpg"])
+    replica.set_search("Louvre", ["File:Paris skyline.jpg", "File:Louvre court.jpg"])
     eiffel, louvre = make_poi(city, "Eiffel Tower"), make_poi(city, "Louvre")
     results = list(rank_pois([eiffel, louvre], client=commons, scorer=scorer, threshold=2))
     assert [r.outcome for r in results] == ["updated", "updated"]
     # One photo, one POI: the Louvre gets its next best.
     assert [r.chosen.title for r in results] == ["File:Paris skyline.jpg", "File:Louvre court.jpg"]
-    assert (
-        commons.downloads.count(commons.files["File:Paris skyline.jpg"].candidate.thumbnail_url)
-        == 1
-    )
+    assert len(downloads(replica, "Paris_skyline.jpg")) == 1
     assert commons.request_count == 2 + 2  # 2 searches + 2 distinct thumbnails
     assert scorer.scored == 2
     # Stable on a re-run: each keeps its own, nothing is fetched.
@@ -182,7 +193,7 @@ def test_image_shared_between_pois_goes_to_one_and_is_fetched_once(city, commons
     # Another city may show the same file: its stored copy is reused, no download.
     lyon = City.objects.create(name="Lyon", slug="lyon")
     other = make_poi(lyon, "Tour Montparnasse")
-    commons.set_search("Tour Montparnasse", ["File:Paris skyline.jpg"])
+    replica.set_search("Tour Montparnasse", ["File:Paris skyline.jpg"])
     result = rank_poi_images(other, client=commons, scorer=scorer)
     assert result.outcome == "updated" and result.requests == 1  # the search only
     assert stored_size(other) == (800, 600)
@@ -203,22 +214,22 @@ def test_no_candidates_opens_one_validation(poi, commons, scorer):
     assert "no candidate images" in report.description
 
 
-def test_all_filtered_counts_reasons(poi, commons, scorer):
-    commons.add_file("File:A.svg", drop=Drop.NOT_RASTER, drop_detail={"mime": "image/svg+xml"})
-    commons.add_file("File:B.pdf", drop=Drop.NOT_RASTER, drop_detail={"mime": "application/pdf"})
-    small = {"width": 320, "min_width": 640}
-    commons.add_file("File:C.jpg", drop=Drop.TOO_SMALL, drop_detail=small)
-    commons.set_search("Eiffel Tower", ["File:A.svg", "File:B.pdf", "File:C.jpg"])
+def test_all_filtered_counts_reasons(poi, commons, replica, scorer, settings):
+    settings.IMAGE_RANKING_MIN_IMAGE_WIDTH = 640
+    replica.add_file("File:A.svg", mime="image/svg+xml")
+    replica.add_file("File:B.pdf", mime="application/pdf")
+    replica.add_file("File:C.jpg", size=(320, 240))
+    replica.set_search("Eiffel Tower", ["File:A.svg", "File:B.pdf", "File:C.jpg"])
     result = rank_poi_images(poi, client=commons, scorer=scorer)
-    assert result.outcome == "no_image" and commons.downloads == []
+    assert result.outcome == "no_image" and downloads(replica) == []
     report = Validation.objects.get()
     assert "all 3 candidate images were filtered out" in report.description
     assert "2 not a raster photo, 1 too small" in report.description
 
 
-def test_all_below_threshold_names_best_score_then_resolves(poi, commons, scorer):
-    commons.add_file("File:Dim.jpg", grey(51))  # scores 2.0
-    commons.set_search("Eiffel Tower", ["File:Dim.jpg"])
+def test_all_below_threshold_names_best_score_then_resolves(poi, commons, replica, scorer):
+    add_photo(replica, "File:Dim.jpg", grey(51))  # scores 2.0
+    replica.set_search("Eiffel Tower", ["File:Dim.jpg"])
     rank_poi_images(poi, client=commons, scorer=scorer, threshold=5)
     rank_poi_images(poi, client=commons, scorer=scorer, threshold=5)
     report = Validation.objects.get()
@@ -256,11 +267,11 @@ def test_fallback_off_by_default_and_missing_file_is_explained(poi, commons, sco
     assert "No fallback image for category 'eat'" in result.message
 
 
-def test_real_photo_replaces_fallback_and_keeps_fallback_file(poi, commons, scorer):
+def test_real_photo_replaces_fallback_and_keeps_fallback_file(poi, commons, replica, scorer):
     default_storage.save("cities/images/fallbacks/see.jpg", ContentFile(jpeg((100, 100))))
     rank_poi_images(poi, client=commons, scorer=scorer, fallback=True)
-    commons.add_file("File:New.jpg", grey(200))
-    commons.set_search("Eiffel Tower", ["File:New.jpg"])
+    add_photo(replica, "File:New.jpg", grey(200))
+    replica.set_search("Eiffel Tower", ["File:New.jpg"])
     result = rank_poi_images(
         poi, client=commons, scorer=scorer, fallback=True, threshold=5
     )  # cache is fresh: nothing new
@@ -291,15 +302,15 @@ def test_dry_run_changes_nothing(poi, eiffel, scorer, settings):
     assert not PointOfInterest.objects.get(pk=poi.pk).image_file
 
 
-def test_commons_failure_is_a_failed_result_and_batch_goes_on(city, eiffel, scorer):
+def test_commons_failure_is_a_failed_result_and_batch_goes_on(city, eiffel, replica, scorer):
     first = make_poi(city, "Broken")
     second = make_poi(city, "Eiffel Tower")
-    eiffel.failing.add("Broken")
+    replica.failing_searches.add("Broken")
     results = list(rank_pois([first, second], client=eiffel, scorer=scorer))
     assert [r.outcome for r in results] == ["failed", "updated"]
     assert "HTTP 500" in results[0].message
     assert RankingState.objects.get(poi=first).outcome == "failed"
-    assert eiffel.batch_calls == 1
+    assert eiffel.gathers == [2]  # one batch gather; the failed POI alone, not again
 
 
 def test_curator_choice_is_kept_and_choose_candidate_stores(poi, eiffel, scorer):
@@ -329,39 +340,44 @@ def test_missing_model_weights_stop_at_once(city, eiffel):
         list(rank_pois(pois, client=eiffel, scorer=BrightnessScorer(missing_weights=True)))
 
 
-def test_top_k_limits_thumbnail_downloads(poi, commons, scorer, settings):
+def test_top_k_limits_thumbnail_downloads(poi, commons, replica, scorer, settings):
     settings.IMAGE_RANKING_SCORE_TOP_K = 2
     for i in range(5):
-        commons.add_file(f"File:E{i}.jpg", grey(140 + 20 * i))
-    commons.set_search("Eiffel Tower", [f"File:E{i}.jpg" for i in range(5)])
+        add_photo(replica, f"File:E{i}.jpg", grey(140 + 20 * i))
+    replica.set_search("Eiffel Tower", [f"File:E{i}.jpg" for i in range(5)])
     result = rank_poi_images(poi, client=commons, scorer=scorer)
-    assert len(commons.downloads) == 2
+    assert len(downloads(replica)) == 2
     assert result.chosen.title == "File:E1.jpg"
 
 
-def test_wikidata_image_is_batched_and_ranked_first_on_ties(city, commons, scorer):
-    commons.add_file("File:P18.jpg", grey(200))
-    commons.add_file("File:Search.jpg", grey(200))
-    commons.wikidata["Q243"] = "File:P18.jpg"
-    commons.set_search("Eiffel Tower", ["File:Search.jpg"])
+def test_wikidata_image_is_batched_and_ranked_first_on_ties(city, commons, replica, scorer):
+    add_photo(replica, "File:P18.jpg", grey(200))
+    add_photo(replica, "File:Search.jpg", grey(200))
+    replica.set_wikidata("Q243", "File:P18.jpg")
+    replica.set_search("Eiffel Tower", ["File:Search.jpg"])
     pois = [make_poi(city, "Eiffel Tower", wikidata_id="Q243"), make_poi(city, "Louvre")]
     results = list(Ranker(client=commons, scorer=scorer).rank_many(pois, batch_size=50))
     assert results[0].chosen.title == "File:P18.jpg"
-    assert commons.batch_calls == 1
-    # 1 batched Wikidata request + 2 searches + 1 thumbnail: the verified P18 passes,
+    assert commons.gathers == [2]
+    # 1 batched Wikidata request + 2 searches + 1 imageinfo for the P18 file (the real
+    # client asks for a P18 no search returned) + 1 thumbnail: the verified P18 passes,
     # so the Eiffel Tower's search result (no evidence either way) is not fetched.
-    assert commons.request_count == 4
+    assert commons.request_count == 5 and len(replica.wikidata_requests) == 1
+    assert [q["titles"] for q in replica.api_requests if "titles" in q] == ["File:P18.jpg"]
+    assert [p.rsplit("/", 1)[-1] for p in downloads(replica)] == ["960px-P18.jpg"]
 
 
-def test_broken_thumbnail_is_retried_on_later_runs_then_given_up(poi, commons, scorer):
-    commons.add_file("File:Good.jpg", grey(200))
-    commons.add_file("File:Broken.jpg", grey(250))
-    commons.files["File:Broken.jpg"].data = b"<html>Server busy</html>"  # HTML, once or more
-    commons.set_search("Eiffel Tower", ["File:Broken.jpg", "File:Good.jpg"])
+def test_broken_thumbnail_is_retried_on_later_runs_then_given_up(poi, commons, replica, scorer):
+    add_photo(replica, "File:Good.jpg", grey(200))
+    add_photo(replica, "File:Broken.jpg", grey(250))
+    broken_file = replica.files["File:Broken.jpg"]
+    broken_file.thumb_data = b"<html>Server busy</html>"  # HTML, once or more
+    replica.set_search("Eiffel Tower", ["File:Broken.jpg", "File:Good.jpg"])
     result = rank_poi_images(poi, client=commons, scorer=scorer)
     assert result.chosen.title == "File:Good.jpg"
     broken = ImageCandidate.objects.get(title="File:Broken.jpg")
-    assert broken.filtered_reason.startswith("thumbnail retry 1/3: not an image")
+    # The real client tells an HTML page from an image before decoding it.
+    assert broken.filtered_reason.startswith("thumbnail retry 1/3: an HTML page instead of")
     # Later runs try it again, a bounded number of times, then give up until --refresh.
     for attempt in (2, 3):
         get_candidates(poi, client=commons, scorer=scorer)
@@ -372,38 +388,38 @@ def test_broken_thumbnail_is_retried_on_later_runs_then_given_up(poi, commons, s
     get_candidates(poi, client=commons, scorer=scorer)
     assert commons.request_count == before  # given up: not fetched
     # Commons serves it again; --refresh clears the mark and it is scored (and wins).
-    commons.files["File:Broken.jpg"].data = grey(250)
+    broken_file.thumb_data = grey(250)
     kept = get_candidates(poi, client=commons, scorer=scorer, refresh=True)
     assert kept[0].title == "File:Broken.jpg" and kept[0].filtered_reason == ""
     assert ImageCandidate.objects.get(title="File:Broken.jpg").thumbnail_failures == 0
 
 
 def test_winner_whose_thumbnail_fails_on_a_rerun_is_not_replaced_by_a_lower_one(
-    poi, eiffel, scorer, settings
+    poi, eiffel, replica, scorer, settings
 ):
     settings.IMAGE_RANKING_THUMBNAIL_CACHE = False  # else the rerun never downloads
     first = rank_poi_images(poi, client=eiffel, scorer=scorer, threshold=3)
     assert first.chosen.title == "File:Eiffel bright.jpg"
     name = PointOfInterest.objects.get(pk=poi.pk).image_file.name
     # A new scorer version must score both again; the winner's thumbnail fails once.
-    eiffel.files["File:Eiffel bright.jpg"].data = b"<html>502 Bad Gateway</html>"
+    replica.files["File:Eiffel bright.jpg"].thumb_data = b"<html>502 Bad Gateway</html>"
     new = BrightnessScorer(version="2")
     result = rank_poi_images(poi, client=eiffel, scorer=new, threshold=3)
     assert result.outcome == "unchanged" and "could not be re-evaluated" in result.message
     assert PointOfInterest.objects.get(pk=poi.pk).image_file.name == name
     assert SelectedImage.objects.get(poi=poi).title == "File:Eiffel bright.jpg"
     # Next run it answers again: re-scored under version 2, and it stays.
-    eiffel.files["File:Eiffel bright.jpg"].data = grey(230)
+    replica.files["File:Eiffel bright.jpg"].thumb_data = grey(230)
     again = rank_poi_images(poi, client=eiffel, scorer=new, threshold=3)
     assert again.outcome == "unchanged" and again.chosen.title == "File:Eiffel bright.jpg"
     assert SelectedImage.objects.get(poi=poi).scorer_version == "2"
 
 
-def test_dry_run_gives_a_shared_photo_to_one_poi_too(city, commons, scorer):
-    commons.add_file("File:Square panorama.jpg", grey(240))
-    commons.add_file("File:Cathedral front.jpg", grey(150))
-    commons.set_search("Market Square", ["File:Square panorama.jpg"])
-    commons.set_search("Cathedral", ["File:Square panorama.jpg", "File:Cathedral front.jpg"])
+def test_dry_run_gives_a_shared_photo_to_one_poi_too(city, commons, replica, scorer):
+    add_photo(replica, "File:Square panorama.jpg", grey(240))
+    add_photo(replica, "File:Cathedral front.jpg", grey(150))
+    replica.set_search("Market Square", ["File:Square panorama.jpg"])
+    replica.set_search("Cathedral", ["File:Square panorama.jpg", "File:Cathedral front.jpg"])
     pois = [make_poi(city, "Market Square"), make_poi(city, "Cathedral")]
     results = list(rank_pois(pois, client=commons, scorer=scorer, dry_run=True))
     assert [r.chosen.title for r in results] == [
@@ -413,17 +429,15 @@ def test_dry_run_gives_a_shared_photo_to_one_poi_too(city, commons, scorer):
     assert not SelectedImage.objects.exists()
 
 
-def test_current_image_found_to_show_a_namesake_is_kept_but_reported(poi, commons, scorer):
-    commons.add_file("File:Eiffel.jpg", grey(200))
-    commons.set_search("Eiffel Tower", ["File:Eiffel.jpg"])
+def test_current_image_found_to_show_a_namesake_is_kept_but_reported(poi, commons, replica, scorer):
+    add_photo(replica, "File:Eiffel.jpg", grey(200))
+    replica.set_search("Eiffel Tower", ["File:Eiffel.jpg"])
     rank_poi_images(poi, client=commons, scorer=scorer)
     assert not Validation.objects.exists()
     # Commons now says it is another Eiffel Tower, and nothing else is found.
-    commons.add_file("File:Eiffel.jpg", grey(200), categories=("Eiffel Tower (Las Vegas)",))
-    commons.files["File:Eiffel.jpg"].candidate = replace(
-        commons.files["File:Eiffel.jpg"].candidate,
-        sha1=SelectedImage.objects.get(poi=poi).sha1,
-    )
+    # The same file (same bytes, same sha1), newly categorised.
+    add_photo(replica, "File:Eiffel.jpg", grey(200), categories=("Eiffel Tower (Las Vegas)",))
+    assert replica.files["File:Eiffel.jpg"].sha1 == SelectedImage.objects.get(poi=poi).sha1
     result = rank_pois([poi], client=commons, scorer=scorer, refresh=True)
     assert next(result).outcome == "unchanged"
     report = Validation.objects.get(resolved=False)

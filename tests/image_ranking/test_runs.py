@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from cities.models import City, PoiList, PointOfInterest
 from image_ranking import leases, runs
+from image_ranking.commons.client import CommonsClient
 from image_ranking.models import RankingLease, RankingRun, RankingState
 from image_ranking.runs import (
     RankingRunner,
@@ -22,7 +23,7 @@ from image_ranking.runs import (
     RunOptions,
     summary_keys,
 )
-from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey
+from tests.image_ranking.ranking_helpers import BrightnessScorer, add_photo, grey
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("commit_immediately")]
 
@@ -30,12 +31,18 @@ NAMES = ["Arc", "Bridge", "Castle", "Dome", "Elm"]
 
 
 @pytest.fixture
-def commons():
-    commons = FakeCommons()
+def replica(commons_settings):
     for name in NAMES:
-        commons.add_file(f"File:{name}.jpg", grey(200))
-        commons.set_search(name, [f"File:{name}.jpg"])
-    return commons
+        add_photo(commons_settings, f"File:{name}.jpg", grey(200))
+        commons_settings.set_search(name, [f"File:{name}.jpg"])
+    return commons_settings
+
+
+@pytest.fixture
+def commons(replica):
+    """The real client on the replica. Its retries of a failing search do not wait (nor
+    move the runs' clock, which would age the leases)."""
+    return CommonsClient(sleep=lambda seconds: None)
 
 
 @pytest.fixture
@@ -105,8 +112,8 @@ def gone_pid() -> int:
     return child.pid
 
 
-def test_summary_dict(pois, commons, clock):
-    commons.failing.add("Castle")
+def test_summary_dict(pois, commons, replica, clock):
+    replica.failing_searches.add("Castle")
     result = runner(commons, clock, batch_size=2).run()
     assert tuple(result) == summary_keys()
     assert result["status"] == "success"
@@ -149,11 +156,14 @@ def test_stop_after_the_current_poi_then_resume(pois, commons, clock):
 
 
 def test_keyboard_interrupt_mid_poi_gives_its_leases_back(pois, commons, clock):
-    def boom(poi):
-        if poi.name == "Castle":
-            raise KeyboardInterrupt
+    search = commons.search
 
-    commons.on_search = boom
+    def boom(query, *args, **kwargs):
+        if query == "Castle":
+            raise KeyboardInterrupt
+        return search(query, *args, **kwargs)
+
+    commons.search = boom
     result = runner(commons, clock, batch_size=1).run()
     assert result["status"] == "interrupted" and result["processed_count"] == 2
     assert not RankingLease.objects.filter(expires_at__gt=clock.now).exists()
@@ -261,13 +271,13 @@ def test_a_stopped_run_says_how_many_pois_are_left(pois, commons, clock):
     assert "2 POI(s) of the selection left undone" in run.message
 
 
-def test_heartbeats_during_a_long_poi(pois, commons, clock):
+def test_heartbeats_during_a_long_poi(pois, commons, replica, clock):
     """A POI with many thumbnails takes longer than the lease: its lease is renewed
     before each download, so no other run takes it for crashed."""
     titles = [f"File:Arc {k}.jpg" for k in range(4)]
     for title in titles:
-        commons.add_file(title, grey(150))
-    commons.set_search("Arc", titles)
+        add_photo(replica, title, grey(150))
+    replica.set_search("Arc", titles)
     mine = runner(commons, clock, batch_size=1, limit=1)
     download = commons.download_image
     held_while_downloading = []
@@ -318,8 +328,8 @@ def test_limit_counts_ranked_pois_past_claimed_ones(pois, commons, clock):
     assert set(RankingState.objects.values_list("poi__name", flat=True)) == {"Bridge", "Castle"}
 
 
-def test_outage_when_every_poi_failed_for_commons(pois, commons, clock):
-    commons.failing.update(NAMES)
+def test_outage_when_every_poi_failed_for_commons(pois, commons, replica, clock):
+    replica.failing_searches.update(NAMES)
     result = runner(commons, clock).run()
     assert result["status"] == "outage" and result["failed_count"] == 5
     run = RankingRun.objects.get()
@@ -327,15 +337,15 @@ def test_outage_when_every_poi_failed_for_commons(pois, commons, clock):
 
 
 def test_an_outage_stops_the_run_early_and_the_next_run_carries_on(
-    pois, commons, clock, monkeypatch
+    pois, commons, replica, clock, monkeypatch
 ):
     monkeypatch.setattr(runs, "OUTAGE_STREAK", 2)
-    commons.failing.update(NAMES)
+    replica.failing_searches.update(NAMES)
     result = runner(commons, clock, batch_size=5).run()
     assert result["status"] == "outage" and result["processed_count"] == 2
     first = RankingRun.objects.get()
     assert first.status == "interrupted" and "the last 2 in a row failed" in first.message
-    commons.failing.clear()  # Commons is back
+    replica.failing_searches.clear()  # Commons is back
     clock.advance(1)
     result = runner(commons, clock, batch_size=5).run()
     assert result["status"] == "success" and result["updated_count"] == 5

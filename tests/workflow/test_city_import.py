@@ -20,7 +20,7 @@ from image_ranking import scoring
 from image_ranking.commons import client as wikimedia
 from image_ranking.models import RankingState
 from image_ranking.run_options import RunError, RunOptions
-from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey
+from tests.image_ranking.ranking_helpers import BrightnessScorer, ReplicaClients, add_photo, grey
 from workflow import city_import
 from workflow.city_import import (
     RankingFailed,
@@ -34,17 +34,13 @@ SAMPLE = REPO / "cities" / "data" / "paris.json"
 
 
 @pytest.fixture
-def commons():
-    return FakeCommons()
-
-
-@pytest.fixture
-def doubles(monkeypatch, commons):
-    """The command builds its client and scorer by these public names."""
+def doubles(monkeypatch, commons_settings):
+    """The command builds its client and scorer by these public names: real clients on the
+    loopback replica (returned, to script), the brightness scorer."""
     scorer = BrightnessScorer()
-    monkeypatch.setattr(wikimedia, "CommonsClient", lambda *a, **k: commons, raising=False)
+    monkeypatch.setattr(wikimedia, "CommonsClient", ReplicaClients(), raising=False)
     monkeypatch.setattr(scoring, "get_scorer", lambda name=None: scorer, raising=False)
-    return commons
+    return commons_settings
 
 
 @pytest.fixture
@@ -106,9 +102,9 @@ def test_rank_task_runs_the_command_for_listed_pois_in_batches(doubles, caplog, 
     names = ["Arc", "Bridge", "Castle", "Dome", "Elm"]
     load_city_data.fn(city_doc([*names, "Unlisted"], listed=names))
     for n in [*names, "Unlisted"]:
-        doubles.add_file(f"File:{n}.jpg", grey(200))
+        add_photo(doubles, f"File:{n}.jpg", grey(200))
         doubles.set_search(n, [f"File:{n}.jpg"])
-    doubles.failing.add("Castle")
+    doubles.failing_searches.add("Castle")
     caplog.set_level(logging.INFO)
 
     result = rank_poi_images_for_lists.fn(RunOptions(city="lyon", batch_size=2, threshold=1.0))
@@ -155,7 +151,7 @@ def test_run_options_round_trip_through_the_command_line():
 def test_rank_task_fails_when_commons_is_down(doubles, _commit):
     names = ["Arc", "Bridge", "Castle"]
     load_city_data.fn(city_doc(names))
-    doubles.failing.update(names)
+    doubles.failing_searches.update(names)
     with pytest.raises(RankingFailed, match="Commons could not be queried") as caught:
         rank_poi_images_for_lists.fn(RunOptions(city="lyon", missing_only=False))
     summary = caught.value.summary

@@ -16,7 +16,7 @@ from image_ranking import scoring
 from image_ranking.commons import client as wikimedia
 from image_ranking.models import RankingState
 from image_ranking.run_options import RunOptions
-from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons, grey
+from tests.image_ranking.ranking_helpers import BrightnessScorer, ReplicaClients, add_photo, grey
 from workflow.city_import import import_city
 
 pytestmark = [pytest.mark.prefect, pytest.mark.django_db(transaction=True)]
@@ -51,16 +51,18 @@ def paris_doc() -> dict:
 
 
 @pytest.fixture
-def commons(monkeypatch):
-    commons = FakeCommons()
+def commons(monkeypatch, commons_settings):
+    """The loopback replica (returned, to script), reached by real clients whose retries
+    do not wait; the brightness scorer."""
+    replica = commons_settings
     scorer = BrightnessScorer()
-    monkeypatch.setattr(wikimedia, "CommonsClient", lambda *a, **k: commons, raising=False)
+    monkeypatch.setattr(wikimedia, "CommonsClient", ReplicaClients(), raising=False)
     monkeypatch.setattr(scoring, "get_scorer", lambda name=None: scorer, raising=False)
     for name in [*LISTED, "Eiffel Tower", "The Eiffel Tower", "Unlisted Café"]:
-        commons.add_file(f"File:{name}.jpg", grey(210))
-        commons.set_search(name, [f"File:{name}.jpg"])
-    commons.failing.add("Notre-Dame")
-    return commons
+        add_photo(replica, f"File:{name}.jpg", grey(210))
+        replica.set_search(name, [f"File:{name}.jpg"])
+    replica.failing_searches.add("Notre-Dame")
+    return replica
 
 
 def flow_logs(flow_run_id: UUID) -> list[str]:
@@ -205,7 +207,7 @@ def test_the_flow_ranks_through_the_real_client_on_the_loopback_replica(
 
 def test_an_outage_fails_the_flow(prefect_server, commons):
     """Every listed POI fails because Commons cannot be queried: the flow run fails."""
-    commons.failing.update([*LISTED, "Eiffel Tower", "The Eiffel Tower"])
+    commons.failing_searches.update([*LISTED, "Eiffel Tower", "The Eiffel Tower"])
 
     state = import_city(source=paris_doc(), ranking=RunOptions(threshold=1.0), return_state=True)
 

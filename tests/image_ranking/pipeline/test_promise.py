@@ -103,18 +103,19 @@ def test_the_ceiling_comes_from_the_kept_rows(monkeypatch):
     assert scoring.ceiling("test-brightness", "2") == Ceiling(10.0, 0)  # another version
 
 
-def test_the_run_says_why_files_were_not_downloaded(settings, tmp_path):
+def test_the_run_says_why_files_were_not_downloaded(settings, tmp_path, commons_settings):
     """The stop line reaches the POI's RankingState (the admin and -v 2 show it)."""
     from cities.models import City, PoiList, PointOfInterest
+    from image_ranking.commons.clients import build_commons_client
     from image_ranking.models import RankingState
     from image_ranking.pipeline.ranker import Ranker
-    from tests.image_ranking.ranking_helpers import BrightnessScorer, FakeCommons
+    from tests.image_ranking.ranking_helpers import BrightnessScorer, add_photo
 
     settings.MEDIA_ROOT = str(tmp_path)
-    commons = FakeCommons()
     for n, level in enumerate((230, 240, 100)):
-        commons.add_file(f"File:Arc {n}.jpg", grey(level))
-    commons.set_search("Arc", [f"File:Arc {n}.jpg" for n in range(3)])
+        add_photo(commons_settings, f"File:Arc {n}.jpg", grey(level))
+    commons_settings.set_search("Arc", [f"File:Arc {n}.jpg" for n in range(3)])
+    commons = build_commons_client()
     city = City.objects.create(name="Paris", slug="paris")
     poi = PointOfInterest.objects.create(city=city, name="Arc", category="see")
     PoiList.objects.create(city=city, name="Best").pois.add(poi)
