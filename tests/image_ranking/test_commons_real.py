@@ -303,3 +303,16 @@ def test_a_german_description_names_a_direction_not_a_place():
     assert judge(Row(), MUSTERSTADT).verdict != "elsewhere"
     Row.description = "Die Hauptstraße in Bad Homburg"  # a place: still told apart
     assert judge(Row(), MUSTERSTADT).verdict == "elsewhere"
+
+
+def test_article_use_is_counted_from_globalusage(client):
+    """Issue 24 orders downloads by article use: the count is what ``globalusage`` lists,
+    and a list cut by ``gucontinue`` is counted as it came, without another request."""
+    payload = answer("ours_search_globalusage.json")
+    replica_answer(client, payload)
+    before = client.request_count
+    found = {c.title: c for c in client.search("Musterstadt")}
+    assert client.request_count == before + 1  # the cut usage lists are not asked again
+    by_title = {p["title"]: len(p.get("globalusage") or []) for p in pages(payload)}
+    assert {t: found[t].article_uses for t in by_title} == by_title
+    assert found["File:Musterstadt Hauptstraße 2012.jpg"].article_uses == 3
