@@ -159,25 +159,28 @@ def photo(seed: int) -> bytes:
 
 def generate(size: int, new_share: float, replica) -> list[int]:
     """The city and its history; returns the new POIs' pks (served by the replica)."""
-    from datetime import timedelta
-
-    from django.contrib.auth import get_user_model
-    from django.core.files.storage import default_storage
     from django.utils import timezone
-
-    from cities.models import City, PoiList, PointOfInterest, Validation
-    from image_ranking import validations
-    from image_ranking.models import (
-        ImageCandidate,
-        ImageTrainingData,
-        RankingLease,
-        RankingRun,
-        RankingState,
-        SelectedImage,
-    )
 
     rng = random.Random(size)
     now = timezone.now()
+    city, pois = _city_and_lists(size, rng)
+    new_count = max(1, int(size * new_share))
+    old, new = pois[new_count:], pois[:new_count]
+    with_image = [p for n, p in enumerate(old) if n % 10 < 8]
+    without_image = [p for n, p in enumerate(old) if n % 10 >= 8]
+    first = _candidates(old, rng, now)
+    _stored_images(old, with_image, first, rng, now)
+    _reports(city, with_image, without_image)
+    _labels(with_image)
+    _past_runs(size, old, now)
+    _serve_new(new, replica)
+    return [p.pk for p in new]
+
+
+def _city_and_lists(size: int, rng: random.Random):
+    """The city, its POIs and lists of 200 POIs (every POI in one, some in two)."""
+    from cities.models import City, PoiList, PointOfInterest
+
     city = City.objects.create(name="Scaleton", slug="scaleton", country="Nowhere")
     categories = [c for c, _ in PointOfInterest.Category.choices]
     pois = PointOfInterest.objects.bulk_create(
@@ -191,7 +194,6 @@ def generate(size: int, new_share: float, replica) -> list[int]:
         )
         for n in range(size)
     )
-    # Lists of 200 POIs (every POI in one, some in two).
     lists = PoiList.objects.bulk_create(
         PoiList(city=city, name=f"List {n}") for n in range(max(1, size // 200))
     )
@@ -207,12 +209,13 @@ def generate(size: int, new_share: float, replica) -> list[int]:
     ]
     through.objects.bulk_create(links)
 
-    new_count = max(1, int(size * new_share))
-    old, new = pois[new_count:], pois[:new_count]
-    with_image = [p for n, p in enumerate(old) if n % 10 < 8]
-    without_image = [p for n, p in enumerate(old) if n % 10 >= 8]
+    return city, pois
 
-    # Ten candidates per old POI, scored and judged.
+
+def _candidates(old, rng: random.Random, now) -> dict[int, int]:
+    """Ten candidates per old POI, scored and judged; {poi pk: its first candidate's pk}."""
+    from image_ranking.models import ImageCandidate
+
     relevances = ["verified", "likely", "unknown", "elsewhere", "not_a_photo"]
     candidates = []
     for n, p in enumerate(old):
@@ -257,9 +260,19 @@ def generate(size: int, new_share: float, replica) -> list[int]:
                 )
             )
     ImageCandidate.objects.bulk_create(candidates, batch_size=2000)
-    first = dict(ImageCandidate.objects.filter(search_rank=0).values_list("poi_id", "id"))
+    return dict(ImageCandidate.objects.filter(search_rank=0).values_list("poi_id", "id"))
 
-    # Stored images: a real small file per POI, and the provenance row.
+
+def _stored_images(old, with_image, first, rng, now) -> None:
+    """A real small file and its provenance row per POI with an image, and every old
+    POI's ranking state."""
+    from datetime import timedelta
+
+    from django.core.files.storage import default_storage
+
+    from cities.models import PointOfInterest
+    from image_ranking.models import RankingState, SelectedImage
+
     data = photo(0)[:20_000]  # bytes on disk; the page never decodes them
     names = {}
     for p in with_image:
@@ -302,6 +315,14 @@ def generate(size: int, new_share: float, replica) -> list[int]:
         ],
         batch_size=2000,
     )
+
+
+def _reports(city, with_image, without_image) -> None:
+    """Open "no suitable image" reports for POIs without an image, resolved ones for some
+    with one."""
+    from cities.models import Validation
+    from image_ranking import validations
+
     Validation.objects.bulk_create(
         [
             Validation(
@@ -327,7 +348,14 @@ def generate(size: int, new_share: float, replica) -> list[int]:
         ],
         batch_size=2000,
     )
-    # Labels: two curators, a third of the stored images labelled, some twice.
+
+
+def _labels(with_image) -> None:
+    """Two curators, a third of the stored images labelled, some twice."""
+    from django.contrib.auth import get_user_model
+
+    from image_ranking.models import ImageTrainingData
+
     user_model = get_user_model()
     curators = [
         user_model.objects.create_user(f"curator{n}", password="x", is_staff=True) for n in range(2)
@@ -356,7 +384,14 @@ def generate(size: int, new_share: float, replica) -> list[int]:
             )
         )
     ImageTrainingData.objects.bulk_create(labels, batch_size=2000)
-    # Past runs, and leases (expired) of the last one.
+
+
+def _past_runs(size: int, old, now) -> None:
+    """Past runs, and leases (expired) of the last one."""
+    from datetime import timedelta
+
+    from image_ranking.models import RankingLease, RankingRun
+
     runs = RankingRun.objects.bulk_create(
         RankingRun(
             started_at=now - timedelta(days=d),
@@ -373,7 +408,9 @@ def generate(size: int, new_share: float, replica) -> list[int]:
         batch_size=2000,
     )
 
-    # The new POIs: ten files each in the replica, found by their name.
+
+def _serve_new(new, replica) -> None:
+    """The new POIs: ten files each in the replica, found by their name."""
     for p in new:
         titles = []
         for k in range(10):
@@ -388,7 +425,6 @@ def generate(size: int, new_share: float, replica) -> list[int]:
             served.thumbs[960] = photo(p.pk + k)
             titles.append(title)
         replica.set_search(p.name, titles)
-    return [p.pk for p in new]
 
 
 def measure_run(new_pois: list[int]) -> dict:
